@@ -1,0 +1,45 @@
+# calico-fleet: one entry point. Every target bootstraps first, so each one
+# works on a fresh Debian 12 machine (as root).
+SHELL := /bin/bash
+VENV := .venv
+BIN := $(abspath $(VENV))/bin
+export PATH := $(BIN):$(PATH)
+export ANSIBLE_CONFIG := $(abspath ansible.cfg)
+LAB := $(BIN)/python -m lab
+NODES ?= 3
+
+.PHONY: bootstrap test lint unit integration molecule demo lab-up lab-down lab-status bench clean
+
+bootstrap:
+	@bash scripts/bootstrap.sh
+
+test: bootstrap lint unit integration molecule
+
+lint: bootstrap
+	ruff check .
+	yamllint -s .
+	ansible-lint -q
+
+unit: bootstrap
+	pytest -q tests/unit
+
+integration: bootstrap
+	pytest -q tests/integration
+
+molecule: bootstrap
+	bash scripts/molecule.sh
+
+demo: bootstrap
+	bash scripts/demo.sh
+
+lab-up: bootstrap
+	$(LAB) up --nodes $(NODES)
+
+lab-down: bootstrap
+	$(LAB) down
+
+lab-status: bootstrap
+	$(LAB) status
+
+bench: bootstrap
+	bash bench/run.sh

@@ -1,0 +1,94 @@
+"""`python -m lab ...`: bring the lab up and down, inspect it, drive it."""
+
+import argparse
+import json
+import sys
+import time
+
+from lab import api
+from lab.sh import LabError
+
+
+def _print_status(st):
+    if not st["up"]:
+        print(f"lab (slot {st['slot']}) is down")
+        return
+    vpc = st["vpc"]
+    print(f"lab slot {st['slot']}: VPC {vpc['range']} (netns {vpc['netns']}), etcd {vpc['etcd']}")
+    print(f"firewall: {', '.join(vpc['firewall'])}")
+    print(f"inventory: {st['inventory']}")
+    header = f"{'NODE':<14} {'IP':<15} {'HOSTNAME':<18} {'CALICO NODE':<18} {'BGP UP':>6}  SESSIONS"
+    print(header)
+    for n in st["nodes"]:
+        calico = n["calico_node_name"] if n["calico_node_running"] else f"(down) {n['calico_node_name'] or ''}"
+        sessions = ", ".join(f"{k}={v or '-'}" for k, v in sorted(n["bgp_sessions"].items()))
+        print(f"{n['name']:<14} {n['ip']:<15} {str(n['hostname']):<18} {str(calico):<18} "
+              f"{n['bgp_established']:>6}  {sessions}")
+        if n["calico_node_error"]:
+            print(f"{'':<14} calico-node error: {n['calico_node_error']}")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="lab", description="calico-fleet's local multi-node lab (root only)")
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    p = sub.add_parser("up", help="create the VPC, etcd and N nodes, wait for a full BGP mesh")
+    p.add_argument("--nodes", type=int, default=3)
+    p.add_argument("--no-wait", action="store_true")
+    sub.add_parser("down", help="remove every namespace, mount, process and file of the lab")
+    p = sub.add_parser("status", help="VPC and nodes, with BGP sessions")
+    p.add_argument("--json", action="store_true")
+    p = sub.add_parser("add-node", help="boot one more node")
+    p.add_argument("name", nargs="?")
+    p.add_argument("--ip")
+    p.add_argument("--hostname")
+    p.add_argument("--tag", action="append", default=[])
+    p = sub.add_parser("remove-node", help="remove a node (the machine is gone)")
+    p.add_argument("name")
+    p = sub.add_parser("restart-calico-node", help="restart calico-node (stand-in) on a node")
+    p.add_argument("name")
+    p = sub.add_parser("stop-calico-node", help="stop calico-node (and BIRD) on a node")
+    p.add_argument("name")
+    p = sub.add_parser("firewall", help="show the VPC firewall, or replace it from a JSON file")
+    p.add_argument("--set", metavar="FILE", help="JSON list of GCP Firewall resources ('-' = stdin)")
+    p = sub.add_parser("exec", help="run a command inside a node")
+    p.add_argument("name")
+    p.add_argument("argv", nargs=argparse.REMAINDER)
+    p = sub.add_parser("wait-mesh", help="wait until every node has every BGP session Established")
+    p.add_argument("--timeout", type=float, default=60)
+    args = parser.parse_args(argv)
+
+    try:
+        if args.cmd == "up":
+            start = time.monotonic()
+            st = api.up(args.nodes, wait=not args.no_wait)
+            _print_status(st)
+            print(f"lab up with {len(st['nodes'])} nodes in {time.monotonic() - start:.1f}s")
+        elif args.cmd == "down":
+            api.down()
+            print("lab down")
+        elif args.cmd == "status":
+            st = api.status()
+            print(json.dumps(st, indent=2)) if args.json else _print_status(st)
+        elif args.cmd == "add-node":
+            n = api.add_node(args.name, ip=args.ip, hostname=args.hostname, tags=args.tag)
+            print(f"node {n['name']} up at {n['ip']} (hostname {n['hostname']})")
+        elif args.cmd == "remove-node":
+            api.remove_node(args.name)
+        elif args.cmd == "restart-calico-node":
+            api.restart_calico_node(args.name)
+        elif args.cmd == "stop-calico-node":
+            api.stop_calico_node(args.name)
+        elif args.cmd == "firewall":
+            if args.set:
+                text = sys.stdin.read() if args.set == "-" else open(args.set).read()
+                api.set_firewall(json.loads(text))
+            print(json.dumps(api.get_firewall(), indent=2))
+        elif args.cmd == "exec":
+            proc = api.node_exec(args.name, args.argv, capture_output=False, timeout=600)
+            return proc.returncode
+        elif args.cmd == "wait-mesh":
+            print(f"full mesh after {api.wait_for_mesh(args.timeout):.1f}s")
+    except LabError as exc:
+        print(f"lab: {exc}", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,42 @@
+"""Where the server's resource changes land.
+
+NullBackend keeps everything in the server (unit and integration tests).
+LabBackend turns them into lab reality: an instance becomes a lab node with
+its IP, hostname and tags; the firewall rules become the lab VPC's firewall.
+"""
+
+import threading
+
+
+class NullBackend:
+    def add_node(self, name, ip=None, hostname=None, tags=()):
+        return None
+
+    def remove_node(self, name):
+        return None
+
+    def set_firewall(self, rules):
+        return None
+
+
+class LabBackend:
+    """Calls the lab's Python API; imported lazily so the server runs without a lab."""
+
+    def __init__(self, api=None):
+        if api is None:
+            from lab import api  # noqa: PLC0415 - only needed when wired to a lab
+        self.api = api
+        # The lab changes namespaces and nftables: one change at a time.
+        self._lock = threading.Lock()
+
+    def add_node(self, name, ip=None, hostname=None, tags=()):
+        with self._lock:
+            return self.api.add_node(name, ip=ip, hostname=hostname, tags=list(tags))
+
+    def remove_node(self, name):
+        with self._lock:
+            return self.api.remove_node(name)
+
+    def set_firewall(self, rules):
+        with self._lock:
+            return self.api.set_firewall(rules)

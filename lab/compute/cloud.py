@@ -1,0 +1,255 @@
+"""The state behind the REST routes: firewalls, instances, IPs, faults.
+
+Handlers take already-parsed path parts and bodies and return JSON-ready
+dicts or raise ApiError; the HTTP layer (server.py) only routes and logs.
+"""
+
+import copy
+import ipaddress
+import threading
+
+from lab.compute import schema
+from lab.compute.backends import NullBackend
+from lab.compute.errors import ApiError, already_exists, forbidden, invalid, not_found
+from lab.compute.operations import Operations, new_stamp
+from lab.compute.resources import (
+    check_firewall,
+    check_instance,
+    firewall_defaults,
+    instance_defaults,
+    network_name,
+)
+
+STOCKOUT = (
+    "The zone '{zone}' does not have enough resources available to fulfill the request. "
+    "Try a different zone, or try again later."
+)
+
+
+class Faults:
+    """Injected failures: request bursts, failing instance operations, 403s."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.clear()
+
+    def clear(self):
+        self.bursts = []  # [{"status", "remaining", "method", "path"}]
+        self.failing_instances = {}  # name -> {"status", "code", "message", "remaining"}
+        self.forbidden = {}  # project -> set of permissions ({} = every permission)
+
+    def add_burst(self, status=429, count=1, method=None, path=None):
+        with self.lock:
+            self.bursts.append({"status": status, "remaining": count, "method": method, "path": path})
+
+    def fail_instance(self, name, status=503, code="ZONE_RESOURCE_POOL_EXHAUSTED", message=None, times=1):
+        with self.lock:
+            self.failing_instances[name] = {"status": status, "code": code, "message": message, "remaining": times}
+
+    def forbid(self, project, permissions=()):
+        with self.lock:
+            self.forbidden[project] = set(permissions)
+
+    def take_burst(self, method, path):
+        with self.lock:
+            for burst in self.bursts:
+                matches = burst["method"] in (None, method) and (burst["path"] or "") in path
+                if burst["remaining"] > 0 and matches:
+                    burst["remaining"] -= 1
+                    return burst["status"]
+        return None
+
+    def take_instance_failure(self, name):
+        with self.lock:
+            fault = self.failing_instances.get(name)
+            if not fault or fault["remaining"] <= 0:
+                return None
+            fault["remaining"] -= 1
+            return dict(fault)
+
+    def is_forbidden(self, project, permission):
+        with self.lock:
+            if project not in self.forbidden:
+                return False
+            return not self.forbidden[project] or permission in self.forbidden[project]
+
+    def describe(self):
+        with self.lock:
+            return {
+                "bursts": [dict(burst) for burst in self.bursts],
+                "failing_instances": copy.deepcopy(self.failing_instances),
+                "forbidden": {project: sorted(perms) for project, perms in self.forbidden.items()},
+            }
+
+
+class ComputeCloud:
+    def __init__(self, projects, zones, vpc_range, networks=("default",), latency=0.0, backend=None,
+                 first_host=10, wait_timeout=120.0):
+        self.projects = set(projects)
+        self.zones = set(zones)
+        self.networks = set(networks)
+        self.vpc = ipaddress.ip_network(vpc_range)
+        self.first_host = first_host
+        self.backend = backend or NullBackend()
+        self.operations = Operations(latency, wait_timeout)
+        self.faults = Faults()
+        self.lock = threading.RLock()
+        self._apply_lock = threading.Lock()
+        self.firewalls = {}  # (project, name) -> dict
+        self.instances = {}  # (project, zone, name) -> dict
+
+    # -- checks shared by every route -------------------------------------
+    def check_scope(self, project, zone=None):
+        if project not in self.projects:
+            raise not_found(f"projects/{project}")
+        if zone is not None and zone not in self.zones:
+            raise not_found(f"projects/{project}/zones/{zone}")
+
+    def authorize(self, project, permission, path):
+        if self.faults.is_forbidden(project, permission):
+            raise forbidden(permission, path)
+
+    def _network(self, project, url, field):
+        name = network_name(project, url, field)
+        if name not in self.networks:
+            raise not_found(f"projects/{project}/global/networks/{name}")
+        return name
+
+    # -- firewalls --------------------------------------------------------
+    def _firewall_rules(self):
+        with self.lock:
+            return [copy.deepcopy(rule) for _, rule in sorted(self.firewalls.items())]
+
+    def _apply_firewalls(self):
+        # Read and apply under one lock so concurrent operations cannot apply a stale set last.
+        with self._apply_lock:
+            self.backend.set_firewall(self._firewall_rules())
+
+    def firewall_list(self, project):
+        return [rule for rule in self._firewall_rules() if rule["selfLink"].split("/")[6] == project]
+
+    def firewall_get(self, project, name):
+        with self.lock:
+            rule = self.firewalls.get((project, name))
+            if rule is None:
+                raise not_found(f"projects/{project}/global/firewalls/{name}")
+            return copy.deepcopy(rule)
+
+    def firewall_insert(self, project, body):
+        schema.validate("Firewall", body, "compute.firewalls.insert")
+        check_firewall(body)
+        self._network(project, body.get("network", "global/networks/default"), "network")
+        with self.lock:
+            key = (project, body["name"])
+            if key in self.firewalls:
+                raise already_exists(f"projects/{project}/global/firewalls/{body['name']}")
+            rule = firewall_defaults(project, body, new_stamp())
+            self.firewalls[key] = rule
+        return self._firewall_op(project, "insert", rule)
+
+    def firewall_write(self, project, name, body, method):
+        """PATCH merges the given fields; PUT replaces the rule."""
+        method_id = "compute.firewalls.patch" if method == "PATCH" else "compute.firewalls.update"
+        schema.validate("Firewall", body, method_id)
+        with self.lock:
+            current = self.firewall_get(project, name)
+            if body.get("name", name) != name:
+                raise invalid(f"Invalid value for field 'resource.name': '{body['name']}'. Names cannot be changed.")
+            base = current if method == "PATCH" else {"network": current["network"]}
+            merged = {key: value for key, value in base.items() if key not in ("kind", "id", "selfLink")}
+            merged.update(body)
+            merged["name"] = name
+            if network_name(project, merged["network"], "network") != current["network"].rsplit("/", 1)[-1]:
+                raise invalid("Invalid value for field 'resource.network'. The network of a rule cannot be changed.")
+            check_firewall(merged)
+            stamp = {"id": current["id"], "time": current["creationTimestamp"]}
+            rule = firewall_defaults(project, merged, stamp)
+            self.firewalls[(project, name)] = rule
+        return self._firewall_op(project, method.lower() if method == "PATCH" else "update", rule)
+
+    def firewall_delete(self, project, name):
+        with self.lock:
+            rule = self.firewall_get(project, name)
+            del self.firewalls[(project, name)]
+        return self._firewall_op(project, "delete", rule)
+
+    def _firewall_op(self, project, kind, rule):
+        return self.operations.start(project, kind, rule["selfLink"], rule["id"], self._apply_firewalls)
+
+    # -- instances --------------------------------------------------------
+    def _allocate_ip(self, requested=None):
+        used = {inst["networkInterfaces"][0]["networkIP"] for inst in self.instances.values()}
+        if requested:
+            address = ipaddress.ip_address(requested)
+            if address not in self.vpc or requested in used:
+                raise invalid(f"Invalid value for field 'resource.networkInterfaces[0].networkIP': '{requested}'.")
+            return requested
+        for index, address in enumerate(self.vpc.hosts(), start=1):
+            if index >= self.first_host and str(address) not in used:
+                return str(address)
+        raise ApiError(403, f"IP space of '{self.vpc}' is exhausted.", reason="quotaExceeded")
+
+    def instance_list(self, project, zone):
+        with self.lock:
+            return [
+                copy.deepcopy(inst)
+                for (proj, zon, _), inst in sorted(self.instances.items())
+                if (proj, zon) == (project, zone)
+            ]
+
+    def instance_get(self, project, zone, name):
+        with self.lock:
+            inst = self.instances.get((project, zone, name))
+            if inst is None:
+                raise not_found(f"projects/{project}/zones/{zone}/instances/{name}")
+            return copy.deepcopy(inst)
+
+    def instance_insert(self, project, zone, body):
+        schema.validate("Instance", body, "compute.instances.insert")
+        network = check_instance(project, body)
+        if network not in self.networks:
+            raise not_found(f"projects/{project}/global/networks/{network}")
+        with self.lock:
+            key = (project, zone, body["name"])
+            if key in self.instances:
+                raise already_exists(f"projects/{project}/zones/{zone}/instances/{body['name']}")
+            ip = self._allocate_ip(body["networkInterfaces"][0].get("networkIP"))
+            inst = instance_defaults(project, zone, body, network, ip, new_stamp())
+            self.instances[key] = inst
+        fault = self.faults.take_instance_failure(inst["name"])
+
+        def boot():
+            if fault:
+                with self.lock:
+                    self.instances.pop(key, None)
+                message = fault["message"] or STOCKOUT.format(zone=f"projects/{project}/zones/{zone}")
+                error = ApiError(fault["status"], message)
+                error.op_code = fault["code"]
+                raise error
+            tags = inst.get("tags", {}).get("items", [])
+            self.backend.add_node(inst["name"], ip=ip, hostname=inst.get("hostname"), tags=list(tags))
+            with self.lock:
+                if key in self.instances:
+                    self.instances[key]["status"] = "RUNNING"
+
+        return self.operations.start(project, "insert", inst["selfLink"], inst["id"], boot, zone=zone)
+
+    def instance_delete(self, project, zone, name):
+        with self.lock:
+            inst = self.instance_get(project, zone, name)
+            self.instances[(project, zone, name)]["status"] = "STOPPING"
+
+        def remove():
+            self.backend.remove_node(name)
+            with self.lock:
+                self.instances.pop((project, zone, name), None)
+
+        return self.operations.start(project, "delete", inst["selfLink"], inst["id"], remove, zone=zone)
+
+    # -- operations -------------------------------------------------------
+    def operation(self, project, zone, name, wait=False):
+        op = self.operations.wait(project, zone, name) if wait else self.operations.snapshot(project, zone, name)
+        if op is None:
+            scope = f"zones/{zone}" if zone else "global"
+            raise not_found(f"projects/{project}/{scope}/operations/{name}")
+        return op

@@ -1,0 +1,310 @@
+"""Calico v3 resource models: IPPool, BGPConfiguration, FelixConfiguration.
+
+Plain functions over dicts shaped exactly like Calico's JSON (projectcalico.org/v3).
+Calico's own defaulting is applied before comparing, so a pool written by
+calicoctl (with every default spelled out) and our request (with defaults left
+out) compare equal, and server-managed metadata never causes a change.
+"""
+
+import copy
+import ipaddress
+import re
+
+API_VERSION = "projectcalico.org/v3"
+MODES = ("Always", "CrossSubnet", "Never")
+ALLOWED_USES = ("Workload", "Tunnel", "LoadBalancer")
+DEFAULT_AS_NUMBER = 64512
+IPIP_OVERHEAD = 20
+BLOCK_SIZE_RANGE = {4: (20, 32), 6: (116, 128)}
+DEFAULT_BLOCK_SIZE = {4: 26, 6: 122}
+LINK_LOCAL = {4: ipaddress.ip_network("169.254.0.0/16"), 6: ipaddress.ip_network("fe80::/10")}
+# Field order of Calico's Go structs: json.Marshal writes fields in this order.
+IPPOOL_SPEC_ORDER = (
+    "cidr", "vxlanMode", "ipipMode", "natOutgoing", "disabled", "disableBGPExport",
+    "blockSize", "nodeSelector", "allowedUses",
+)
+METADATA_ORDER = ("name", "namespace", "uid", "resourceVersion", "creationTimestamp", "labels", "annotations")
+# Fields the server (or Calico's client) owns; never a reason to change anything.
+SERVER_METADATA = (
+    "uid", "resourceVersion", "creationTimestamp", "generation", "managedFields", "selfLink",
+)
+_NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+
+
+class ResourceValidationError(ValueError):
+    """Input Calico would refuse (or that would break the cluster); the message says what to change."""
+
+    def __init__(self, message, field=None):
+        super().__init__(message)
+        self.field = field
+
+
+class ImmutableFieldError(ResourceValidationError):
+    """An immutable field (IPPool cidr/blockSize) was asked to change."""
+
+
+def validate_name(name, kind="IPPool"):
+    if not name or len(name) > 253 or not _NAME_RE.match(name):
+        raise ResourceValidationError(
+            f"{kind} name {name!r} is not a valid resource name: use lower-case letters, digits, '-' and '.'",
+            "name",
+        )
+
+
+def parse_network(text, field):
+    try:
+        return ipaddress.ip_network(str(text).strip(), strict=True)
+    except ValueError as exc:
+        try:
+            masked = ipaddress.ip_network(str(text).strip(), strict=False)
+        except ValueError:
+            raise ResourceValidationError(
+                f"{field} {text!r} is not a valid network; write it as address/prefix, e.g. 172.20.0.0/16",
+                field,
+            ) from exc
+        raise ResourceValidationError(
+            f"{field} {text} has host bits set; use the masked network {masked}", field
+        ) from exc
+
+
+# ---------------------------------------------------------------- IPPool
+
+def ippool_request(cidr, block_size=None, ipip_mode=None, vxlan_mode=None, nat_outgoing=None,
+                   disabled=None, disable_bgp_export=None, node_selector=None, allowed_uses=None):
+    """The spec fields the user asked for (None = not managed), in Calico's JSON names."""
+    wanted = {
+        "cidr": cidr, "blockSize": block_size, "ipipMode": ipip_mode, "vxlanMode": vxlan_mode,
+        "natOutgoing": nat_outgoing, "disabled": disabled, "disableBGPExport": disable_bgp_export,
+        "nodeSelector": node_selector, "allowedUses": list(allowed_uses) if allowed_uses is not None else None,
+    }
+    return {k: v for k, v in wanted.items() if v is not None}
+
+
+def ippool_defaults(spec):
+    """Calico's defaulting (what calicoctl / the API server fill in on create)."""
+    out = dict(spec)
+    version = _version_of(out.get("cidr"))
+    out.setdefault("blockSize", DEFAULT_BLOCK_SIZE.get(version, 26))
+    out["nodeSelector"] = out.get("nodeSelector") or "all()"
+    out["ipipMode"] = out.get("ipipMode") or "Never"
+    out["vxlanMode"] = out.get("vxlanMode") or "Never"
+    out["allowedUses"] = list(out.get("allowedUses") or ["Workload", "Tunnel"])
+    for flag in ("natOutgoing", "disabled", "disableBGPExport"):
+        out[flag] = bool(out.get(flag, False))
+    return out
+
+
+def _version_of(cidr):
+    try:
+        return ipaddress.ip_network(str(cidr), strict=False).version
+    except ValueError:
+        return 4
+
+
+def validate_ippool(name, spec, other_pools=(), service_cidr=None, node_cidr=None):
+    """Raise ResourceValidationError for anything Calico would refuse or that would break routing.
+
+    ``spec`` is a defaulted spec; ``other_pools`` are existing IPPool objects (the pool itself,
+    by name, is skipped).
+    """
+    validate_name(name)
+    net = parse_network(spec.get("cidr"), "cidr")
+    low, high = BLOCK_SIZE_RANGE[net.version]
+    block = spec["blockSize"]
+    if not isinstance(block, int) or isinstance(block, bool) or not low <= block <= high:
+        raise ResourceValidationError(
+            f"block_size {block} is out of range for an IPv{net.version} pool: use {low}..{high} "
+            f"(default {DEFAULT_BLOCK_SIZE[net.version]})",
+            "block_size",
+        )
+    if net.prefixlen > block:
+        raise ResourceValidationError(
+            f"block_size /{block} is larger than the pool {net}: a block must fit inside the pool; "
+            f"use block_size >= {net.prefixlen} or a larger cidr",
+            "block_size",
+        )
+    if net.overlaps(LINK_LOCAL[net.version]):
+        raise ResourceValidationError(
+            f"cidr {net} overlaps the link-local range {LINK_LOCAL[net.version]}, which Calico refuses; "
+            "choose another range", "cidr",
+        )
+    for field in ("ipipMode", "vxlanMode"):
+        if spec[field] not in MODES:
+            raise ResourceValidationError(
+                f"{_snake(field)} {spec[field]!r} is not one of {', '.join(MODES)}", _snake(field)
+            )
+    if net.version == 6 and spec["ipipMode"] != "Never":
+        raise ResourceValidationError(
+            f"ipip_mode {spec['ipipMode']} is not possible on the IPv6 pool {net}: IPIP carries IPv4 only; "
+            "set ipip_mode: Never (use vxlan_mode for an IPv6 overlay)", "ipip_mode",
+        )
+    if spec["ipipMode"] != "Never" and spec["vxlanMode"] != "Never":
+        raise ResourceValidationError(
+            f"ipip_mode {spec['ipipMode']} and vxlan_mode {spec['vxlanMode']} cannot both be on for one pool: "
+            "set one of them to Never", "vxlan_mode",
+        )
+    uses = spec["allowedUses"]
+    if not uses or any(u not in ALLOWED_USES for u in uses) or len(set(uses)) != len(uses):
+        raise ResourceValidationError(
+            f"allowed_uses {uses} must be distinct values from {', '.join(ALLOWED_USES)}", "allowed_uses"
+        )
+    if "LoadBalancer" in uses and len(uses) > 1:
+        raise ResourceValidationError("allowed_uses LoadBalancer cannot be combined with other uses", "allowed_uses")
+    if not str(spec["nodeSelector"]).strip():
+        raise ResourceValidationError("node_selector must not be empty; use all() for every node", "node_selector")
+    for other in other_pools:
+        other_name = other.get("metadata", {}).get("name")
+        other_cidr = other.get("spec", {}).get("cidr")
+        if other_name == name or not other_cidr:
+            continue
+        other_net = ipaddress.ip_network(other_cidr, strict=False)
+        if other_net.version == net.version and net.overlaps(other_net):
+            raise ResourceValidationError(
+                f"cidr {net} overlaps IPPool {other_name!r} ({other_net}); choose a range that overlaps no "
+                "other pool", "cidr",
+            )
+    for field, text in (("service_cidr", service_cidr), ("node_cidr", node_cidr)):
+        if not text:
+            continue
+        other_net = parse_network(text, field)
+        if other_net.version == net.version and net.overlaps(other_net):
+            what = "the Service CIDR" if field == "service_cidr" else "the node (VPC) range"
+            raise ResourceValidationError(
+                f"cidr {net} overlaps {what} {other_net}; pod addresses must not collide with it, "
+                "choose another cidr", "cidr",
+            )
+
+
+def _snake(field):
+    return re.sub(r"([A-Z])", lambda m: "_" + m.group(1).lower(), field).replace("_b_g_p", "_bgp")
+
+
+def check_immutable(name, stored_spec, wanted):
+    """cidr and blockSize never change in place; explain the migration instead."""
+    stored = ippool_defaults(stored_spec)
+    problems = []
+    if "cidr" in wanted:
+        if ipaddress.ip_network(wanted["cidr"], strict=False) != ipaddress.ip_network(stored["cidr"], strict=False):
+            problems.append(f"cidr (stored {stored['cidr']}, asked {wanted['cidr']})")
+    if "blockSize" in wanted and wanted["blockSize"] != stored["blockSize"]:
+        problems.append(f"block_size (stored {stored['blockSize']}, asked {wanted['blockSize']})")
+    if problems:
+        raise ImmutableFieldError(
+            f"IPPool {name!r}: {' and '.join(problems)} cannot change: Calico treats cidr and blockSize as "
+            "immutable, and editing them in place would strand the addresses already handed out. "
+            "Migrate instead: 1) create a new pool under a new name with the new cidr/block_size, "
+            f"2) set disabled: true on {name!r} so no new addresses come from it, "
+            "3) move the workloads (recreate the pods) so they get addresses from the new pool, "
+            f"4) delete {name!r} once no addresses are left in it.",
+            "cidr" if "cidr" in problems[0] else "block_size",
+        )
+
+
+def ippool_object(name, wanted, stored=None):
+    """The full IPPool object to write: stored object (if any) with the wanted fields applied.
+
+    Fields we do not manage (and stored metadata) are kept; Calico's defaults are spelled
+    out the way calicoctl stores them; false booleans are left out (Go's omitempty).
+    """
+    obj = copy.deepcopy(stored) if stored else {"kind": "IPPool", "apiVersion": API_VERSION, "metadata": {}}
+    spec = dict(obj.get("spec") or {})
+    spec.update(wanted)
+    spec = ippool_defaults(spec)
+    for flag in ("natOutgoing", "disabled", "disableBGPExport"):
+        if not spec[flag]:
+            spec.pop(flag)
+    obj["kind"] = "IPPool"
+    obj["apiVersion"] = API_VERSION
+    obj["metadata"] = dict(obj.get("metadata") or {}, name=name)
+    obj["spec"] = ordered(spec, IPPOOL_SPEC_ORDER)
+    return ordered(obj, ("kind", "apiVersion", "metadata", "spec"))
+
+
+def ippool_comparable(obj):
+    """What decides "changed": the defaulted spec, nothing server-managed."""
+    if not obj:
+        return None
+    spec = ippool_defaults(obj.get("spec") or {})
+    spec["cidr"] = str(ipaddress.ip_network(spec["cidr"], strict=False))
+    return spec
+
+
+# ------------------------------------------------- cluster network settings
+
+def bgp_configuration_state(obj):
+    """Effective mesh/AS values, with Calico's defaults when unset or absent."""
+    spec = (obj or {}).get("spec") or {}
+    mesh = spec.get("nodeToNodeMeshEnabled")
+    asn = spec.get("asNumber")
+    return {
+        "exists": obj is not None,
+        "mesh_enabled": True if mesh is None else bool(mesh),
+        "as_number": DEFAULT_AS_NUMBER if asn is None else int(asn),
+    }
+
+
+def validate_as_number(asn):
+    if asn is None:
+        return
+    if isinstance(asn, bool) or not isinstance(asn, int) or not 1 <= asn <= 4294967295:
+        raise ResourceValidationError(
+            f"as_number {asn!r} is not a valid AS number: use 1..4294967295 (Calico's default is 64512)",
+            "as_number",
+        )
+
+
+def tunnel_mtu(underlay_mtu):
+    """IPIP adds a 20-byte outer IPv4 header: GCP's 1460 gives 1440, 1500 gives 1480."""
+    if isinstance(underlay_mtu, bool) or not isinstance(underlay_mtu, int) or not 576 <= underlay_mtu <= 9216:
+        raise ResourceValidationError(
+            f"underlay_mtu {underlay_mtu!r} is not a link MTU: use 576..9216 (GCP VPC default 1460, AWS 9001)",
+            "underlay_mtu",
+        )
+    return underlay_mtu - IPIP_OVERHEAD
+
+
+def validate_ipip_mtu(mtu):
+    if isinstance(mtu, bool) or not isinstance(mtu, int) or not 556 <= mtu <= 9196:
+        raise ResourceValidationError(
+            f"ipip_mtu {mtu!r} is out of range: use 556..9196 (underlay MTU - 20)", "ipip_mtu"
+        )
+
+
+def settings_object(kind, name, wanted, stored=None):
+    """A BGPConfiguration/FelixConfiguration with the ``wanted`` spec fields applied."""
+    obj = copy.deepcopy(stored) if stored else {"kind": kind, "apiVersion": API_VERSION, "metadata": {}}
+    obj["kind"] = kind
+    obj["apiVersion"] = API_VERSION
+    obj["metadata"] = dict(obj.get("metadata") or {}, name=name)
+    obj["spec"] = dict(obj.get("spec") or {}, **wanted)
+    return ordered(obj, ("kind", "apiVersion", "metadata", "spec"))
+
+
+# ---------------------------------------------------------------- helpers
+
+def ordered(mapping, order):
+    """A copy with ``order`` keys first (Go struct order), then the rest as found."""
+    out = {k: mapping[k] for k in order if k in mapping}
+    out.update((k, v) for k, v in mapping.items() if k not in out)
+    return out
+
+
+def strip_server_metadata(obj):
+    """The object as a user would write it: no uid, resourceVersion, timestamps."""
+    if obj is None:
+        return None
+    out = copy.deepcopy(obj)
+    meta = out.get("metadata") or {}
+    for field in SERVER_METADATA:
+        meta.pop(field, None)
+    out.pop("status", None)
+    return out
+
+
+def sorted_dict(value):
+    """Recursively key-sorted copy (stable diffs)."""
+    if isinstance(value, dict):
+        return {k: sorted_dict(value[k]) for k in sorted(value)}
+    if isinstance(value, list):
+        return [sorted_dict(v) for v in value]
+    return value
