@@ -7,6 +7,8 @@ export PATH := $(BIN):$(PATH)
 export ANSIBLE_CONFIG := $(abspath ansible.cfg)
 LAB := $(BIN)/python -m lab
 NODES ?= 3
+# Tests use their own lab slot, so `make test` never touches a demo lab.
+TEST_LAB_SLOT ?= 1
 
 .PHONY: bootstrap test lint unit integration molecule demo lab-up lab-down lab-status bench clean
 
@@ -24,10 +26,10 @@ unit: bootstrap
 	pytest -q tests/unit
 
 integration: bootstrap
-	pytest -q tests/integration
+	LAB_SLOT=$(TEST_LAB_SLOT) pytest -q tests/integration
 
 molecule: bootstrap
-	bash scripts/molecule.sh
+	LAB_SLOT=$(TEST_LAB_SLOT) bash scripts/molecule.sh
 
 demo: bootstrap
 	bash scripts/demo.sh

@@ -50,6 +50,8 @@ def down(cfg=None):
     with locked(cfg) as state:
         _teardown(cfg, state)
     inventory.remove(cfg)
+    if cfg.state_dir.exists():
+        run(["rm", "-rf", cfg.state_dir])
 
 
 def _teardown(cfg, state):
@@ -163,6 +165,11 @@ def node_exec(name, argv, cfg=None, **kwargs):
     kwargs.setdefault("text", True)
     kwargs.setdefault("timeout", 60)
     return subprocess.run(node.exec_argv(n, [str(a) for a in argv]), **kwargs)
+
+
+def node_argv(name, argv, cfg=None):
+    """argv wrapped to run inside node `name` (for Popen)."""
+    return node.exec_argv(get_node(name, cfg), [str(a) for a in argv])
 
 
 def etcd_endpoint(cfg=None):

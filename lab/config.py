@@ -85,9 +85,7 @@ class LabConfig:
 
     @property
     def inventory_file(self):
-        if self.slot == 0:
-            return REPO / "inventories" / "lab" / "hosts.yml"
-        return self.state_dir / "hosts.yml"
+        return self.state_dir / "inventory.json"
 
 
 def current():

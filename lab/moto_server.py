@@ -151,10 +151,9 @@ class MotoServer:
         self.stop()
         raise MotoServerError(f"moto server did not start within {self.start_timeout}s; log: {self.log.name}")
 
-    def log_tail(self, lines=40):
-        """The end of the server's log (tracebacks of 500 answers land here)."""
-        text = Path(self.log.name).read_text(errors="replace") if self.log else ""
-        return "\n".join(text.splitlines()[-lines:])
+    def log_text(self):
+        """The server's request log so far; tracebacks of 500 answers land here."""
+        return Path(self.log.name).read_text(errors="replace") if self.log else ""
 
     def stop(self):
         if self.process and self.process.poll() is None:

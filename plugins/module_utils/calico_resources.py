@@ -75,7 +75,8 @@ def ippool_request(cidr, block_size=None, ipip_mode=None, vxlan_mode=None, nat_o
     wanted = {
         "cidr": cidr, "blockSize": block_size, "ipipMode": ipip_mode, "vxlanMode": vxlan_mode,
         "natOutgoing": nat_outgoing, "disabled": disabled, "disableBGPExport": disable_bgp_export,
-        "nodeSelector": node_selector, "allowedUses": list(allowed_uses) if allowed_uses is not None else None,
+        "nodeSelector": node_selector,
+        "allowedUses": list(allowed_uses) if allowed_uses is not None else None,
     }
     return {k: v for k, v in wanted.items() if v is not None}
 
@@ -140,8 +141,8 @@ def validate_ippool(name, spec, other_pools=(), service_cidr=None, node_cidr=Non
         )
     if spec["ipipMode"] != "Never" and spec["vxlanMode"] != "Never":
         raise ResourceValidationError(
-            f"ipip_mode {spec['ipipMode']} and vxlan_mode {spec['vxlanMode']} cannot both be on for one pool: "
-            "set one of them to Never", "vxlan_mode",
+            f"ipip_mode {spec['ipipMode']} and vxlan_mode {spec['vxlanMode']} cannot both be on for one "
+            "pool: set one of them to Never", "vxlan_mode",
         )
     uses = spec["allowedUses"]
     if not uses or any(u not in ALLOWED_USES for u in uses) or len(set(uses)) != len(uses):
@@ -149,9 +150,13 @@ def validate_ippool(name, spec, other_pools=(), service_cidr=None, node_cidr=Non
             f"allowed_uses {uses} must be distinct values from {', '.join(ALLOWED_USES)}", "allowed_uses"
         )
     if "LoadBalancer" in uses and len(uses) > 1:
-        raise ResourceValidationError("allowed_uses LoadBalancer cannot be combined with other uses", "allowed_uses")
+        raise ResourceValidationError(
+            "allowed_uses LoadBalancer cannot be combined with other uses", "allowed_uses"
+        )
     if not str(spec["nodeSelector"]).strip():
-        raise ResourceValidationError("node_selector must not be empty; use all() for every node", "node_selector")
+        raise ResourceValidationError(
+            "node_selector must not be empty; use all() for every node", "node_selector"
+        )
     for other in other_pools:
         other_name = other.get("metadata", {}).get("name")
         other_cidr = other.get("spec", {}).get("cidr")
@@ -175,6 +180,10 @@ def validate_ippool(name, spec, other_pools=(), service_cidr=None, node_cidr=Non
             )
 
 
+def _net(text):
+    return ipaddress.ip_network(str(text), strict=False)
+
+
 def _snake(field):
     return re.sub(r"([A-Z])", lambda m: "_" + m.group(1).lower(), field).replace("_b_g_p", "_bgp")
 
@@ -184,7 +193,7 @@ def check_immutable(name, stored_spec, wanted):
     stored = ippool_defaults(stored_spec)
     problems = []
     if "cidr" in wanted:
-        if ipaddress.ip_network(wanted["cidr"], strict=False) != ipaddress.ip_network(stored["cidr"], strict=False):
+        if _net(wanted["cidr"]) != _net(stored["cidr"]):
             problems.append(f"cidr (stored {stored['cidr']}, asked {wanted['cidr']})")
     if "blockSize" in wanted and wanted["blockSize"] != stored["blockSize"]:
         problems.append(f"block_size (stored {stored['blockSize']}, asked {wanted['blockSize']})")
@@ -257,7 +266,8 @@ def tunnel_mtu(underlay_mtu):
     """IPIP adds a 20-byte outer IPv4 header: GCP's 1460 gives 1440, 1500 gives 1480."""
     if isinstance(underlay_mtu, bool) or not isinstance(underlay_mtu, int) or not 576 <= underlay_mtu <= 9216:
         raise ResourceValidationError(
-            f"underlay_mtu {underlay_mtu!r} is not a link MTU: use 576..9216 (GCP VPC default 1460, AWS 9001)",
+            f"underlay_mtu {underlay_mtu!r} is not a link MTU: use 576..9216 "
+            "(GCP VPC default 1460, AWS 9001)",
             "underlay_mtu",
         )
     return underlay_mtu - IPIP_OVERHEAD

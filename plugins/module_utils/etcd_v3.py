@@ -133,7 +133,7 @@ class EtcdClient:
                 reason = getattr(exc, "reason", exc)
                 failures.append(f"{endpoint}: {reason}")
         raise EtcdConnectionError(
-            "cannot reach etcd (" + "; ".join(failures) + "); check etcd_endpoints, the firewall and TLS files",
+            "cannot reach etcd (" + "; ".join(failures) + "); check etcd_endpoints, firewall and TLS files",
             ",".join(self.endpoints),
         )
 
@@ -170,7 +170,8 @@ class EtcdClient:
         return self._txn(key, mod_revision, {"request_delete_range": {"key": _b64(key)}})
 
     def _txn(self, key, mod_revision, op):
-        compare = {"key": _b64(key), "result": "EQUAL", "target": "MOD", "mod_revision": str(int(mod_revision))}
+        compare = {"key": _b64(key), "result": "EQUAL", "target": "MOD",
+                   "mod_revision": str(int(mod_revision))}
         reply, endpoint = self._call("/v3/kv/txn", {"compare": [compare], "success": [op], "failure": []})
         if not reply.get("succeeded"):
             raise EtcdConflictError(

@@ -190,18 +190,35 @@ def default_state_dir():
     return "/run" if os.access("/run", os.W_OK) else tempfile.gettempdir()
 
 
+def _netns_id():
+    """Identity of our network namespace (constant on a host).
+
+    Part of the file names: namespace nodes that share one /run (a lab)
+    must not take each other's listener for their own.
+    """
+    try:
+        return os.stat("/proc/self/ns/net").st_ino
+    except OSError:
+        return 0
+
+
 def probe_files(run_id, state_dir=None):
     """Paths of the result and pid files of a run."""
     check_run_id(run_id)
-    base = os.path.join(state_dir or default_state_dir(), FILE_PREFIX + run_id)
+    name = f"{FILE_PREFIX}{run_id}-{_netns_id()}"
+    base = os.path.join(state_dir or default_state_dir(), name)
     return {"result": base + ".jsonl", "pid": base + ".pid"}
 
 
 def _process_start(pid):
-    """Start time of a process (clock ticks since boot), None if it is gone."""
+    """Start time of a process (clock ticks since boot), None if it is gone.
+
+    A zombie (ended, not yet reaped by init) counts as gone.
+    """
     try:
         with open(f"/proc/{pid}/stat") as fh:
-            return int(fh.read().rsplit(")", 1)[1].split()[19])
+            fields = fh.read().rsplit(")", 1)[1].split()
+        return None if fields[0] in ("Z", "X") else int(fields[19])
     except (OSError, ValueError, IndexError):
         return None
 
@@ -306,6 +323,8 @@ def _daemonize(work, keep):
             os.close(read_end)
             os.setsid()
             if os.fork() == 0:
+                # Hold no directory (Ansible removes its temporary one).
+                os.chdir("/")
                 devnull = os.open(os.devnull, os.O_RDWR)
                 for fd in (0, 1, 2):
                     os.dup2(devnull, fd)

@@ -22,7 +22,10 @@ NFT_TABLE = "cft_probe"
 
 
 def sh(*argv, check=True, **kwargs):
-    return subprocess.run(argv, check=check, capture_output=True, text=True, timeout=60, **kwargs)
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=60, **kwargs)
+    if check and proc.returncode:
+        raise AssertionError(f"{' '.join(argv)} failed ({proc.returncode}): {proc.stderr.strip()}")
+    return proc
 
 
 class Topology:
@@ -58,10 +61,14 @@ class Topology:
                     pass
             sh("ip", "netns", "del", ns, check=False)
 
-    def block_ipip(self):
-        """Drop IP protocol 4 in r's forward chain, as a firewall without the rule would."""
-        rules = (f"table inet {NFT_TABLE} {{ chain forward {{ type filter hook forward priority 0; "
-                 "policy accept; ip protocol 4 drop; } }")
+    def block_ipip(self, match=""):
+        """Drop IP protocol 4 in r's forward chain, as a firewall without the rule would.
+
+        ``match`` narrows the rule, e.g. ``ip saddr 198.18.200.2`` for one direction.
+        """
+        rules = (f"table inet {NFT_TABLE} {{\n chain forward {{\n"
+                 "  type filter hook forward priority 0; policy accept;\n"
+                 f"  {match} ip protocol 4 drop\n }}\n}}\n")
         sh("ip", "netns", "exec", self.ns["r"], "nft", "-f", "-", input=rules)
 
     def unblock_ipip(self):
@@ -95,7 +102,8 @@ class Topology:
         """Run the ipip_probe module in a node's namespace with ansible, the node's system Python."""
         env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"),
                    ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_STDOUT_CALLBACK="ansible.posix.json",
-                   ANSIBLE_CALLBACKS_ENABLED="ansible.posix.json", ANSIBLE_LOCAL_TEMP=str(self.tmp / "ansible-local"),
+                   ANSIBLE_CALLBACKS_ENABLED="ansible.posix.json",
+                   ANSIBLE_LOCAL_TEMP=str(self.tmp / "ansible-local"),
                    ANSIBLE_REMOTE_TEMP=str(self.tmp / f"ansible-remote-{node}"))
         argv = ["ip", "netns", "exec", self.ns[node], str(pathlib.Path(sys.executable).parent / "ansible"),
                 "localhost", "-i", "localhost,", "-c", "local", "-m", "ipip_probe", "-a", json.dumps(args),

@@ -1,0 +1,156 @@
+"""Read, compare, write: the idempotent flow behind calico_ippool and the settings modules.
+
+Each ``apply_*`` validates everything first, compares the effective (defaulted)
+values, and writes only when they differ and ``check_mode`` is off, so check
+mode runs the very same comparison and produces the very same diff.
+"""
+
+from ansible.module_utils.calico_resources import (
+    ResourceValidationError,
+    bgp_configuration_state,
+    check_immutable,
+    ippool_comparable,
+    ippool_object,
+    ordered,
+    settings_object,
+    sorted_dict,
+    tunnel_mtu,
+    validate_as_number,
+    validate_ippool,
+    validate_ipip_mtu,
+    validate_name,
+)
+
+BGP_SPEC_ORDER = ("logSeverityScreen", "nodeToNodeMeshEnabled", "asNumber")
+
+
+def _view(name, spec):
+    # {} rather than None for "does not exist": Ansible renders it as an empty document.
+    return {} if spec is None else sorted_dict({"metadata": {"name": name}, "spec": spec})
+
+
+def _differences(before, after):
+    before, after = before or {}, after or {}
+    return [
+        {"field": key, "before": before.get(key), "after": after.get(key)}
+        for key in sorted(set(before) | set(after))
+        if before.get(key) != after.get(key)
+    ]
+
+
+def apply_ippool(ds, name, state="present", wanted=None, service_cidr=None, node_cidr=None,
+                 check_mode=False):
+    """Make IPPool ``name`` match ``wanted`` (Calico JSON field names; absent keys are left alone)."""
+    validate_name(name)
+    wanted = dict(wanted or {})
+    stored = ds.get("IPPool", name)
+    before = ippool_comparable(stored)
+    result_obj = stored
+    if state == "absent":
+        after = None
+        if stored and not check_mode:
+            ds.delete("IPPool", name, stored["metadata"].get("resourceVersion"))
+    else:
+        if stored:
+            check_immutable(name, stored.get("spec") or {}, wanted)
+        elif "cidr" not in wanted:
+            raise ResourceValidationError(f"IPPool {name!r} does not exist yet: give its cidr", "cidr")
+        target = ippool_object(name, wanted, stored)
+        after = ippool_comparable(target)
+        validate_ippool(name, after, ds.list("IPPool"), service_cidr, node_cidr)
+        result_obj = target
+        if before != after and not check_mode:
+            result_obj = ds.put(target)
+    return {
+        "changed": before != after,
+        "differences": _differences(before, after),
+        "ippool": result_obj,
+        "diff": {"before": _view(name, before), "after": _view(name, after)},
+    }
+
+
+def apply_bgp_configuration(ds, mesh_enabled=None, as_number=None, check_mode=False):
+    """BGPConfiguration ``default``: node-to-node mesh and AS number, compared with Calico's defaults."""
+    validate_as_number(as_number)
+    stored = ds.get("BGPConfiguration", "default")
+    current = bgp_configuration_state(stored)
+    wanted = {}
+    if mesh_enabled is not None:
+        wanted["nodeToNodeMeshEnabled"] = bool(mesh_enabled)
+    if as_number is not None:
+        wanted["asNumber"] = int(as_number)
+    target = settings_object("BGPConfiguration", "default", wanted, stored)
+    target["spec"] = ordered(target["spec"], BGP_SPEC_ORDER)
+    desired = bgp_configuration_state(target)
+    findings = []
+    if desired["mesh_enabled"] != current["mesh_enabled"]:
+        findings.append(_finding(
+            "BGPConfiguration/default", "nodeToNodeMeshEnabled", desired["mesh_enabled"],
+            current["mesh_enabled"],
+            "the node-to-node mesh is off: nodes peer only with route reflectors / explicit BGPPeers"
+            if desired["mesh_enabled"] else
+            "the node-to-node mesh is on although the cluster is meant to use route reflectors only",
+        ))
+    if desired["as_number"] != current["as_number"]:
+        findings.append(_finding(
+            "BGPConfiguration/default", "asNumber", desired["as_number"], current["as_number"],
+            f"the cluster AS is {current['as_number']}, expected {desired['as_number']}: peers outside "
+            "the cluster (top-of-rack, route reflectors) configured for the expected AS will not peer",
+        ))
+    return _settings_result(ds, stored, target, current, desired, findings, check_mode,
+                            ("mesh_enabled", "as_number"))
+
+
+def apply_felix_configuration(ds, ipip_mtu=None, underlay_mtu=None, check_mode=False):
+    """FelixConfiguration ``default`` ipipMTU, given directly or derived from the underlay MTU."""
+    if underlay_mtu is not None:
+        derived = tunnel_mtu(underlay_mtu)
+        if ipip_mtu is not None and ipip_mtu != derived:
+            raise ResourceValidationError(
+                f"ipip_mtu {ipip_mtu} contradicts underlay_mtu {underlay_mtu} (which gives {derived}): "
+                "give only one of them", "ipip_mtu",
+            )
+        ipip_mtu = derived
+    if ipip_mtu is None:
+        raise ResourceValidationError("give ipip_mtu or underlay_mtu (e.g. 1460 on GCP)", "underlay_mtu")
+    validate_ipip_mtu(ipip_mtu)
+    stored = ds.get("FelixConfiguration", "default")
+    current = {"exists": stored is not None,
+               "ipip_mtu": ((stored or {}).get("spec") or {}).get("ipipMTU")}
+    target = settings_object("FelixConfiguration", "default", {"ipipMTU": ipip_mtu}, stored)
+    desired = {"exists": True, "ipip_mtu": ipip_mtu}
+    findings = []
+    if current["ipip_mtu"] != ipip_mtu:
+        source = f"underlay MTU {underlay_mtu} - 20 (IPIP header) = {ipip_mtu}" if underlay_mtu else \
+            f"the wanted {ipip_mtu}"
+        if current["ipip_mtu"] is None:
+            reason = f"ipipMTU is not set (Felix guesses it from the host interfaces); expected {source}"
+        elif current["ipip_mtu"] > ipip_mtu:
+            reason = (f"ipipMTU {current['ipip_mtu']} is larger than {source}: pod packets above "
+                      f"{ipip_mtu} bytes are fragmented or silently dropped")
+        else:
+            reason = f"ipipMTU {current['ipip_mtu']} is smaller than {source}: every packet wastes bytes"
+        findings.append(_finding("FelixConfiguration/default", "ipipMTU", ipip_mtu, current["ipip_mtu"],
+                                 reason))
+    return _settings_result(ds, stored, target, current, desired, findings, check_mode, ("ipip_mtu",))
+
+
+def _finding(resource, field, expected, actual, reason):
+    return {"resource": resource, "field": field, "expected": expected, "actual": actual, "reason": reason}
+
+
+def _settings_result(ds, stored, target, current, desired, findings, check_mode, keys):
+    changed = bool(findings)
+    written = target
+    if changed and not check_mode:
+        written = ds.put(target)
+    before = {k: current[k] for k in keys}
+    after = {k: desired[k] for k in keys}
+    return {
+        "changed": changed,
+        "findings": findings,
+        "before": before,
+        "after": after,
+        "resource": written if changed else stored,
+        "diff": {"before": sorted_dict(before), "after": sorted_dict(after)},
+    }

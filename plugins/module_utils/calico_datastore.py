@@ -1,0 +1,414 @@
+"""Calico's datastore behind one interface: etcdv3 (direct) or kubernetes (API server).
+
+Every object in and out is a Calico v3 resource dict (kind, apiVersion, metadata,
+spec). ``metadata.resourceVersion`` carries the etcd mod_revision or the
+Kubernetes resourceVersion: ``put`` with it is an update that fails on a
+concurrent change, ``put`` without it is a create that fails if the resource
+exists. Nothing else in calico-fleet talks to the datastore directly.
+"""
+
+import base64
+import json
+import os
+import ssl
+import tempfile
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+import uuid
+
+from ansible.module_utils.calico_resources import bgp_configuration_state
+from ansible.module_utils.etcd_v3 import EtcdClient, EtcdConflictError, EtcdError
+
+PLURALS = {
+    "IPPool": "ippools",
+    "Node": "nodes",
+    "BGPConfiguration": "bgpconfigurations",
+    "FelixConfiguration": "felixconfigurations",
+}
+ETCD_PREFIX = "/calico/resources/v3/projectcalico.org/"
+V3_GROUP = "projectcalico.org/v3"
+CRD_V1_GROUP = "crd.projectcalico.org/v1"
+NODE_ANNOTATIONS = {
+    "ipv4_network": "projectcalico.org/IPv4Address",
+    "ipv6_network": "projectcalico.org/IPv6Address",
+    "ipip_tunnel_addr": "projectcalico.org/IPv4IPIPTunnelAddr",
+    "rr_cluster_id": "projectcalico.org/RouteReflectorClusterID",
+    "asn": "projectcalico.org/ASNumber",
+}
+
+
+class DatastoreError(Exception):
+    """Base class; ``context`` goes into fail_json as extra keys."""
+
+    def __init__(self, message, **context):
+        super().__init__(message)
+        self.context = context
+
+
+class DatastoreConnectionError(DatastoreError):
+    """The datastore could not be reached or refused our credentials."""
+
+
+class ResourceConflictError(DatastoreError):
+    """Created concurrently, or changed since read: read again and retry."""
+
+
+class CrdV1RefusedError(DatastoreError):
+    """projectcalico.org/v3 is not served and raw crd.projectcalico.org/v1 writes were not allowed."""
+
+
+def datastore_argument_spec():
+    """Options shared by every module that reads or writes Calico resources."""
+    return dict(
+        datastore=dict(type="str", default="etcdv3", choices=["etcdv3", "kubernetes"]),
+        etcd_endpoints=dict(type="list", elements="str"),
+        etcd_ca_cert=dict(type="path"),
+        etcd_cert=dict(type="path"),
+        etcd_key=dict(type="path", no_log=False),
+        kubeconfig=dict(type="path"),
+        kube_context=dict(type="str"),
+        api_host=dict(type="str"),
+        api_token=dict(type="str", no_log=True),
+        api_ca_cert=dict(type="path"),
+        api_client_cert=dict(type="path"),
+        api_client_key=dict(type="path", no_log=False),
+        validate_certs=dict(type="bool", default=True),
+        allow_crd_v1=dict(type="bool", default=False),
+        timeout=dict(type="float", default=10),
+    )
+
+
+DATASTORE_REQUIRED_IF = [("datastore", "etcdv3", ["etcd_endpoints"])]
+
+
+def connect(params):
+    """A Datastore for module params shaped like ``datastore_argument_spec()``."""
+    if params.get("datastore", "etcdv3") == "etcdv3":
+        try:
+            client = EtcdClient(
+                params.get("etcd_endpoints") or [],
+                ca_cert=params.get("etcd_ca_cert"),
+                cert=params.get("etcd_cert"),
+                key=params.get("etcd_key"),
+                timeout=params.get("timeout") or 10,
+            )
+        except EtcdError as exc:
+            raise DatastoreConnectionError(str(exc), endpoint=exc.endpoint) from exc
+        return EtcdDatastore(client)
+    return KubernetesDatastore(KubeApi.from_params(params), allow_crd_v1=bool(params.get("allow_crd_v1")))
+
+
+def _plural(kind):
+    if kind not in PLURALS:
+        raise DatastoreError(f"unsupported Calico resource kind {kind!r}; supported: {', '.join(PLURALS)}")
+    return PLURALS[kind]
+
+
+def _strip_prefix(address):
+    return address.split("/", 1)[0] if address else None
+
+
+class Datastore:
+    """Shared reads built on list/get."""
+
+    def list(self, kind):
+        raise NotImplementedError
+
+    def get(self, kind, name):
+        raise NotImplementedError
+
+    def put(self, obj):
+        raise NotImplementedError
+
+    def delete(self, kind, name, resource_version=None):
+        raise NotImplementedError
+
+    def read_nodes(self):
+        nodes = []
+        for obj in self.list("Node"):
+            bgp = (obj.get("spec") or {}).get("bgp") or {}
+            nodes.append(_node_row(
+                obj["metadata"]["name"], bgp.get("ipv4Address"), bgp.get("ipv6Address"),
+                bgp.get("routeReflectorClusterID"), bgp.get("ipv4IPIPTunnelAddr"), bgp.get("asNumber"),
+            ))
+        return sorted(nodes, key=lambda n: n["name"])
+
+    def read_bgp_configuration(self):
+        return bgp_configuration_state(self.get("BGPConfiguration", "default"))
+
+
+def _node_row(name, ipv4, ipv6, rr_cluster_id, tunnel, asn):
+    return {
+        "name": name,
+        "ipv4_address": _strip_prefix(ipv4),
+        "ipv4_network": ipv4 or None,
+        "ipv6_address": _strip_prefix(ipv6),
+        "rr_cluster_id": rr_cluster_id or None,
+        "ipip_tunnel_addr": tunnel or None,
+        "asn": int(asn) if asn not in (None, "") else None,
+    }
+
+
+# ---------------------------------------------------------------- etcdv3
+
+def calico_json(obj):
+    """Serialise like Go's json.Marshal: compact, struct order kept, <>& escaped."""
+    text = json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
+    for char, escaped in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"),
+                          ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):
+        text = text.replace(char, escaped)
+    return text
+
+
+def etcd_key(kind, name):
+    return f"{ETCD_PREFIX}{_plural(kind)}/{name}"
+
+
+class EtcdDatastore(Datastore):
+    """Keys and JSON exactly as Calico's etcdv3 backend writes them."""
+
+    def __init__(self, client):
+        self.client = client
+
+    def _wrap(self, func, *args):
+        try:
+            return func(*args)
+        except EtcdConflictError as exc:
+            raise ResourceConflictError(str(exc), endpoint=exc.endpoint, key=exc.key) from exc
+        except EtcdError as exc:
+            raise DatastoreConnectionError(str(exc), endpoint=exc.endpoint) from exc
+
+    @staticmethod
+    def _decode(kv):
+        try:
+            obj = json.loads(kv.value)
+        except ValueError as exc:
+            raise DatastoreError(f"etcd key {kv.key} does not hold JSON; not a Calico resource") from exc
+        # Calico reports the etcd mod_revision as the resourceVersion; it never stores it.
+        obj.setdefault("metadata", {})["resourceVersion"] = str(kv.mod_revision)
+        return obj
+
+    def list(self, kind):
+        prefix = f"{ETCD_PREFIX}{_plural(kind)}/"
+        return [self._decode(kv) for kv in self._wrap(self.client.get_prefix, prefix)]
+
+    def get(self, kind, name):
+        kv = self._wrap(self.client.get, etcd_key(kind, name))
+        return self._decode(kv) if kv else None
+
+    def put(self, obj):
+        obj = json.loads(json.dumps(obj))
+        meta = obj.setdefault("metadata", {})
+        version = meta.pop("resourceVersion", None)
+        # Calico's client sets these on create and keeps them on update.
+        meta.setdefault("uid", str(uuid.uuid4()))
+        meta.setdefault("creationTimestamp", time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+        key = etcd_key(obj["kind"], meta["name"])
+        try:
+            revision = self._wrap(self.client.put_if, key, calico_json(obj), int(version or 0))
+        except ResourceConflictError as exc:
+            what = "changed since it was read" if version else "already exists"
+            raise ResourceConflictError(f"{obj['kind']} {meta['name']!r} {what} ({key}); run again",
+                                        **exc.context) from exc
+        meta["resourceVersion"] = str(revision)
+        return obj
+
+    def delete(self, kind, name, resource_version=None):
+        key = etcd_key(kind, name)
+        if resource_version:
+            self._wrap(self.client.delete_if, key, int(resource_version))
+        else:
+            self._wrap(self.client.delete, key)
+
+
+# ---------------------------------------------------------------- kubernetes
+
+class KubeApi:
+    """Minimal JSON REST client for the Kubernetes API server (standard library only)."""
+
+    def __init__(self, host, token=None, ca_cert=None, client_cert=None, client_key=None,
+                 validate_certs=True, timeout=10, ca_data=None):
+        if not host:
+            raise DatastoreConnectionError(
+                "datastore kubernetes needs api_host or a kubeconfig (with a current context)"
+            )
+        self.host = host.rstrip("/")
+        self.token = token
+        self.timeout = timeout
+        self.ssl = None
+        if self.host.startswith("https://"):
+            try:
+                self.ssl = ssl.create_default_context(cafile=ca_cert, cadata=ca_data)
+                if not validate_certs:
+                    self.ssl.check_hostname = False
+                    self.ssl.verify_mode = ssl.CERT_NONE
+                if client_cert:
+                    self.ssl.load_cert_chain(client_cert, client_key)
+            except (OSError, ssl.SSLError) as exc:
+                raise DatastoreConnectionError(f"cannot load Kubernetes TLS files: {exc}",
+                                               api_host=host) from exc
+
+    @classmethod
+    def from_params(cls, params):
+        timeout = params.get("timeout") or 10
+        if params.get("api_host") or not params.get("kubeconfig"):
+            return cls(params.get("api_host"), params.get("api_token"), params.get("api_ca_cert"),
+                       params.get("api_client_cert"), params.get("api_client_key"),
+                       params.get("validate_certs", True), timeout)
+        return _from_kubeconfig(params["kubeconfig"], params.get("kube_context"),
+                                params.get("validate_certs", True), timeout)
+
+    def request(self, method, path, body=None):
+        """(status, decoded JSON body); 404 is returned, other errors raise."""
+        headers = {"Accept": "application/json"}
+        data = None
+        if body is not None:
+            data = json.dumps(body).encode()
+            headers["Content-Type"] = "application/json"
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        req = urllib.request.Request(self.host + path, data=data, method=method, headers=headers)
+        try:
+            with urllib.request.urlopen(req, timeout=self.timeout, context=self.ssl) as resp:
+                return resp.status, json.loads(resp.read() or b"{}")
+        except urllib.error.HTTPError as exc:
+            try:
+                status = json.loads(exc.read() or b"{}")
+            except ValueError:
+                status = {}
+            if exc.code == 404:
+                return 404, status
+            message = status.get("message") or exc.reason
+            if exc.code == 409:
+                raise ResourceConflictError(
+                    f"{method} {path}: {message}; read again and retry", api_host=self.host
+                ) from exc
+            if exc.code in (401, 403):
+                raise DatastoreConnectionError(
+                    f"Kubernetes API {self.host} refused {method} {path} (HTTP {exc.code}): {message}; "
+                    "check the credentials and RBAC for projectcalico.org", api_host=self.host,
+                ) from exc
+            raise DatastoreError(f"Kubernetes API {method} {path} failed (HTTP {exc.code}): {message}",
+                                 api_host=self.host, status=exc.code) from exc
+        except (urllib.error.URLError, OSError) as exc:
+            raise DatastoreConnectionError(
+                f"cannot reach the Kubernetes API at {self.host}: {getattr(exc, 'reason', exc)}",
+                api_host=self.host,
+            ) from exc
+
+
+def _from_kubeconfig(path, context_name, validate_certs, timeout):
+    try:
+        import yaml
+    except ImportError as exc:
+        raise DatastoreConnectionError("reading a kubeconfig needs PyYAML on this host") from exc
+    try:
+        with open(path) as handle:
+            config = yaml.safe_load(handle) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise DatastoreConnectionError(f"cannot read kubeconfig {path}: {exc}") from exc
+
+    def named(section, name):
+        for item in config.get(section) or []:
+            if item.get("name") == name:
+                return item
+        raise DatastoreConnectionError(f"kubeconfig {path} has no {section[:-1]} named {name!r}")
+
+    context = named("contexts", context_name or config.get("current-context"))["context"]
+    cluster = named("clusters", context["cluster"])["cluster"]
+    user = named("users", context["user"]).get("user") or {}
+    if user.get("exec") or user.get("auth-provider"):
+        raise DatastoreConnectionError(
+            f"kubeconfig {path}: exec/auth-provider credentials are not supported; "
+            "use a token or client certificate (api_token / api_client_cert)"
+        )
+    ca_data = base64.b64decode(cluster["certificate-authority-data"]).decode() \
+        if cluster.get("certificate-authority-data") else None
+    with tempfile.TemporaryDirectory() as tmp:
+        # ssl can only load client certificates from files.
+        cert = _material(user, "client-certificate", os.path.join(tmp, "cert"))
+        key = _material(user, "client-key", os.path.join(tmp, "key"))
+        return KubeApi(cluster.get("server"), user.get("token"), cluster.get("certificate-authority"),
+                       cert, key, validate_certs and not cluster.get("insecure-skip-tls-verify"),
+                       timeout, ca_data)
+
+
+def _material(user, name, tmp_path):
+    if user.get(f"{name}-data"):
+        with open(tmp_path, "wb") as handle:
+            handle.write(base64.b64decode(user[f"{name}-data"]))
+        return tmp_path
+    return user.get(name)
+
+
+class KubernetesDatastore(Datastore):
+    """projectcalico.org/v3 through the API server; Node BGP data from k8s Node annotations."""
+
+    def __init__(self, api, allow_crd_v1=False):
+        self.api = api
+        self.allow_crd_v1 = allow_crd_v1
+        self._group = None
+
+    def group(self, for_write=False):
+        if self._group is None:
+            status, _ = self.api.request("GET", f"/apis/{V3_GROUP}")
+            self._group = V3_GROUP if status != 404 else CRD_V1_GROUP
+        if for_write and self._group == CRD_V1_GROUP and not self.allow_crd_v1:
+            raise CrdV1RefusedError(
+                f"the API server does not serve {V3_GROUP} (no Calico API server / v3 CRDs), and writing "
+                f"{CRD_V1_GROUP} directly skips Calico's validation and defaulting. Install the Calico API "
+                "server, or set allow_crd_v1: true to write the raw CRDs anyway.",
+                api_host=self.api.host,
+            )
+        return self._group
+
+    def _path(self, kind, name=None, for_write=False):
+        path = f"/apis/{self.group(for_write)}/{_plural(kind)}"
+        return f"{path}/{urllib.parse.quote(name)}" if name else path
+
+    def _as_v3(self, obj):
+        obj["apiVersion"] = V3_GROUP  # callers see one shape whichever group served it
+        return obj
+
+    def list(self, kind):
+        status, body = self.api.request("GET", self._path(kind))
+        return [self._as_v3(item) for item in body.get("items") or []] if status != 404 else []
+
+    def get(self, kind, name):
+        status, body = self.api.request("GET", self._path(kind, name))
+        return None if status == 404 else self._as_v3(body)
+
+    def put(self, obj):
+        obj = json.loads(json.dumps(obj))
+        path = self._path(obj["kind"], for_write=True)
+        obj["apiVersion"] = self.group(for_write=True)
+        name = obj["metadata"]["name"]
+        if obj["metadata"].get("resourceVersion"):
+            status, body = self.api.request("PUT", f"{path}/{urllib.parse.quote(name)}", obj)
+        else:
+            status, body = self.api.request("POST", path, obj)
+        if status == 404:
+            raise DatastoreError(f"{obj['kind']} {name!r} vanished during the update; run again")
+        return self._as_v3(body)
+
+    def delete(self, kind, name, resource_version=None):
+        body = None
+        if resource_version:
+            body = {"kind": "DeleteOptions", "apiVersion": "v1",
+                    "preconditions": {"resourceVersion": str(resource_version)}}
+        self.api.request("DELETE", self._path(kind, name, for_write=True), body)
+
+    def read_nodes(self):
+        status, body = self.api.request("GET", "/api/v1/nodes")
+        nodes = []
+        for item in body.get("items") or [] if status != 404 else []:
+            meta = item.get("metadata") or {}
+            ann = meta.get("annotations") or {}
+            nodes.append(_node_row(
+                meta.get("name"), ann.get(NODE_ANNOTATIONS["ipv4_network"]),
+                ann.get(NODE_ANNOTATIONS["ipv6_network"]), ann.get(NODE_ANNOTATIONS["rr_cluster_id"]),
+                ann.get(NODE_ANNOTATIONS["ipip_tunnel_addr"]), ann.get(NODE_ANNOTATIONS["asn"]),
+            ))
+        return sorted(nodes, key=lambda n: n["name"])

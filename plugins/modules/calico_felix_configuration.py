@@ -1,0 +1,135 @@
+#!/usr/bin/python
+"""Ansible module: Calico's IPIP tunnel MTU (FelixConfiguration default)."""
+
+DOCUMENTATION = r"""
+---
+module: calico_felix_configuration
+short_description: Set or check Calico's IPIP tunnel MTU, derived from the underlay MTU
+description:
+  - Manages C(ipipMTU) in the FelixConfiguration C(default).
+  - IPIP adds a 20-byte outer header, so the tunnel MTU is the underlay MTU minus 20
+    (GCP's default VPC MTU 1460 gives 1440; 1500 gives 1480).
+  - Each mismatch is returned in RV(findings) with the reason; in check mode nothing is written, which
+    makes this module a drift check.
+version_added: "1.0.0"
+author: calico-fleet
+options:
+  underlay_mtu:
+    description: MTU of the nodes' network (VPC); the tunnel MTU is derived from it.
+    type: int
+  ipip_mtu:
+    description: Tunnel MTU to set directly; give this or O(underlay_mtu).
+    type: int
+  datastore:
+    description:
+      - Where Calico keeps its resources. C(etcdv3) talks to etcd directly (keys and JSON exactly as
+        Calico writes them); C(kubernetes) goes through the API server (C(projectcalico.org/v3)).
+    type: str
+    choices: [etcdv3, kubernetes]
+    default: etcdv3
+  etcd_endpoints:
+    description:
+      - etcd client URLs (C(http://) or C(https://)), tried in order. Required for O(datastore=etcdv3).
+    type: list
+    elements: str
+  etcd_ca_cert:
+    description: CA certificate that signed the etcd server certificate.
+    type: path
+  etcd_cert:
+    description: Client certificate for etcd (kubeasz uses TLS client certificates). Needs O(etcd_key).
+    type: path
+  etcd_key:
+    description: Private key of O(etcd_cert).
+    type: path
+  kubeconfig:
+    description: Kubeconfig file for O(datastore=kubernetes) (token or client-certificate users only).
+    type: path
+  kube_context:
+    description: Context in O(kubeconfig); default its current context.
+    type: str
+  api_host:
+    description: API server URL; overrides O(kubeconfig).
+    type: str
+  api_token:
+    description: Bearer token for O(api_host).
+    type: str
+  api_ca_cert:
+    description: CA certificate of the API server.
+    type: path
+  api_client_cert:
+    description: Client certificate for the API server.
+    type: path
+  api_client_key:
+    description: Private key of O(api_client_cert).
+    type: path
+  validate_certs:
+    description: Verify the API server certificate.
+    type: bool
+    default: true
+  allow_crd_v1:
+    description:
+      - When the API server does not serve C(projectcalico.org/v3), write raw C(crd.projectcalico.org/v1)
+        objects anyway. Off by default, because raw CRDs skip Calico's validation and defaulting.
+    type: bool
+    default: false
+  timeout:
+    description: Seconds to wait for each datastore request.
+    type: float
+    default: 10
+notes:
+  - Supports check mode and diff mode.
+"""
+
+EXAMPLES = r"""
+- name: Derive the tunnel MTU from GCP's VPC MTU
+  calico_felix_configuration:
+    underlay_mtu: 1460
+    etcd_endpoints: [http://10.0.1.1:2379]
+"""
+
+RETURN = r"""
+findings:
+  description: Each mismatch as C({resource, field, expected, actual, reason}); empty when in line.
+  returned: always
+  type: list
+  elements: dict
+before:
+  description: C({ipip_mtu}) before the run (null when unset).
+  returned: always
+  type: dict
+after:
+  description: C({ipip_mtu}) after the run (or as it would be, in check mode).
+  returned: always
+  type: dict
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.calico_apply import apply_felix_configuration
+from ansible.module_utils.calico_datastore import (
+    DATASTORE_REQUIRED_IF,
+    DatastoreError,
+    connect,
+    datastore_argument_spec,
+)
+from ansible.module_utils.calico_resources import ResourceValidationError
+
+
+def main():
+    spec = datastore_argument_spec()
+    spec.update(underlay_mtu=dict(type="int"), ipip_mtu=dict(type="int"))
+    module = AnsibleModule(argument_spec=spec, required_if=DATASTORE_REQUIRED_IF,
+                           required_one_of=[("underlay_mtu", "ipip_mtu")], supports_check_mode=True)
+    p = module.params
+    try:
+        result = apply_felix_configuration(connect(p), p["ipip_mtu"], p["underlay_mtu"], module.check_mode)
+    except ResourceValidationError as exc:
+        module.fail_json(msg=str(exc), field=exc.field)
+    except DatastoreError as exc:
+        module.fail_json(msg=str(exc), **exc.context)
+    if not module._diff:
+        result.pop("diff")
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

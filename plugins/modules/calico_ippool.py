@@ -1,0 +1,211 @@
+#!/usr/bin/python
+"""Ansible module: manage one Calico IPPool in the datastore."""
+
+DOCUMENTATION = r"""
+---
+module: calico_ippool
+short_description: Manage a Calico IPPool (etcdv3 or Kubernetes datastore), idempotently
+description:
+  - Creates, updates or deletes one C(projectcalico.org/v3) IPPool.
+  - Compares Calico's effective values (its defaults applied), so a pool written by calicoctl and
+    server-managed metadata never cause a change; a second run is a no-op.
+  - Validates before any write. C(cidr) and C(block_size) are immutable; asking to change them fails
+    and explains the migration (new pool, disable the old one, move workloads).
+  - Options left out are not managed on an existing pool; a new pool gets Calico's defaults.
+version_added: "1.0.0"
+author: calico-fleet
+options:
+  name:
+    description: IPPool name, e.g. C(default-ipv4-ippool).
+    type: str
+    required: true
+  state:
+    description: Whether the pool should exist.
+    type: str
+    choices: [present, absent]
+    default: present
+  cidr:
+    description: Pool range, masked (C(172.20.0.0/16)). Required to create a pool. Immutable.
+    type: str
+  block_size:
+    description:
+      - Prefix length of the per-node blocks (IPv4 20-32, default 26; IPv6 116-128, default 122). Immutable.
+    type: int
+  ipip_mode:
+    description: IPIP encapsulation between nodes (IPv4 only).
+    type: str
+    choices: [Always, CrossSubnet, Never]
+  vxlan_mode:
+    description: VXLAN encapsulation; cannot be on together with IPIP.
+    type: str
+    choices: [Always, CrossSubnet, Never]
+  nat_outgoing:
+    description: Masquerade traffic from pods to destinations outside all pools.
+    type: bool
+  disabled:
+    description: Stop handing out addresses from this pool (the first step of a migration).
+    type: bool
+  disable_bgp_export:
+    description: Do not advertise this pool's routes over BGP.
+    type: bool
+  node_selector:
+    description: Nodes that take addresses from this pool (Calico selector, default C(all())).
+    type: str
+  allowed_uses:
+    description: What the addresses are for (default C([Workload, Tunnel])).
+    type: list
+    elements: str
+    choices: [Workload, Tunnel, LoadBalancer]
+  service_cidr:
+    description: Kubernetes Service CIDR; the pool must not overlap it.
+    type: str
+  node_cidr:
+    description: The nodes' (VPC) range; the pool must not overlap it.
+    type: str
+  datastore:
+    description:
+      - Where Calico keeps its resources. C(etcdv3) talks to etcd directly (keys and JSON exactly as
+        Calico writes them); C(kubernetes) goes through the API server (C(projectcalico.org/v3)).
+    type: str
+    choices: [etcdv3, kubernetes]
+    default: etcdv3
+  etcd_endpoints:
+    description:
+      - etcd client URLs (C(http://) or C(https://)), tried in order. Required for O(datastore=etcdv3).
+    type: list
+    elements: str
+  etcd_ca_cert:
+    description: CA certificate that signed the etcd server certificate.
+    type: path
+  etcd_cert:
+    description: Client certificate for etcd (kubeasz uses TLS client certificates). Needs O(etcd_key).
+    type: path
+  etcd_key:
+    description: Private key of O(etcd_cert).
+    type: path
+  kubeconfig:
+    description: Kubeconfig file for O(datastore=kubernetes) (token or client-certificate users only).
+    type: path
+  kube_context:
+    description: Context in O(kubeconfig); default its current context.
+    type: str
+  api_host:
+    description: API server URL; overrides O(kubeconfig).
+    type: str
+  api_token:
+    description: Bearer token for O(api_host).
+    type: str
+  api_ca_cert:
+    description: CA certificate of the API server.
+    type: path
+  api_client_cert:
+    description: Client certificate for the API server.
+    type: path
+  api_client_key:
+    description: Private key of O(api_client_cert).
+    type: path
+  validate_certs:
+    description: Verify the API server certificate.
+    type: bool
+    default: true
+  allow_crd_v1:
+    description:
+      - When the API server does not serve C(projectcalico.org/v3), write raw C(crd.projectcalico.org/v1)
+        objects anyway. Off by default, because raw CRDs skip Calico's validation and defaulting.
+    type: bool
+    default: false
+  timeout:
+    description: Seconds to wait for each datastore request.
+    type: float
+    default: 10
+notes:
+  - Supports check mode and diff mode; the diff shows the effective spec (defaults spelled out).
+"""
+
+EXAMPLES = r"""
+- name: Keep the pod pool in IPIP mode
+  calico_ippool:
+    name: default-ipv4-ippool
+    cidr: 172.20.0.0/16
+    ipip_mode: Always
+    nat_outgoing: true
+    service_cidr: 10.68.0.0/16
+    node_cidr: 10.0.1.0/24
+    etcd_endpoints: [https://10.0.1.1:2379]
+    etcd_ca_cert: /etc/kubernetes/ssl/ca.pem
+    etcd_cert: /etc/calico/ssl/calico.pem
+    etcd_key: /etc/calico/ssl/calico-key.pem
+
+- name: Disable the old pool during a migration
+  calico_ippool:
+    name: old-pool
+    disabled: true
+    datastore: kubernetes
+    kubeconfig: ~/.kube/config
+"""
+
+RETURN = r"""
+ippool:
+  description: The IPPool as stored after the run (as it would be, in check mode); null when absent.
+  returned: always
+  type: dict
+differences:
+  description: Effective spec fields that differ, each C({field, before, after}) (empty when nothing changes).
+  returned: always
+  type: list
+  elements: dict
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.calico_apply import apply_ippool
+from ansible.module_utils.calico_datastore import (
+    DATASTORE_REQUIRED_IF,
+    DatastoreError,
+    connect,
+    datastore_argument_spec,
+)
+from ansible.module_utils.calico_resources import ResourceValidationError, ippool_request
+
+MODES = ["Always", "CrossSubnet", "Never"]
+
+
+def argument_spec():
+    spec = datastore_argument_spec()
+    spec.update(
+        name=dict(type="str", required=True),
+        state=dict(type="str", default="present", choices=["present", "absent"]),
+        cidr=dict(type="str"),
+        block_size=dict(type="int"),
+        ipip_mode=dict(type="str", choices=MODES),
+        vxlan_mode=dict(type="str", choices=MODES),
+        nat_outgoing=dict(type="bool"),
+        disabled=dict(type="bool"),
+        disable_bgp_export=dict(type="bool"),
+        node_selector=dict(type="str"),
+        allowed_uses=dict(type="list", elements="str", choices=["Workload", "Tunnel", "LoadBalancer"]),
+        service_cidr=dict(type="str"),
+        node_cidr=dict(type="str"),
+    )
+    return spec
+
+
+def main():
+    module = AnsibleModule(argument_spec=argument_spec(), required_if=DATASTORE_REQUIRED_IF,
+                           supports_check_mode=True)
+    p = module.params
+    wanted = ippool_request(p["cidr"], p["block_size"], p["ipip_mode"], p["vxlan_mode"], p["nat_outgoing"],
+                            p["disabled"], p["disable_bgp_export"], p["node_selector"], p["allowed_uses"])
+    try:
+        result = apply_ippool(connect(p), p["name"], p["state"], wanted, p["service_cidr"], p["node_cidr"],
+                              check_mode=module.check_mode)
+    except ResourceValidationError as exc:
+        module.fail_json(msg=str(exc), field=exc.field, name=p["name"])
+    except DatastoreError as exc:
+        module.fail_json(msg=str(exc), name=p["name"], **exc.context)
+    if not module._diff:
+        result.pop("diff")
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

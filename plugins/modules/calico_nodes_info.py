@@ -1,0 +1,130 @@
+#!/usr/bin/python
+"""Ansible module: read Calico's Node registrations and BGP settings."""
+
+DOCUMENTATION = r"""
+---
+module: calico_nodes_info
+short_description: Read Calico Nodes (BGP addresses, route-reflector IDs, tunnel addresses) and BGP settings
+description:
+  - Reads every Calico Node and the BGPConfiguration C(default) from the datastore, read-only.
+  - With O(datastore=etcdv3) the Node resources come from etcd; with O(datastore=kubernetes) from the
+    C(projectcalico.org/*) annotations of the Kubernetes Nodes.
+  - Never reports a change; works in check mode.
+version_added: "1.0.0"
+author: calico-fleet
+options:
+  datastore:
+    description:
+      - Where Calico keeps its resources. C(etcdv3) talks to etcd directly (keys and JSON exactly as
+        Calico writes them); C(kubernetes) goes through the API server (C(projectcalico.org/v3)).
+    type: str
+    choices: [etcdv3, kubernetes]
+    default: etcdv3
+  etcd_endpoints:
+    description:
+      - etcd client URLs (C(http://) or C(https://)), tried in order. Required for O(datastore=etcdv3).
+    type: list
+    elements: str
+  etcd_ca_cert:
+    description: CA certificate that signed the etcd server certificate.
+    type: path
+  etcd_cert:
+    description: Client certificate for etcd (kubeasz uses TLS client certificates). Needs O(etcd_key).
+    type: path
+  etcd_key:
+    description: Private key of O(etcd_cert).
+    type: path
+  kubeconfig:
+    description: Kubeconfig file for O(datastore=kubernetes) (token or client-certificate users only).
+    type: path
+  kube_context:
+    description: Context in O(kubeconfig); default its current context.
+    type: str
+  api_host:
+    description: API server URL; overrides O(kubeconfig).
+    type: str
+  api_token:
+    description: Bearer token for O(api_host).
+    type: str
+  api_ca_cert:
+    description: CA certificate of the API server.
+    type: path
+  api_client_cert:
+    description: Client certificate for the API server.
+    type: path
+  api_client_key:
+    description: Private key of O(api_client_cert).
+    type: path
+  validate_certs:
+    description: Verify the API server certificate.
+    type: bool
+    default: true
+  allow_crd_v1:
+    description:
+      - When the API server does not serve C(projectcalico.org/v3), write raw C(crd.projectcalico.org/v1)
+        objects anyway. Off by default, because raw CRDs skip Calico's validation and defaulting.
+    type: bool
+    default: false
+  timeout:
+    description: Seconds to wait for each datastore request.
+    type: float
+    default: 10
+"""
+
+EXAMPLES = r"""
+- name: Read the Calico nodes from etcd (TLS, as kubeasz sets it up)
+  calico_nodes_info:
+    etcd_endpoints: [https://10.0.1.1:2379]
+    etcd_ca_cert: /etc/kubernetes/ssl/ca.pem
+    etcd_cert: /etc/calico/ssl/calico.pem
+    etcd_key: /etc/calico/ssl/calico-key.pem
+  register: calico_nodes
+"""
+
+RETURN = r"""
+nodes:
+  description: One entry per Calico Node, sorted by name.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    name: {description: Calico node name., type: str}
+    ipv4_address: {description: BGP IPv4 address without prefix (null when none)., type: str}
+    ipv4_network: {description: BGP IPv4 address as stored (C(10.0.1.202/24))., type: str}
+    ipv6_address: {description: BGP IPv6 address without prefix., type: str}
+    rr_cluster_id: {description: Route-reflector cluster ID (null when not a route reflector)., type: str}
+    ipip_tunnel_addr: {description: Address of the node's tunl0., type: str}
+    asn: {description: Node-specific AS number (null = the cluster AS)., type: int}
+bgp_configuration:
+  description: Effective BGPConfiguration C(default) (Calico's defaults when it does not exist).
+  returned: always
+  type: dict
+  contains:
+    exists: {description: Whether the resource exists., type: bool}
+    mesh_enabled: {description: Node-to-node mesh on., type: bool}
+    as_number: {description: Cluster AS number (default 64512)., type: int}
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.calico_datastore import (
+    DATASTORE_REQUIRED_IF,
+    DatastoreError,
+    connect,
+    datastore_argument_spec,
+)
+
+
+def main():
+    module = AnsibleModule(argument_spec=datastore_argument_spec(), required_if=DATASTORE_REQUIRED_IF,
+                           supports_check_mode=True)
+    try:
+        datastore = connect(module.params)
+        nodes = datastore.read_nodes()
+        bgp = datastore.read_bgp_configuration()
+    except DatastoreError as exc:
+        module.fail_json(msg=str(exc), **exc.context)
+    module.exit_json(changed=False, nodes=nodes, bgp_configuration=bgp)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,94 @@
+"""The local EC2 API and its fix for port-less protocols (lab/moto_server.py).
+
+Each test talks to a real moto server process over HTTP with boto3; the
+credentials are dummies (moto accepts any).
+"""
+
+import pytest
+from botocore.parsers import ResponseParserError
+
+from lab.moto_server import MotoServer, create_vpc_and_subnet, ec2_client
+
+IPIP_FROM_VPC = {"IpProtocol": "4", "IpRanges": [{"CidrIp": "198.18.0.0/20"}]}
+
+
+@pytest.fixture(scope="module")
+def unpatched():
+    with MotoServer(patched=False) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def patched():
+    with MotoServer() as server:
+        yield server
+
+
+def new_group(endpoint):
+    net = create_vpc_and_subnet(endpoint)
+    client = ec2_client(endpoint)
+    group_id = client.create_security_group(GroupName="nodes", Description="nodes", VpcId=net["vpc_id"])["GroupId"]
+    return client, group_id
+
+
+def ingress(client, group_id):
+    return client.describe_security_groups(GroupIds=[group_id])["SecurityGroups"][0]["IpPermissions"]
+
+
+def test_unpatched_moto_answers_500_to_protocol_4_without_ports(unpatched):
+    client, group_id = new_group(unpatched.endpoint)
+    with pytest.raises(ResponseParserError, match="500 Internal Server Error"):
+        client.authorize_security_group_ingress(GroupId=group_id, IpPermissions=[IPIP_FROM_VPC])
+    assert "int() argument must be a string" in unpatched.log_text()
+    assert ingress(client, group_id) == []
+
+
+def test_patched_moto_stores_protocol_4_without_ports_like_aws(patched):
+    client, group_id = new_group(patched.endpoint)
+    client.authorize_security_group_ingress(GroupId=group_id, IpPermissions=[IPIP_FROM_VPC])
+    [rule] = ingress(client, group_id)
+    assert rule["IpProtocol"] == "4"
+    assert rule["IpRanges"] == [{"CidrIp": "198.18.0.0/20"}]
+    assert "FromPort" not in rule and "ToPort" not in rule
+
+
+def test_patched_moto_revokes_protocol_4_without_ports(patched):
+    client, group_id = new_group(patched.endpoint)
+    client.authorize_security_group_ingress(GroupId=group_id, IpPermissions=[IPIP_FROM_VPC])
+    client.revoke_security_group_ingress(GroupId=group_id, IpPermissions=[IPIP_FROM_VPC])
+    assert ingress(client, group_id) == []
+
+
+def test_patched_moto_refuses_the_same_rule_twice(patched):
+    client, group_id = new_group(patched.endpoint)
+    client.authorize_security_group_ingress(GroupId=group_id, IpPermissions=[IPIP_FROM_VPC])
+    with pytest.raises(client.exceptions.ClientError, match="InvalidPermission.Duplicate"):
+        client.authorize_security_group_ingress(GroupId=group_id, IpPermissions=[IPIP_FROM_VPC])
+
+
+def test_patch_leaves_port_rules_alone(patched):
+    client, group_id = new_group(patched.endpoint)
+    bgp = {"IpProtocol": "tcp", "FromPort": 179, "ToPort": 179, "UserIdGroupPairs": [{"GroupId": group_id}]}
+    client.authorize_security_group_ingress(GroupId=group_id, IpPermissions=[bgp])
+    [rule] = ingress(client, group_id)
+    assert (rule["IpProtocol"], rule["FromPort"], rule["ToPort"]) == ("tcp", 179, 179)
+
+
+def test_server_listens_on_loopback_and_stops():
+    server = MotoServer().start()
+    try:
+        assert server.endpoint.startswith("http://127.0.0.1:")
+        assert server.process.poll() is None
+    finally:
+        server.stop()
+    assert server.process.returncode is not None
+
+
+def test_vpc_and_subnet_are_in_the_lab_range(patched):
+    net = create_vpc_and_subnet(patched.endpoint)
+    client = ec2_client(patched.endpoint)
+    [vpc] = client.describe_vpcs(VpcIds=[net["vpc_id"]])["Vpcs"]
+    [subnet] = client.describe_subnets(SubnetIds=[net["subnet_id"]])["Subnets"]
+    assert vpc["CidrBlock"] == "198.18.0.0/20"
+    assert subnet["CidrBlock"] == "198.18.0.0/24"
+    assert subnet["VpcId"] == net["vpc_id"]
