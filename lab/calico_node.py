@@ -29,7 +29,7 @@ import subprocess
 import sys
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from lab import bird_conf, etcd
@@ -59,7 +59,7 @@ def determine_nodename(env, hostname, nodename_file=NODENAME_FILE):
 
 
 def validate_nodename(name):
-    if len(name) > 253 or not NAME_RE.match(name):
+    if len(name) > 253 or not NAME_RE.fullmatch(name):
         raise StartupError(
             f"Unable to set node resource configuration: error with field Metadata.Name = {name!r} "
             "(Reason: failed to validate Field: Name because of Tag: name)"
@@ -77,7 +77,7 @@ def register(endpoint, name, ip):
         "metadata": {
             "name": name,
             "uid": str(uuid.uuid4()),
-            "creationTimestamp": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "creationTimestamp": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         },
         "spec": {"orchRefs": [{"nodeName": name, "orchestrator": "k8s"}]},
     }

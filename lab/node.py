@@ -72,7 +72,8 @@ def _prepare_files(cfg, node):
 
 def _holder_script(base, hostname):
     mounts = [
-        f"mount -t overlay overlay -o lowerdir={target},upperdir={base}/{name}.upper,workdir={base}/{name}.work {target}"
+        f"mount -t overlay overlay -o lowerdir={target},upperdir={base}/{name}.upper,"
+        f"workdir={base}/{name}.work {target}"
         for target, name in OVERLAYS.items()
     ]
     return "; ".join([

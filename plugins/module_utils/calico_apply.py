@@ -10,8 +10,10 @@ from ansible.module_utils.calico_resources import (
     bgp_configuration_state,
     check_immutable,
     ippool_comparable,
+    ippool_defaults,
     ippool_object,
     ordered,
+    parse_network,
     settings_object,
     sorted_dict,
     tunnel_mtu,
@@ -43,6 +45,8 @@ def apply_ippool(ds, name, state="present", wanted=None, service_cidr=None, node
     """Make IPPool ``name`` match ``wanted`` (Calico JSON field names; absent keys are left alone)."""
     validate_name(name)
     wanted = dict(wanted or {})
+    if "cidr" in wanted:
+        parse_network(wanted["cidr"], "cidr")  # before comparing it with the stored cidr
     stored = ds.get("IPPool", name)
     before = ippool_comparable(stored)
     result_obj = stored
@@ -56,8 +60,8 @@ def apply_ippool(ds, name, state="present", wanted=None, service_cidr=None, node
         elif "cidr" not in wanted:
             raise ResourceValidationError(f"IPPool {name!r} does not exist yet: give its cidr", "cidr")
         target = ippool_object(name, wanted, stored)
+        validate_ippool(name, ippool_defaults(target["spec"]), ds.list("IPPool"), service_cidr, node_cidr)
         after = ippool_comparable(target)
-        validate_ippool(name, after, ds.list("IPPool"), service_cidr, node_cidr)
         result_obj = target
         if before != after and not check_mode:
             result_obj = ds.put(target)

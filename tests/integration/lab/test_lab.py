@@ -105,7 +105,7 @@ def test_firewall_passes_bgp_and_drops_ipip_until_allowed(dirty_lab):
     lab = dirty_lab
     n2 = lab.get_node("node-2")
     # TCP 179 passes: BIRD on node-2 accepts a connection from node-1.
-    probe = "import socket; socket.create_connection(('%s', 179), timeout=3).close(); print('open')" % n2["ip"]
+    probe = f"import socket; socket.create_connection(('{n2['ip']}', 179), timeout=3).close(); print('open')"
     assert lab.node_exec("node-1", ["python3", "-c", probe]).stdout.strip() == "open"
     # IP protocol 4 is dropped by GCP's default-allow-internal equivalent.
     assert not _ipip_passes(lab, "node-1", "node-2", n2["ip"])

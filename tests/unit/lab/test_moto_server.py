@@ -4,6 +4,8 @@ Each test talks to a real moto server process over HTTP with boto3; the
 credentials are dummies (moto accepts any).
 """
 
+import time
+
 import pytest
 from botocore.parsers import ResponseParserError
 
@@ -31,6 +33,15 @@ def new_group(endpoint):
     return client, group_id
 
 
+def wait_for_log(server, text, timeout=10):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if text in server.log_text():
+            return True
+        time.sleep(0.1)
+    return False
+
+
 def ingress(client, group_id):
     return client.describe_security_groups(GroupIds=[group_id])["SecurityGroups"][0]["IpPermissions"]
 
@@ -39,7 +50,8 @@ def test_unpatched_moto_answers_500_to_protocol_4_without_ports(unpatched):
     client, group_id = new_group(unpatched.endpoint)
     with pytest.raises(ResponseParserError, match="500 Internal Server Error"):
         client.authorize_security_group_ingress(GroupId=group_id, IpPermissions=[IPIP_FROM_VPC])
-    assert "int() argument must be a string" in unpatched.log_text()
+    # moto logs the traceback after it has answered: give it a moment.
+    assert wait_for_log(unpatched, "TypeError: int() argument must be a string")
     assert ingress(client, group_id) == []
 
 
