@@ -79,9 +79,8 @@ class Operations:
         time.sleep(latency * 0.75)
         with self._done:
             if failure is not None:
-                op["error"] = {
-                    "errors": [{"code": getattr(failure, "op_code", failure.reason.upper()), "message": failure.message}]
-                }
+                code = getattr(failure, "op_code", failure.reason.upper())
+                op["error"] = {"errors": [{"code": code, "message": failure.message}]}
                 op["httpErrorStatusCode"] = failure.code
                 op["httpErrorMessage"] = HTTP_MESSAGES.get(failure.code, "ERROR")
             op.update(status="DONE", progress=100, endTime=now_rfc3339())

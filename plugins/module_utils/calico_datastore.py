@@ -85,6 +85,8 @@ DATASTORE_REQUIRED_IF = [("datastore", "etcdv3", ["etcd_endpoints"])]
 
 def connect(params):
     """A Datastore for module params shaped like ``datastore_argument_spec()``."""
+    # Inventories often pass "" for "not set"; treat it like an absent option.
+    params = {k: (None if v == "" else v) for k, v in params.items()}
     if params.get("datastore", "etcdv3") == "etcdv3":
         try:
             client = EtcdClient(

@@ -110,8 +110,8 @@ def to_api(item, project):
     if item["subnetwork"]:
         region = zone.rsplit("-", 1)[0]
         nic.subnetwork = f"projects/{project}/regions/{region}/subnetworks/{last_segment(item['subnetwork'])}"
-    disk = compute_v1.AttachedDisk(boot=True, auto_delete=True, initialize_params=compute_v1.AttachedDiskInitializeParams(
-        source_image=item["image"], disk_size_gb=item["disk_size_gb"]))
+    params = compute_v1.AttachedDiskInitializeParams(source_image=item["image"], disk_size_gb=item["disk_size_gb"])
+    disk = compute_v1.AttachedDisk(boot=True, auto_delete=True, initialize_params=params)
     resource = compute_v1.Instance(
         name=item["name"],
         machine_type=f"zones/{zone}/machineTypes/{last_segment(item['machine_type'])}",

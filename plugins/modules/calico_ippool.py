@@ -149,8 +149,10 @@ ippool:
   description: The IPPool as stored after the run (as it would be, in check mode); null when absent.
   returned: always
   type: dict
-differences:
-  description: Effective spec fields that differ, each C({field, before, after}) (empty when nothing changes).
+findings:
+  description:
+    - What differs from the request, each C({resource, field, expected, actual, reason}); C(field) is null
+      when the whole pool is missing or should be absent. Empty when nothing changes.
   returned: always
   type: list
   elements: dict

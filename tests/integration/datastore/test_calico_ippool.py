@@ -31,7 +31,7 @@ def converge(etcd, ds_args, expect_changed, **args):
     assert dry["diff"] == real["diff"], "check-mode diff differs from the real diff"
     moved = etcd.revision()
     again = run(ds_args, **args)
-    assert again["changed"] is False and again["differences"] == []
+    assert again["changed"] is False and again["findings"] == []
     assert etcd.revision() == moved
     return real
 
@@ -52,6 +52,7 @@ def calico_text(meta, spec):
 def test_lifecycle_create_noop_update_disable_delete(etcd, ds_args):
     real = converge(etcd, ds_args, True, cidr="172.20.0.0/16", ipip_mode="Always", nat_outgoing=True)
     assert real["diff"]["before"] == {}
+    assert [f["reason"] for f in real["findings"]] == ["IPPool 'default-ipv4-ippool' does not exist"]
     assert real["diff"]["after"]["spec"]["ipipMode"] == "Always"
     raw, obj = stored(etcd)
     meta = obj["metadata"]
@@ -62,8 +63,9 @@ def test_lifecycle_create_noop_update_disable_delete(etcd, ds_args):
         "blockSize": 26, "nodeSelector": "all()", "allowedUses": ["Workload", "Tunnel"]})
 
     real = converge(etcd, ds_args, True, cidr="172.20.0.0/16", ipip_mode="CrossSubnet", nat_outgoing=False)
-    assert {d["field"]: (d["before"], d["after"]) for d in real["differences"]} == {
+    assert {f["field"]: (f["actual"], f["expected"]) for f in real["findings"]} == {
         "ipipMode": ("Always", "CrossSubnet"), "natOutgoing": (True, False)}
+    assert "ipipMode is 'Always', expected 'CrossSubnet'" in [f["reason"] for f in real["findings"]]
     raw, obj = stored(etcd)
     assert obj["metadata"] == meta, "uid/creationTimestamp must survive an update"
     assert raw == calico_text(meta, {

@@ -1,7 +1,6 @@
 """The etcd v3 JSON-gateway client against a real etcd, plain and with TLS client certificates."""
 
 import pytest
-
 from ansible.module_utils.etcd_v3 import (
     EtcdClient,
     EtcdConfigError,
@@ -9,6 +8,7 @@ from ansible.module_utils.etcd_v3 import (
     EtcdConnectionError,
     prefix_range_end,
 )
+
 from tests.integration.datastore.conftest import free_port
 
 

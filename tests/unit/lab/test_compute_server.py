@@ -1,0 +1,232 @@
+"""The Compute Engine v1 test server, spoken to over raw HTTP like any client."""
+
+import json
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+
+from lab.compute import ComputeServer, LabBackend
+
+ROOT = "/compute/v1/projects/p"
+IPIP = {"name": "calico-ipip", "network": "global/networks/default", "allowed": [{"IPProtocol": "4"}],
+        "sourceRanges": ["198.18.0.0/15"]}
+
+
+def instance(name, **extra):
+    return {
+        "name": name,
+        "machineType": "zones/z/machineTypes/e2-small",
+        "disks": [{"boot": True, "autoDelete": True,
+                   "initializeParams": {"sourceImage": "projects/debian-cloud/global/images/family/debian-12"}}],
+        "networkInterfaces": [{"network": "global/networks/default"}],
+        **extra,
+    }
+
+
+def call(server, method, path, body=None):
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(server.url + path, data=data, method=method,
+                                     headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+@pytest.fixture
+def server():
+    with ComputeServer(project="p", zone="z", vpc_range="198.18.0.0/28", first_host=2) as srv:
+        yield srv
+
+
+def assert_google_error(status, body, code, reason, text):
+    assert status == code
+    error = body["error"]
+    assert error["code"] == code and error["errors"][0]["reason"] == reason
+    assert text in error["message"]
+
+
+@pytest.mark.parametrize(
+    "body, text",
+    [
+        (dict(IPIP, name="Calico_IPIP"), "Must be a match of regex"),
+        (dict(IPIP, name="x" * 64), "Must be a match of regex"),
+        (dict(IPIP, sourceRange=["10.0.0.0/8"]), 'Unknown name "sourceRange"'),
+        (dict(IPIP, priority="high"), "Expected an integer"),
+        (dict(IPIP, direction="SIDEWAYS"), "Must be one of"),
+        (dict(IPIP, disabled="no"), "Expected a boolean"),
+        (dict(IPIP, allowed=[{"IPProtocol": "4", "port": ["1"]}]), 'Unknown name "port"'),
+        ({k: v for k, v in IPIP.items() if k != "name"}, "Required field 'resource.name'"),
+        (dict(IPIP, priority=70000), "between 0 and 65535"),
+        (dict(IPIP, sourceRanges=["10.0.0.0/33"]), "valid CIDR"),
+        (dict(IPIP, allowed=[{"IPProtocol": "4", "ports": ["179"]}]), "Ports may only"),
+        (dict(IPIP, network="default"), "The URL is malformed"),
+        (dict(IPIP, targetTags=["a"], targetServiceAccounts=["s@x"]), "mutually exclusive"),
+    ],
+)
+def test_invalid_firewall_bodies_are_refused_in_google_error_format(server, body, text):
+    status, answer = call(server, "POST", f"{ROOT}/global/firewalls", body)
+    assert_google_error(status, answer, 400, "invalid", text)
+    assert call(server, "GET", f"{ROOT}/global/firewalls")[1].get("items") is None
+
+
+def test_firewall_get_returns_server_defaults(server):
+    status, op = call(server, "POST", f"{ROOT}/global/firewalls", IPIP)
+    assert status == 200 and op["kind"] == "compute#operation"
+    status, rule = call(server, "GET", f"{ROOT}/global/firewalls/calico-ipip")
+    assert status == 200
+    assert rule["priority"] == 1000 and rule["disabled"] is False and rule["direction"] == "INGRESS"
+    assert rule["network"] == "https://www.googleapis.com/compute/v1/projects/p/global/networks/default"
+    assert rule["selfLink"].endswith("/projects/p/global/firewalls/calico-ipip")
+    assert rule["id"].isdigit() and rule["creationTimestamp"]
+    assert rule["allowed"] == [{"IPProtocol": "4"}]
+
+
+def test_ingress_rule_without_source_is_open_to_everything(server):
+    call(server, "POST", f"{ROOT}/global/firewalls", {k: v for k, v in IPIP.items() if k != "sourceRanges"})
+    assert call(server, "GET", f"{ROOT}/global/firewalls/calico-ipip")[1]["sourceRanges"] == ["0.0.0.0/0"]
+
+
+def test_duplicate_is_409_and_missing_things_are_404(server):
+    call(server, "POST", f"{ROOT}/global/firewalls", IPIP)
+    assert_google_error(*call(server, "POST", f"{ROOT}/global/firewalls", IPIP), 409, "alreadyExists", "already exists")
+    assert_google_error(*call(server, "GET", f"{ROOT}/global/firewalls/nope"), 404, "notFound", "firewalls/nope")
+    assert_google_error(*call(server, "GET", "/compute/v1/projects/q/global/firewalls"), 404, "notFound", "projects/q")
+    other_net = dict(IPIP, name="x", network="global/networks/vpc-2")
+    assert_google_error(*call(server, "POST", f"{ROOT}/global/firewalls", other_net), 404, "notFound", "networks/vpc-2")
+
+
+def test_patch_merges_and_put_replaces(server):
+    call(server, "POST", f"{ROOT}/global/firewalls", dict(IPIP, targetTags=["a"], priority=900))
+    call(server, "PATCH", f"{ROOT}/global/firewalls/calico-ipip", {"name": "calico-ipip", "targetTags": ["b"]})
+    rule = call(server, "GET", f"{ROOT}/global/firewalls/calico-ipip")[1]
+    assert rule["targetTags"] == ["b"] and rule["priority"] == 900
+    call(server, "PUT", f"{ROOT}/global/firewalls/calico-ipip", IPIP)
+    rule = call(server, "GET", f"{ROOT}/global/firewalls/calico-ipip")[1]
+    assert "targetTags" not in rule and rule["priority"] == 1000
+
+
+def test_instances_get_unique_ips_from_the_vpc_range_and_run(server):
+    for name in ("a", "b"):
+        assert call(server, "POST", f"{ROOT}/zones/z/instances", instance(name, hostname=f"{name}.example.internal"))[0] == 200
+    items = call(server, "GET", f"{ROOT}/zones/z/instances")[1]["items"]
+    ips = [i["networkInterfaces"][0]["networkIP"] for i in items]
+    assert ips == ["198.18.0.2", "198.18.0.3"]
+    assert {i["status"] for i in items} == {"RUNNING"}
+    assert items[0]["networkInterfaces"][0]["network"].endswith("/projects/p/global/networks/default")
+    assert items[0]["hostname"] == "a.example.internal" and items[0]["canIpForward"] is False
+
+
+@pytest.mark.parametrize("hostname", ["single-label", "Upper.example.internal", "bad_.example.internal"])
+def test_instance_hostname_must_be_fully_qualified_rfc1035(server, hostname):
+    status, answer = call(server, "POST", f"{ROOT}/zones/z/instances", instance("a", hostname=hostname))
+    assert_google_error(status, answer, 400, "invalid", "resource.hostname")
+
+
+def test_operations_go_pending_running_done_and_wait_blocks(server):
+    server.set_latency(0.6)
+    op = call(server, "POST", f"{ROOT}/zones/z/instances", instance("a"))[1]
+    assert op["status"] == "PENDING" and op["zone"].endswith("/zones/z")
+    seen = [op["status"]]
+    for _ in range(200):
+        status = call(server, "GET", f"{ROOT}/zones/z/operations/{op['name']}")[1]["status"]
+        if status != seen[-1]:
+            seen.append(status)
+        if status == "DONE":
+            break
+        time.sleep(0.02)
+    assert seen == ["PENDING", "RUNNING", "DONE"]
+    op2 = call(server, "DELETE", f"{ROOT}/zones/z/instances/a")[1]
+    assert call(server, "POST", f"{ROOT}/zones/z/operations/{op2['name']}/wait")[1]["status"] == "DONE"
+    assert call(server, "GET", f"{ROOT}/zones/z/instances/a")[0] == 404
+    assert call(server, "GET", f"{ROOT}/global/operations/{op2['name']}")[0] == 404
+
+
+def test_burst_fault_answers_429_then_recovers(server):
+    server.faults.add_burst(429, count=2)
+    codes = [call(server, "GET", f"{ROOT}/global/firewalls")[0] for _ in range(3)]
+    assert codes == [429, 429, 200]
+    server.faults.add_burst(503, count=1, method="POST")
+    assert call(server, "GET", f"{ROOT}/global/firewalls")[0] == 200
+    assert_google_error(*call(server, "POST", f"{ROOT}/global/firewalls", IPIP), 503, "backendError", "unavailable")
+
+
+def test_failing_instance_operation_reports_http_error_and_leaves_no_instance(server):
+    server.faults.fail_instance("b")
+    call(server, "POST", f"{ROOT}/zones/z/instances", instance("a"))
+    op = call(server, "POST", f"{ROOT}/zones/z/instances", instance("b"))[1]
+    done = call(server, "POST", f"{ROOT}/zones/z/operations/{op['name']}/wait")[1]
+    assert done["status"] == "DONE" and done["httpErrorStatusCode"] == 503
+    assert done["httpErrorMessage"] == "SERVICE UNAVAILABLE"
+    assert done["error"]["errors"][0]["code"] == "ZONE_RESOURCE_POOL_EXHAUSTED"
+    assert [i["name"] for i in call(server, "GET", f"{ROOT}/zones/z/instances")[1]["items"]] == ["a"]
+    # The fault fires once: a retry succeeds.
+    assert call(server, "POST", f"{ROOT}/zones/z/instances", instance("b"))[0] == 200
+
+
+def test_forbidden_project_names_the_permission(server):
+    server.faults.forbid("p", ["compute.firewalls.create"])
+    assert call(server, "GET", f"{ROOT}/global/firewalls")[0] == 200
+    assert_google_error(*call(server, "POST", f"{ROOT}/global/firewalls", IPIP), 403, "forbidden",
+                        "Required 'compute.firewalls.create' permission for 'projects/p/global/firewalls/calico-ipip'")
+
+
+def test_admin_endpoints_expose_log_and_take_faults(server):
+    call(server, "POST", f"{ROOT}/global/firewalls", IPIP)
+    log = call(server, "GET", "/_test/log")[1]["requests"]
+    assert [(e["method"], e["path"], e["status"]) for e in log] == [("POST", f"{ROOT}/global/firewalls", 200)]
+    assert log[0]["body"] == IPIP and log[0]["time"] > 0
+    call(server, "POST", "/_test/faults", {"burst": {"status": 429, "count": 1}})
+    assert call(server, "GET", f"{ROOT}/global/firewalls")[0] == 429
+    call(server, "DELETE", "/_test/log")
+    assert call(server, "GET", "/_test/log")[1]["requests"] == []
+
+
+def test_runs_as_a_process_and_prints_its_url():
+    proc = subprocess.Popen([sys.executable, "-m", "lab.compute", "--host", "127.0.0.1", "--port", "0",
+                             "--project", "p", "--zone", "z", "--vpc-range", "198.18.0.0/20"],
+                            stdout=subprocess.PIPE, text=True, cwd=str(__import__("tests.conftest").conftest.ROOT))
+    try:
+        url = proc.stdout.readline().strip()
+        assert url.startswith("http://127.0.0.1:")
+        with urllib.request.urlopen(url + f"{ROOT}/global/firewalls", timeout=10) as response:
+            assert json.loads(response.read())["kind"] == "compute#firewallList"
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+class RecordingLabApi:
+    """Stand-in for ``lab.api`` (the real lab needs root and namespaces): records the calls."""
+
+    def __init__(self):
+        self.calls = []
+
+    def add_node(self, name, ip=None, hostname=None, tags=()):
+        self.calls.append(("add_node", name, ip, hostname, tuple(tags)))
+
+    def remove_node(self, name):
+        self.calls.append(("remove_node", name))
+
+    def set_firewall(self, rules):
+        self.calls.append(("set_firewall", [r["name"] for r in rules], rules))
+
+
+def test_lab_backend_receives_nodes_and_the_stored_firewall_rules():
+    api = RecordingLabApi()
+    with ComputeServer(project="p", zone="z", backend=LabBackend(api)) as srv:
+        call(srv, "POST", f"{ROOT}/zones/z/instances",
+             instance("n1", hostname="n1.example.internal", tags={"items": ["calico"]}))
+        call(srv, "POST", f"{ROOT}/global/firewalls", IPIP)
+        stored = call(srv, "GET", f"{ROOT}/global/firewalls/calico-ipip")[1]
+        call(srv, "DELETE", f"{ROOT}/global/firewalls/calico-ipip")
+        call(srv, "DELETE", f"{ROOT}/zones/z/instances/n1")
+    assert api.calls[0] == ("add_node", "n1", "198.18.0.10", "n1.example.internal", ("calico",))
+    assert api.calls[1] == ("set_firewall", ["calico-ipip"], [stored])
+    assert api.calls[2] == ("set_firewall", [], [])
+    assert api.calls[3] == ("remove_node", "n1")
