@@ -30,8 +30,11 @@ class LabBackend:
         self._lock = threading.Lock()
 
     def add_node(self, name, ip=None, hostname=None, tags=()):
+        # GCE's Debian images set the short name as the OS hostname; the FQDN
+        # only resolves through the metadata server (here: not modelled).
+        short = hostname.split(".")[0] if hostname else name
         with self._lock:
-            return self.api.add_node(name, ip=ip, hostname=hostname, tags=list(tags))
+            return self.api.add_node(name, ip=ip, hostname=short, tags=list(tags))
 
     def remove_node(self, name):
         with self._lock:
@@ -40,3 +43,14 @@ class LabBackend:
     def set_firewall(self, rules):
         with self._lock:
             return self.api.set_firewall(rules)
+
+    def existing(self):
+        """The lab as it is now: its firewall rules and its running nodes.
+
+        A server wired to a running lab starts from them, so the lab's
+        existing cluster shows up as instances and its default rules
+        (`default-allow-internal`) stay in force when rules are added.
+        """
+        nodes = [{"name": n["name"], "ip": n["ip"], "hostname": n["hostname"], "tags": n["tags"]}
+                 for n in self.api.status()["nodes"]]
+        return self.api.get_firewall(), nodes

@@ -98,6 +98,32 @@ class ComputeCloud:
         self.firewalls = {}  # (project, name) -> dict
         self.instances = {}  # (project, zone, name) -> dict
 
+    def seed(self, project, zone):
+        """Adopt what the backend already runs (firewall rules, machines), without calling it back."""
+        existing = getattr(self.backend, "existing", None)
+        if existing is None:
+            return
+        rules, nodes = existing()
+        with self.lock:
+            for rule in rules:
+                body = {k: v for k, v in rule.items() if k not in ("kind", "id", "selfLink", "creationTimestamp")}
+                network = body.get("network", "default")
+                network = network if "/" not in network else network_name(project, network, "network")
+                body["network"] = f"global/networks/{network}"
+                self.firewalls[(project, body["name"])] = firewall_defaults(project, body, new_stamp())
+            for node in nodes:
+                body = {
+                    "name": node["name"],
+                    "machineType": f"zones/{zone}/machineTypes/e2-standard-2",
+                    "networkInterfaces": [{"network": "global/networks/default"}],
+                    "tags": {"items": list(node.get("tags") or [])},
+                }
+                if node.get("hostname") and "." in node["hostname"]:
+                    body["hostname"] = node["hostname"]
+                inst = instance_defaults(project, zone, body, "default", node["ip"], new_stamp())
+                inst["status"] = "RUNNING"
+                self.instances[(project, zone, node["name"])] = inst
+
     # -- checks shared by every route -------------------------------------
     def check_scope(self, project, zone=None):
         if project not in self.projects:

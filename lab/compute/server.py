@@ -66,6 +66,7 @@ class ComputeServer:
             [project, *extra_projects], [zone, *extra_zones], vpc_range, networks=networks,
             latency=operation_latency, backend=backend, first_host=first_host, wait_timeout=wait_timeout,
         )
+        self.cloud.seed(project, zone)
         self.log = []
         self._log_lock = threading.Lock()
         self._httpd = ThreadingHTTPServer(("127.0.0.1", port), _handler_for(self))

@@ -18,8 +18,8 @@ from ansible.module_utils.calico_resources import (
     sorted_dict,
     tunnel_mtu,
     validate_as_number,
-    validate_ippool,
     validate_ipip_mtu,
+    validate_ippool,
     validate_name,
 )
 

@@ -85,6 +85,16 @@ class PlaybookRun:
                     return task["hosts"]
         raise KeyError(f"no task named like {name!r}")
 
+    def failure_messages(self):
+        """The ``msg`` of every failed task result."""
+        return [
+            result.get("msg", "")
+            for play in self.report["plays"]
+            for task in play["tasks"]
+            for result in task["hosts"].values()
+            if result.get("failed")
+        ]
+
     def explain(self):
         return f"rc={self.returncode}\nstdout:\n{self.stdout[-6000:]}\nstderr:\n{self.stderr[-3000:]}"
 
@@ -107,9 +117,12 @@ def run_playbook(tmp_path, moto_endpoint):
         )
         argv = [
             str(ROOT / ".venv" / "bin" / "ansible-playbook"),
-            "-i", "localhost,",
-            "-c", "local",
-            "-e", f"@{vars_file}",
+            "-i",
+            "localhost,",
+            "-c",
+            "local",
+            "-e",
+            f"@{vars_file}",
             *options,
             str(PLAYBOOKS / f"{name}.yml"),
         ]

@@ -113,9 +113,7 @@ def test_drift_is_undone(run_playbook, ec2, network, moto_endpoint):
     }
 
 
-def test_diff_shows_the_added_rule_and_check_mode_diff_matches_the_real_one(
-    run_playbook, ec2, network, moto_endpoint
-):
+def test_diff_shows_the_added_rule_and_check_mode_diff_matches_the_real_one(run_playbook, ec2, network, moto_endpoint):
     assert run_playbook("aws_network", role_vars(network, moto_endpoint)).returncode == 0
     values = role_vars(network, moto_endpoint, aws_network_extra_rules=[ADMIN_SSH])
 
@@ -160,7 +158,8 @@ def test_bad_input_is_refused_before_any_api_call(run_playbook, ec2, network, mo
     before = groups(ec2, network)
     run = run_playbook("aws_network", role_vars(network, moto_endpoint, **overrides))
     assert run.returncode != 0
-    assert message in run.stdout, run.explain()
+    [failure] = run.failure_messages()
+    assert message in failure, run.explain()
     assert groups(ec2, network) == before
 
 

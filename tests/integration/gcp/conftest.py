@@ -1,6 +1,5 @@
 """Fixtures: the Compute Engine test server on a free 127.0.0.1 port, in a thread."""
 
-import os
 import pathlib
 
 import pytest
@@ -27,14 +26,25 @@ def gcp_args(compute_server):
 
 
 @pytest.fixture
-def lab_compute_server():
-    """A server whose instances are lab nodes and whose firewall is the lab VPC's.
+def lab_compute_server(lab):
+    """A server whose instances become lab nodes and whose firewall rules become the lab VPC's.
 
-    The caller brings the lab up (``api.up``) for its LAB_SLOT; this fixture only wires the server.
+    Uses the running lab of this LAB_SLOT (fixture ``lab``); addresses come from the lab's VPC
+    range, from host 100 up so they never meet the nodes ``api.up`` made.
+    Example: insert ``calico-ipip`` with gcp_firewall_rule (``gcp_args`` with this server's URL),
+    probe protocol 4 between two nodes, delete the rule, probe again.
     """
     if not (ROOT / "lab" / "api.py").exists():
         pytest.skip("lab/api.py is missing: the lab is not available yet")
-    if os.geteuid() != 0:
-        pytest.skip("the lab needs root")
-    with ComputeServer(project=PROJECT, zone=ZONE, vpc_range=VPC_RANGE, backend=LabBackend()) as server:
+    from lab import config
+
+    cfg = config.current()
+    with ComputeServer(project=PROJECT, zone=ZONE, vpc_range=str(cfg.vpc_range), first_host=100,
+                       backend=LabBackend()) as server:
         yield server
+
+
+@pytest.fixture
+def lab_gcp_args(lab_compute_server):
+    """Module arguments for the lab-wired server."""
+    return {"api_endpoint": lab_compute_server.url, "project": PROJECT, "retry_delay": 0.05}

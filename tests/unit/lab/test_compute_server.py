@@ -113,7 +113,8 @@ def test_patch_merges_and_put_replaces(server):
 
 def test_instances_get_unique_ips_from_the_vpc_range_and_run(server):
     for name in ("a", "b"):
-        assert call(server, "POST", f"{ROOT}/zones/z/instances", instance(name, hostname=f"{name}.example.internal"))[0] == 200
+        body = instance(name, hostname=f"{name}.example.internal")
+        assert call(server, "POST", f"{ROOT}/zones/z/instances", body)[0] == 200
     items = call(server, "GET", f"{ROOT}/zones/z/instances")[1]["items"]
     ips = [i["networkInterfaces"][0]["networkIP"] for i in items]
     assert ips == ["198.18.0.2", "198.18.0.3"]

@@ -1,0 +1,316 @@
+"""The findings model shared by mesh verification, the drift check and the
+node-name remediation, plus the identity checks that relate live hosts to
+registered Calico nodes.
+
+A finding says what is wrong (kind), where (hosts, node, peer), what was
+seen (evidence), why it probably happened (cause) and the command that
+fixes it (fix).
+
+Host records used by the identity checks: {inventory_host: {ip, hostname,
+nodename}}, where nodename is the raw content of /var/lib/calico/nodename
+(None when unknown). Calico nodes: [{name, ipv4_address, ...}] as
+calico_nodes_info returns them.
+"""
+
+import ipaddress
+from dataclasses import asdict, dataclass, field
+
+ERROR = "error"
+WARNING = "warning"
+_SEVERITY_ORDER = {ERROR: 0, WARNING: 1}
+
+NODENAME_FILE = "/var/lib/calico/nodename"
+FIX_NODENAME_PLAYBOOK = "ansible-playbook playbooks/fix-nodename-conflict.yml --limit {host}"
+
+
+@dataclass
+class Finding:
+    kind: str
+    severity: str
+    hosts: list = field(default_factory=list)
+    node: str | None = None
+    peer: str | None = None
+    evidence: list = field(default_factory=list)
+    cause: str = ""
+    fix: str = ""
+
+    def __post_init__(self):
+        self.hosts = sorted(set(self.hosts))
+
+    def to_dict(self):
+        return asdict(self)
+
+    def sort_key(self):
+        return (
+            _SEVERITY_ORDER.get(self.severity, 9),
+            self.kind,
+            self.hosts,
+            self.node or "",
+            self.peer or "",
+        )
+
+    def summary(self):
+        """One line for a failure message: what, where, why, fix."""
+        where = ", ".join(self.hosts) or "cluster"
+        bits = [f"[{self.severity}] {self.kind} on {where}"]
+        if self.node:
+            bits.append(f"node {self.node}")
+        if self.peer:
+            bits.append(f"peer {self.peer}")
+        text = " ".join(bits)
+        if self.evidence:
+            text += f": {self.evidence[0]}"
+            if len(self.evidence) > 1:
+                text += f" (+{len(self.evidence) - 1} more)"
+        return f"{text}. Likely cause: {self.cause} Fix: {self.fix}"
+
+
+def sort_findings(findings):
+    return sorted(findings, key=Finding.sort_key)
+
+
+def findings_to_dicts(findings):
+    return [f.to_dict() for f in sort_findings(findings)]
+
+
+def is_healthy(findings):
+    """Healthy = no finding of severity error (warnings are advice)."""
+    return not any(f.severity == ERROR for f in findings)
+
+
+def normalize_ip(value):
+    """'10.0.1.202/24' or '10.0.1.202' -> '10.0.1.202'; None/'' -> None."""
+    if not value:
+        return None
+    try:
+        return str(ipaddress.ip_address(str(value).split("/")[0].strip()))
+    except ValueError:
+        return None
+
+
+def node_ipv4(node):
+    return normalize_ip(node.get("ipv4_address") or node.get("ipv4_network"))
+
+
+def effective_nodename(host):
+    """The node name calico-node would register, normalised for comparison.
+
+    The nodename file wins over the hostname (REFERENCE.md); names are
+    compared trimmed and lower-cased because Kubernetes and Calico lower-case
+    them, so `AWS-na-k8s-temp1` and `aws-na-k8s-temp1` collide.
+    """
+    raw = host.get("nodename")
+    if raw is not None and raw.strip():
+        return raw.strip().lower()
+    return (host.get("hostname") or "").strip().lower() or None
+
+
+def check_duplicate_nodenames(hosts, nodes):
+    """Two hosts, one Calico node name (field notes, incident 3).
+
+    The registration's IP tells which host holds the name now; the other
+    host is the one to rename. Returns (findings, involved inventory hosts).
+    """
+    by_name = {}
+    for inv, host in hosts.items():
+        name = effective_nodename(host)
+        if name:
+            by_name.setdefault(name, []).append(inv)
+    registered_ip = {n["name"]: node_ipv4(n) for n in nodes}
+    findings, involved = [], set()
+    for name, invs in sorted(by_name.items()):
+        if len(invs) < 2:
+            continue
+        invs = sorted(invs)
+        involved.update(invs)
+        holder = [i for i in invs if normalize_ip(hosts[i].get("ip")) == registered_ip.get(name)]
+        to_fix = [i for i in invs if i not in holder] or invs
+        evidence = [
+            f"{i} ({hosts[i].get('ip')}, hostname {hosts[i].get('hostname')!r}) uses node name {name!r}"
+            for i in invs
+        ]
+        if name in registered_ip:
+            evidence.append(f"Calico Node {name!r} is registered with IPv4 {registered_ip[name]}")
+        findings.append(
+            Finding(
+                kind="duplicate_nodename",
+                severity=ERROR,
+                hosts=invs,
+                node=name,
+                evidence=evidence,
+                cause=(
+                    f"{len(invs)} hosts register as the same Calico node; the last writer wins, the "
+                    "Node's IP flips and only one of them gets BGP peers."
+                ),
+                fix="; ".join(FIX_NODENAME_PLAYBOOK.format(host=i) for i in to_fix),
+            )
+        )
+    return findings, involved
+
+
+def check_nodename_files(hosts):
+    """Nodename file with a trailing newline / whitespace or upper case."""
+    findings = []
+    for inv, host in sorted(hosts.items()):
+        raw = host.get("nodename")
+        if raw is None:
+            continue
+        problems = []
+        if raw != raw.strip():
+            problems.append("leading/trailing whitespace or newline")
+        if raw != raw.lower():
+            problems.append("upper case")
+        if not raw.strip():
+            problems.append("empty file")
+        if not problems:
+            continue
+        good = raw.strip().lower() or (host.get("hostname") or "").strip().lower()
+        findings.append(
+            Finding(
+                kind="nodename_invalid",
+                severity=ERROR,
+                hosts=[inv],
+                node=raw.strip() or None,
+                evidence=[f"{NODENAME_FILE} on {inv} contains {raw!r} ({', '.join(problems)})"],
+                cause="calico-node reads the file as is, so the node name it registers is invalid.",
+                fix=(
+                    f"printf '%s' {good} > {NODENAME_FILE} on {inv} and restart calico-node, or "
+                    + FIX_NODENAME_PLAYBOOK.format(host=inv)
+                ),
+            )
+        )
+    return findings
+
+
+def check_nodename_vs_hostname(hosts):
+    """Nodename file that names another host than the hostname (warning)."""
+    findings = []
+    for inv, host in sorted(hosts.items()):
+        raw, hostname = host.get("nodename"), (host.get("hostname") or "").strip().lower()
+        if raw is None or not raw.strip() or not hostname:
+            continue
+        name = raw.strip().lower()
+        if name in (hostname, hostname.split(".")[0]):
+            continue
+        findings.append(
+            Finding(
+                kind="nodename_mismatch",
+                severity=WARNING,
+                hosts=[inv],
+                node=name,
+                evidence=[f"{NODENAME_FILE} on {inv} says {name!r}, the hostname is {hostname!r}"],
+                cause="the host was renamed without updating Calico's node name (or the reverse).",
+                fix=FIX_NODENAME_PLAYBOOK.format(host=inv),
+            )
+        )
+    return findings
+
+
+def check_duplicate_ips(hosts, nodes):
+    """Two registered Calico node names with one IPv4 address."""
+    by_ip = {}
+    for node in nodes:
+        ip = node_ipv4(node)
+        if ip:
+            by_ip.setdefault(ip, []).append(node["name"])
+    host_at = {normalize_ip(h.get("ip")): inv for inv, h in hosts.items()}
+    findings = []
+    for ip, names in sorted(by_ip.items()):
+        if len(names) < 2:
+            continue
+        names = sorted(names)
+        inv = host_at.get(ip)
+        own = effective_nodename(hosts[inv]) if inv else None
+        stale = [n for n in names if n != own] if own in names else names
+        findings.append(
+            Finding(
+                kind="duplicate_ip",
+                severity=ERROR,
+                hosts=[inv] if inv else [],
+                node=", ".join(names),
+                peer=ip,
+                evidence=[f"Calico Nodes {', '.join(names)} are all registered with IPv4 {ip}"]
+                + ([f"host {inv} at {ip} uses node name {own!r}"] if inv else []),
+                cause=(
+                    "an old registration was left behind when the machine was renamed or its IP reused; "
+                    "calico-node refuses to start with an IP another node uses."
+                ),
+                fix="; ".join(f"calicoctl delete node {n}" for n in stale),
+            )
+        )
+    return findings
+
+
+def check_stale_nodes(hosts, nodes):
+    """Registered Nodes whose IPv4 address belongs to no live host."""
+    live = {normalize_ip(h.get("ip")) for h in hosts.values()}
+    findings = []
+    for node in sorted(nodes, key=lambda n: n["name"]):
+        ip = node_ipv4(node)
+        if not ip or ip in live:
+            continue
+        findings.append(
+            Finding(
+                kind="stale_node",
+                severity=ERROR,
+                node=node["name"],
+                peer=ip,
+                evidence=[f"Calico Node {node['name']!r} is registered with IPv4 {ip}; no inventory host has it"],
+                cause="the machine was removed but its Calico Node registration was not, so every node "
+                "keeps trying to peer with it.",
+                fix=f"calicoctl delete node {node['name']}",
+            )
+        )
+    return findings
+
+
+def check_unregistered_hosts(hosts, nodes, skip=()):
+    """Live hosts whose IP no Calico Node carries."""
+    registered = {node_ipv4(n) for n in nodes}
+    findings = []
+    for inv, host in sorted(hosts.items()):
+        ip = normalize_ip(host.get("ip"))
+        if inv in skip or ip in registered:
+            continue
+        name = effective_nodename(host)
+        findings.append(
+            Finding(
+                kind="unregistered_host",
+                severity=ERROR,
+                hosts=[inv],
+                node=name,
+                peer=ip,
+                evidence=[f"no Calico Node is registered with IPv4 {ip} (host {inv}, node name {name!r})"],
+                cause="calico-node on this host has not registered (not started, not joined, or its "
+                "name is used by another host).",
+                fix=f"check calico-node on {inv} (kubectl -n kube-system logs <calico-node pod>), then "
+                + FIX_NODENAME_PLAYBOOK.format(host=inv),
+            )
+        )
+    return findings
+
+
+def identity_findings(hosts, nodes):
+    """All identity checks.
+
+    Returns (findings, explained): explained maps an inventory host to the
+    identity finding that explains its BGP trouble (BIRD down, no peers,
+    peers failing towards it), so the mesh evaluation adds that evidence to
+    this finding instead of reporting the same problem again, peer by peer.
+    """
+    findings, explained = [], {}
+
+    def explain(found):
+        for finding in found:
+            findings.append(finding)
+            for inv in finding.hosts:
+                explained.setdefault(inv, finding)
+
+    duplicates, involved = check_duplicate_nodenames(hosts, nodes)
+    explain(duplicates)
+    explain(check_nodename_files(hosts))
+    findings.extend(f for f in check_nodename_vs_hostname(hosts) if not set(f.hosts) & set(explained))
+    explain(check_duplicate_ips(hosts, nodes))
+    findings.extend(check_stale_nodes(hosts, nodes))
+    explain(check_unregistered_hosts(hosts, nodes, skip=set(explained)))
+    return findings, explained
