@@ -6,10 +6,11 @@ import ipaddress
 import json
 import os
 import subprocess
+import sys
 import time
 
 from lab import config, inventory, node, vpc
-from lab.sh import LabError, alive, run, wait_until
+from lab.sh import LabError, alive, run, spawn, stop, wait_until
 from lab.state import load, locked
 
 DEFAULT_NODE_PREFIX = "node"
@@ -55,6 +56,8 @@ def down(cfg=None):
 
 
 def _teardown(cfg, state):
+    stop([(state.get("cloud") or {}).get("pid")])
+    state["cloud"] = None
     for n in list(state["nodes"].values()):
         node.destroy(cfg, n)
     _remove_stray_nodes(cfg)
@@ -214,6 +217,47 @@ def _node_status(cfg, n):
     return info
 
 
+COMPUTE_PROJECT = "calico-fleet-lab"
+COMPUTE_ZONE = "europe-west1-b"
+
+
+def cloud_start(cfg=None, operation_latency=0.5):
+    """Start the Compute Engine test server wired to this lab (instances boot lab nodes,
+    firewall rules become the VPC's). It adopts the lab's nodes and rules as they are."""
+    cfg = _cfg(cfg)
+    with locked(cfg) as state:
+        if not vpc.running(cfg, state):
+            raise LabError("the lab is not up: run `lab up` first")
+        cloud = state.get("cloud") or {}
+        if alive(cloud.get("pid")):
+            return cloud
+        argv = [sys.executable, "-m", "lab.compute", "--lab", "--port", cfg.compute_port,
+                "--project", COMPUTE_PROJECT, "--zone", COMPUTE_ZONE, "--vpc-range", cfg.vpc_range,
+                "--first-host", 100, "--operation-latency", operation_latency]
+        env = {**os.environ, "LAB_SLOT": str(cfg.slot), "PYTHONPATH": str(config.REPO)}
+        pid = spawn(argv, cfg.state_dir / "compute.log", env=env)
+        state["cloud"] = {"pid": pid, "url": cfg.compute_url, "project": COMPUTE_PROJECT, "zone": COMPUTE_ZONE}
+    wait_until(lambda: _listening(cfg), timeout=30, what=f"the Compute test server at {cfg.compute_url}")
+    return state["cloud"]
+
+
+def _listening(cfg):
+    import socket
+
+    try:
+        socket.create_connection(("127.0.0.1", cfg.compute_port), timeout=0.5).close()
+        return True
+    except OSError:
+        return False
+
+
+def cloud_stop(cfg=None):
+    cfg = _cfg(cfg)
+    with locked(cfg) as state:
+        stop([(state.get("cloud") or {}).get("pid")])
+        state["cloud"] = None
+
+
 def status(cfg=None):
     cfg = _cfg(cfg)
     state = load(cfg)
@@ -227,6 +271,7 @@ def status(cfg=None):
             "firewall": [r["name"] for r in state.get("firewall") or []],
         },
         "inventory": str(cfg.inventory_file),
+        "cloud": state.get("cloud") if alive((state.get("cloud") or {}).get("pid")) else None,
         "nodes": [_node_status(cfg, n) for n in sorted(state["nodes"].values(), key=lambda n: n["index"])]
         if running else [],
     }

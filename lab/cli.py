@@ -17,6 +17,8 @@ def _print_status(st):
     print(f"lab slot {st['slot']}: VPC {vpc['range']} (netns {vpc['netns']}), etcd {vpc['etcd']}")
     print(f"firewall: {', '.join(vpc['firewall'])}")
     print(f"inventory: {st['inventory']}")
+    if st.get("cloud"):
+        print(f"Compute Engine test server: {st['cloud']['url']}")
     header = f"{'NODE':<14} {'IP':<15} {'HOSTNAME':<18} {'CALICO NODE':<18} {'BGP UP':>6}  SESSIONS"
     print(header)
     for n in st["nodes"]:
@@ -33,6 +35,7 @@ def main(argv=None):
     sub = parser.add_subparsers(dest="cmd", required=True)
     p = sub.add_parser("up", help="create the VPC, etcd and N nodes, wait for a full BGP mesh")
     p.add_argument("--nodes", type=int, default=3)
+    p.add_argument("--cloud", action="store_true", help="also start the Compute Engine test server")
     p.add_argument("--no-wait", action="store_true")
     sub.add_parser("down", help="remove every namespace, mount, process and file of the lab")
     p = sub.add_parser("status", help="VPC and nodes, with BGP sessions")
@@ -53,6 +56,8 @@ def main(argv=None):
     p = sub.add_parser("exec", help="run a command inside a node")
     p.add_argument("name")
     p.add_argument("argv", nargs=argparse.REMAINDER)
+    p = sub.add_parser("cloud", help="the Compute Engine test server wired to this lab")
+    p.add_argument("action", choices=["start", "stop"])
     p = sub.add_parser("wait-mesh", help="wait until every node has every BGP session Established")
     p.add_argument("--timeout", type=float, default=60)
     args = parser.parse_args(argv)
@@ -61,6 +66,9 @@ def main(argv=None):
         if args.cmd == "up":
             start = time.monotonic()
             st = api.up(args.nodes, wait=not args.no_wait)
+            if args.cloud:
+                api.cloud_start()
+                st = api.status()
             _print_status(st)
             print(f"lab up with {len(st['nodes'])} nodes in {time.monotonic() - start:.1f}s")
         elif args.cmd == "down":
@@ -86,6 +94,13 @@ def main(argv=None):
         elif args.cmd == "exec":
             proc = api.node_exec(args.name, args.argv, capture_output=False, timeout=600)
             return proc.returncode
+        elif args.cmd == "cloud":
+            if args.action == "start":
+                cloud = api.cloud_start()
+                print(f"Compute Engine test server at {cloud['url']} (project {cloud['project']}, "
+                      f"zone {cloud['zone']})")
+            else:
+                api.cloud_stop()
         elif args.cmd == "wait-mesh":
             print(f"full mesh after {api.wait_for_mesh(args.timeout):.1f}s")
     except LabError as exc:

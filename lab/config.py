@@ -64,6 +64,15 @@ class LabConfig:
         return self.vpc_host(10 + index)
 
     @property
+    def compute_port(self):
+        """The lab's Compute Engine test server (127.0.0.1) when started with `lab cloud start`."""
+        return 18700 + self.slot
+
+    @property
+    def compute_url(self):
+        return f"http://127.0.0.1:{self.compute_port}"
+
+    @property
     def mgmt_host_ip(self):
         return f"198.19.{self.slot}.1"
 

@@ -26,7 +26,7 @@ BGP_STATES = frozenset(
 )
 MAX_REPLY_BYTES = 16 * 1024 * 1024
 
-_CODE_LINE = re.compile(r"^(\d{4})([ -])(.*)$")
+_CODE_LINE = re.compile(r"^(\d{4})(?:([ -])(.*))?$")
 _PORT_SUFFIX = re.compile(r"^(.*)_port_(\d+)$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _TIME = re.compile(r"^\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?$")
@@ -90,7 +90,7 @@ def split_reply(lines):
         match = _CODE_LINE.match(line)
         if match:
             code = int(match.group(1))
-            out.append((code, match.group(3)))
+            out.append((code, match.group(3) or ""))
         elif line.startswith(" "):
             out.append((code, line[1:]))
         elif line.startswith("+"):
@@ -185,8 +185,9 @@ class BirdClient:
                 raw, self._buf = self._buf.split(b"\n", 1)
                 line = raw.decode("utf-8", "replace")
                 lines.append(line)
-                # A code followed by a space ends the reply (birdc does the same).
-                if len(line) >= 5 and line[:4].isdigit() and line[4] == " ":
+                # A code followed by a space ends the reply (birdc does the same);
+                # a bare code line (`0000`) is accepted as final too.
+                if line[:4].isdigit() and (len(line) == 4 or line[4] == " "):
                     return lines
             remaining = self._deadline - time.monotonic()
             if remaining <= 0:
@@ -219,11 +220,10 @@ def decode_peer_name(name):
     Returns None for protocols that are not BGP peers Calico creates. The
     address is None when the name has a peer prefix but no decodable IP.
     """
-    for prefix, peer_type in PEER_TYPES.items():
-        if name.startswith(prefix):
-            break
-    else:
+    prefix = next((p for p in PEER_TYPES if name.startswith(p)), None)
+    if prefix is None:
         return None
+    peer_type = PEER_TYPES[prefix]
     rest = name[len(prefix) :]
     port = None
     match = _PORT_SUFFIX.match(rest)
@@ -417,6 +417,17 @@ def peer_states(peers):
     return out
 
 
+def normalize_peers(expect_peers):
+    """Validate and canonicalise peer IPs (a /prefix is ignored)."""
+    out = set()
+    for ip in expect_peers or ():
+        try:
+            out.add(str(ipaddress.ip_address(str(ip).split("/")[0].strip())))
+        except ValueError:
+            raise ValueError(f"expect_peers: {ip!r} is not an IP address; pass peer IPs such as 10.0.1.203") from None
+    return sorted(out)
+
+
 def wait_for_peers(expect_peers, ip_version="4", socket_path=None, timeout=5.0, wait_timeout=0, retry_interval=2):
     """Poll until every expected peer is Established or wait_timeout passes.
 
@@ -424,7 +435,7 @@ def wait_for_peers(expect_peers, ip_version="4", socket_path=None, timeout=5.0, 
     (peers still not Established) and `waited` (seconds). Never fails for a
     peer that is not Established: judging is the mesh check's job.
     """
-    expected = sorted({str(ipaddress.ip_address(str(ip).split("/")[0])) for ip in expect_peers or ()})
+    expected = normalize_peers(expect_peers)
     start = time.monotonic()
     deadline = start + max(0.0, float(wait_timeout))
     while True:

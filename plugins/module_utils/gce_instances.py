@@ -203,3 +203,14 @@ def _run_batch(gce, todo, present):
         except GceError as exc:
             failures.append({"name": item["name"], "msg": exc.msg})
     return done, failures
+
+
+def list_instances(gce, zones):
+    """Every instance of `zones` as describe() shows it, plus its labels (read-only)."""
+    out = []
+    for (zone, _), inst in sorted(_existing(gce, set(zones)).items()):
+        item = describe(inst, zone, gce.project)
+        item.pop("created")
+        item["labels"] = dict(inst.labels)
+        out.append(item)
+    return out

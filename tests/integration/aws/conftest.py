@@ -100,14 +100,19 @@ class PlaybookRun:
 
 
 @pytest.fixture
-def run_playbook(tmp_path, moto_endpoint):
-    """Run tests/integration/aws/playbooks/<name>.yml with extra vars; JSON output parsed."""
+def run_playbook(tmp_path):
+    """Run tests/integration/aws/playbooks/<name>.yml with extra vars; JSON output parsed.
 
-    def run(name, extra_vars, *options):
+    ``aws_env`` replaces the dummy credentials (e.g. with an IAM user's keys).
+    """
+
+    def run(name, extra_vars, *options, aws_env=None):
         vars_file = tmp_path / f"vars-{uuid.uuid4().hex[:6]}.json"
         vars_file.write_text(json.dumps(extra_vars))
         env = dict(os.environ)
-        env.update(FAKE_AWS_ENV)
+        for key in FAKE_AWS_ENV:
+            env.pop(key, None)
+        env.update(aws_env or FAKE_AWS_ENV)
         env.update(
             ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"),
             ANSIBLE_STDOUT_CALLBACK="ansible.posix.json",

@@ -1,0 +1,566 @@
+"""Expected BGP peers, mesh evaluation, matrix and its text rendering.
+
+Expected peers follow confd's rules (REFERENCE.md, "calico-node semantics"):
+- node-to-node mesh, unless BGPConfiguration `default` sets
+  nodeToNodeMeshEnabled: false: every node peers with every other node that
+  has a BGP IPv4 address, self skipped BY IP;
+- nodes with a route-reflector cluster ID are not part of the mesh.
+
+Simplification (BGPPeer resources are not read): when route reflectors
+exist, we assume the usual Calico setup - route reflectors peer with each
+other and with every non-reflector node, so a non-reflector node expects
+every reflector (plus the mesh, when it is on). Other BGPPeers (top-of-rack
+routers, custom selectors) are not expected and not judged: `Node_` and
+`Global_` sessions to addresses that are no Calico node are left alone.
+
+Only IPv4 sessions are judged (Calico IPIP is IPv4).
+
+Everything is dict/set based so that 150 nodes in full mesh (22,350
+sessions) or 1,000 nodes with route reflectors evaluate in milliseconds.
+"""
+
+from ansible.module_utils.findings import (
+    ERROR,
+    WARNING,
+    Finding,
+    identity_findings,
+    is_healthy,
+    node_ipv4,
+    normalize_ip,
+    sort_findings,
+)
+
+FULL_MESH_LIMIT = 100
+GRID_MAX_HOSTS = 30
+
+# BGP states / error texts that mean "the TCP session to port 179 does not
+# come up" rather than "BGP itself disagrees" (AS mismatch, bad OPEN, ...).
+_NETWORK_STATES = frozenset(("Connect", "Active", "Passive", "Idle"))
+_NETWORK_ERRORS = (
+    "connection refused",
+    "hold timer expired",
+    "timed out",
+    "no route to host",
+    "network is unreachable",
+    "connection reset",
+    "connection closed",
+)
+
+FIX_TEXT = {
+    "tcp179": {
+        "gcp": "allow TCP 179 between the nodes in the VPC firewall (rule calico-bgp, role gcp_network): "
+        "ansible-playbook playbooks/scale-out.yml --tags network",
+        "aws": "allow TCP 179 from the nodes' own security group (role aws_network): "
+        "ansible-playbook playbooks/scale-out.yml --tags network",
+        "lab": "allow TCP 179 between the nodes in the lab VPC firewall (GCP rule model, role gcp_network): "
+        "ansible-playbook playbooks/scale-out.yml --tags network",
+    },
+    "ipip": {
+        "gcp": "add the INGRESS firewall rule allowing IP protocol 4 from the VPC range (rule calico-ipip, "
+        "role gcp_network): ansible-playbook playbooks/scale-out.yml --tags network",
+        "aws": "add the security group rule {proto: '4', cidr_ip: <VPC CIDR>} (role aws_network): "
+        "ansible-playbook playbooks/scale-out.yml --tags network",
+        "lab": "allow IP protocol 4 in the lab VPC firewall (GCP rule model, rule calico-ipip, role "
+        "gcp_network): ansible-playbook playbooks/scale-out.yml --tags network",
+    },
+}
+
+
+def mesh_enabled(bgp_configuration):
+    """Mesh is on unless BGPConfiguration `default` turns it off."""
+    return (bgp_configuration or {}).get("mesh_enabled") is not False
+
+
+def expected_peers_by_ip(nodes, bgp_configuration):
+    """{node IPv4: set of peer IPv4s} for every registered node with a BGP address."""
+    reflectors, others = set(), set()
+    for node in nodes:
+        ip = node_ipv4(node)
+        if ip:
+            (reflectors if node.get("rr_cluster_id") else others).add(ip)
+    mesh = others if mesh_enabled(bgp_configuration) else set()
+    everyone = reflectors | others
+    out = {}
+    for ip in others:
+        out[ip] = (mesh | reflectors) - {ip}
+    for ip in reflectors:
+        # A reflector skips the mesh but peers with the other reflectors and every client.
+        out[ip] = everyone - {ip}
+    return out
+
+
+def expected_peers_for(nodes, bgp_configuration, host_ip):
+    """Sorted peer IPs one host must have (an unregistered host counts as a mesh member)."""
+    ip = normalize_ip(host_ip)
+    by_ip = expected_peers_by_ip(nodes, bgp_configuration)
+    if ip in by_ip:
+        return sorted(by_ip[ip])
+    reflectors = {node_ipv4(n) for n in nodes if node_ipv4(n) and n.get("rr_cluster_id")}
+    mesh = {node_ipv4(n) for n in nodes if node_ipv4(n) and not n.get("rr_cluster_id")}
+    peers = reflectors | (mesh if mesh_enabled(bgp_configuration) else set())
+    return sorted(peers - {ip})
+
+
+def _first(item):
+    return item[0]
+
+
+def _is_network_failure(peer):
+    info = peer.get("info", "").lower()
+    error = info.split(None, 1)[1] if len(info.split(None, 1)) > 1 else ""
+    if error:
+        return any(text in error for text in _NETWORK_ERRORS)
+    return peer.get("bgp_state") in _NETWORK_STATES
+
+
+def _cell(peer):
+    if peer is None:
+        return "missing"
+    if peer["established"]:
+        return "Established"
+    return peer.get("bgp_state") or peer.get("state") or "?"
+
+
+def _describe(peer):
+    if peer is None:
+        return "no BGP protocol configured"
+    info = f" {peer['info']!r}" if peer.get("info") else " (empty info)"
+    return f"{peer['name']} state {peer['state']}{info}"
+
+
+class _Evaluation:
+    def __init__(self, hosts, nodes, bgp_configuration, probe, cloud):
+        self.hosts = hosts or {}
+        self.nodes = nodes or []
+        self.bgp = bgp_configuration or {}
+        self.probe = probe or {}
+        self.cloud = cloud if cloud in FIX_TEXT["tcp179"] else "gcp"
+        self.findings = []
+        self.host_ip = {inv: normalize_ip(h.get("ip")) for inv, h in self.hosts.items()}
+        self.ip_host = {ip: inv for inv, ip in sorted(self.host_ip.items(), reverse=True) if ip}
+        self.node_name = {}
+        for node in sorted(self.nodes, key=lambda n: n["name"], reverse=True):
+            ip = node_ipv4(node)
+            if ip:
+                self.node_name[ip] = node["name"]
+        self.expected = {}
+        self.observed = {}
+        self.matrix = {}
+        self.down = {}
+        self.owners = {}  # host -> the finding that already explains its BGP trouble
+
+    # -- helpers ---------------------------------------------------------
+    def label(self, inv):
+        return f"{inv} ({self.host_ip.get(inv)})"
+
+    def node_of(self, inv):
+        return self.node_name.get(self.host_ip.get(inv))
+
+    # -- steps -----------------------------------------------------------
+    def run(self):
+        ident, self.explained = identity_findings(self.hosts, self.nodes)
+        self.findings += ident
+        self.stale = {f.peer: f for f in ident if f.kind == "stale_node"}
+        self.check_answers()
+        self.owners = {**self.down, **self.explained}
+        by_ip = expected_peers_by_ip(self.nodes, self.bgp)
+        for inv, ip in self.host_ip.items():
+            self.expected[inv] = (
+                by_ip[ip] if ip in by_ip else set(expected_peers_for(self.nodes, self.bgp, ip))
+            )
+        self.judge_sessions()
+        self.check_probe()
+        self.check_mesh_size(by_ip)
+        return sort_findings(self.findings)
+
+    def check_answers(self):
+        for inv in sorted(self.hosts):
+            status = self.hosts[inv].get("status") or {}
+            if status and not status.get("failed") and not status.get("unreachable"):
+                self.observed[inv] = status.get("peers") or []
+                continue
+            msg = status.get("msg") or "no status returned"
+            unreachable = bool(status.get("unreachable")) or not status
+            evidence = f"{self.label(inv)} answered nothing: {msg}"
+            if inv in self.explained:
+                self.explained[inv].evidence.append(evidence)
+                continue
+            if unreachable:
+                finding = Finding(
+                    kind="host_unreachable",
+                    severity=ERROR,
+                    hosts=[inv],
+                    node=self.node_of(inv),
+                    peer=None,
+                    evidence=[evidence],
+                    cause="the host could not be reached (machine down, SSH or network problem).",
+                    fix=f"check the machine and SSH: ansible {inv} -m ansible.builtin.ping",
+                )
+            else:
+                finding = Finding(
+                    kind="bird_down",
+                    severity=ERROR,
+                    hosts=[inv],
+                    node=self.node_of(inv),
+                    evidence=[evidence],
+                    cause="calico-node / BIRD is not running on this host, so no node can peer with it.",
+                    fix=f"restart calico-node on {inv} (kubectl -n kube-system delete pod <calico-node pod "
+                    f"of {self.node_of(inv) or inv}) and read its log",
+                )
+            self.down[inv] = finding
+            self.findings.append(finding)
+
+    def judge_sessions(self):
+        failed = {}  # (a, b) directional -> peer dict or None (missing)
+        unexpected = {}  # address -> [(host, peer)]
+        for a, peers in self.observed.items():
+            row = self.matrix.setdefault(a, {})
+            by_addr = {}
+            for peer in peers:
+                addr = peer.get("address")
+                if not addr or ":" in addr:
+                    continue
+                best = by_addr.get(addr)
+                if best is None or (peer["established"] and not best["established"]):
+                    by_addr[addr] = peer
+            expected = self.expected.get(a, set())
+            for addr in expected:
+                peer = by_addr.get(addr)
+                b = self.ip_host.get(addr)
+                row[b or addr] = _cell(peer)
+                if peer is not None and peer["established"]:
+                    continue
+                text = f"{self.label(a)} -> {addr}: {_describe(peer)}"
+                if addr in self.stale:
+                    self.stale[addr].evidence.append(text)
+                elif self.owners.get(a) is not None:
+                    self.owners.get(a).evidence.append(text)
+                elif b is not None and self.owners.get(b) is not None:
+                    self.owners.get(b).evidence.append(text)
+                elif b is None:
+                    continue  # not a live host and not stale: cannot happen, every IP is one or the other
+                else:
+                    failed[(a, b)] = peer
+            for addr, peer in by_addr.items():
+                if addr in expected or peer["type"] != "node-to-node mesh":
+                    continue
+                b = self.ip_host.get(addr)
+                row[b or addr] = f"unexpected {_cell(peer)}"
+                owner = self.owners.get(a) or (self.owners.get(b) if b else None)
+                if owner is not None:
+                    owner.evidence.append(f"{self.label(a)} -> {addr}: unexpected {_describe(peer)}")
+                else:
+                    unexpected.setdefault(addr, []).append((a, peer))
+        self.report_unexpected(unexpected)
+        self.report_failed(failed)
+
+    def report_unexpected(self, unexpected):
+        for addr, seen in sorted(unexpected.items()):
+            invs = sorted(a for a, _ in seen)
+            self.findings.append(
+                Finding(
+                    kind="unexpected_peer",
+                    severity=WARNING,
+                    hosts=invs,
+                    node=self.node_of(invs[0]) if len(invs) == 1 else None,
+                    peer=addr,
+                    evidence=[f"{self.label(a)} -> {addr}: {_describe(p)}" for a, p in sorted(seen, key=_first)],
+                    cause=f"BIRD still has a mesh peer {addr} that no registered Calico node expects "
+                    "(its configuration was not re-rendered after a node was removed or re-addressed).",
+                    fix=f"restart calico-node on {', '.join(invs)} so confd re-renders BIRD's configuration",
+                )
+            )
+
+    def report_failed(self, failed):
+        # Pairs: both directions of one failing session become one finding.
+        pairs = {}
+        for (a, b), peer in failed.items():
+            pairs.setdefault(tuple(sorted((a, b))), {})[a] = peer
+        missing = {k: v for k, v in pairs.items() if any(p is None for p in v.values())}
+        broken = {k: v for k, v in pairs.items() if k not in missing}
+        self.report_missing(missing, failed)
+        self.report_broken(broken)
+
+    def report_missing(self, missing, failed):
+        # Group by the side with more missing peers: one stale BIRD config on A
+        # or one node B nobody has picked up yet is one finding, not N.
+        by_src, by_dst = {}, {}
+        for (a, b), peer in failed.items():
+            if peer is None:
+                by_src.setdefault(a, []).append(b)
+                by_dst.setdefault(b, []).append(a)
+        groups = {}
+        for (a, b), peer in sorted(failed.items()):
+            if peer is not None:
+                continue
+            if len(by_src[a]) > 1 and len(by_src[a]) >= len(by_dst[b]):
+                groups.setdefault(("src", a), []).append((a, b))
+            else:
+                groups.setdefault(("dst", b), []).append((a, b))
+        for (side, inv), members in sorted(groups.items()):
+            evidence = []
+            for a, b in members:
+                evidence.append(f"{self.label(a)} has no BGP protocol for {self.label(b)}")
+                other = failed.get((b, a), "none")
+                if other != "none" and other is not None:
+                    evidence.append(f"{self.label(b)} -> {self.host_ip[a]}: {_describe(other)}")
+            sources = sorted({a for a, _ in members})
+            targets = sorted({b for _, b in members})
+            self.findings.append(
+                Finding(
+                    kind="missing_peer",
+                    severity=ERROR,
+                    hosts=sorted(set(sources) | set(targets)),
+                    node=self.node_of(inv),
+                    peer=self.host_ip[targets[0]] if len(targets) == 1 else None,
+                    evidence=evidence,
+                    cause=(
+                        f"BIRD on {inv} has not been configured with its mesh peers (confd has not re-rendered)."
+                        if side == "src"
+                        else f"node {self.node_of(inv) or inv} is registered but BIRD on "
+                        f"{', '.join(sources)} has no protocol for it yet (confd has not picked it up)."
+                    ),
+                    fix=f"restart calico-node on {', '.join(sources)} so confd re-renders BIRD's "
+                    "configuration; new nodes need a few seconds: re-run with a wait",
+                )
+            )
+
+    def report_broken(self, broken):
+        judged = {}
+        for a in self.observed:
+            if self.owners.get(a) is not None:
+                continue
+            judged[a] = {
+                self.ip_host[ip]
+                for ip in self.expected.get(a, ())
+                if ip in self.ip_host and ip not in self.stale and self.owners.get(self.ip_host[ip]) is None
+            }
+        partners = {}
+        for a, b in broken:
+            partners.setdefault(a, set()).add(b)
+            partners.setdefault(b, set()).add(a)
+        isolated = {a for a, p in partners.items() if len(judged.get(a, ())) >= 2 and p >= judged[a]}
+        candidates = {a for a, j in judged.items() if j}
+        if broken and len(candidates) >= 3 and isolated >= candidates:
+            self.report_cluster_wide(broken)
+            return
+        for a in sorted(isolated):
+            views = [(x, y, v) for (x, y), v in broken.items() if a in (x, y)]
+            self.findings.append(self.session_finding([a], None, views, isolated=True))
+        for (x, y), views in sorted(broken.items()):
+            if x in isolated or y in isolated:
+                continue
+            self.findings.append(self.session_finding([x, y], self.host_ip[y], [(x, y, views)]))
+
+    def report_cluster_wide(self, broken):
+        views = list(broken.items())
+        hosts = sorted({h for pair, _ in views for h in pair})
+        self.findings.append(
+            self.session_finding(hosts, None, [(x, y, v) for (x, y), v in views], cluster=True)
+        )
+
+    def session_finding(self, hosts, peer_ip, views, isolated=False, cluster=False):
+        evidence, network = [], True
+        for x, y, sides in sorted(views, key=lambda v: (v[0], v[1])):
+            for src in sorted(sides):
+                dst = y if src == x else x
+                peer = sides[src]
+                network = network and _is_network_failure(peer)
+                evidence.append(f"{self.label(src)} -> {self.host_ip[dst]}: {_describe(peer)}")
+        where = (
+            "between all nodes"
+            if cluster
+            else f"to and from {hosts[0]} (no session of it is Established)"
+            if isolated
+            else f"between {hosts[0]} and {hosts[1]} only (their other sessions are Established)"
+        )
+        if network:
+            kind = "tcp179_blocked"
+            cause = f"TCP 179 (BGP) is blocked {where}: firewall rule, network tag/security group or host firewall."
+            fix = FIX_TEXT["tcp179"][self.cloud]
+            if not cluster:
+                fix += f"; then check host firewalls on {', '.join(hosts)}"
+        else:
+            kind = "peer_not_established"
+            cause = (
+                f"BGP sessions {where} do not reach Established although TCP is not refused: "
+                "AS number, BGP configuration or a session disabled by hand."
+            )
+            fix = (
+                "compare the AS numbers (calicoctl get bgpconfiguration default -o yaml; calicoctl get "
+                f"node -o wide) and restart calico-node on {', '.join(hosts)}"
+            )
+        return Finding(
+            kind=kind,
+            severity=ERROR,
+            hosts=hosts,
+            node=None if cluster else self.node_of(hosts[0]),
+            peer=peer_ip,
+            evidence=evidence,
+            cause=cause,
+            fix=fix,
+        )
+
+    def check_probe(self):
+        if not self.probe:
+            return
+        results = {}  # unordered pair -> {direction: ok}
+        hosts_of = {}  # raw probe key -> host; parsing 22,350 keys with ipaddress would cost ~1 s
+
+        def host_of(raw):
+            if raw not in hosts_of:
+                hosts_of[raw] = self.ip_host.get(raw) or self.ip_host.get(normalize_ip(raw))
+            return hosts_of[raw]
+
+        for src_ip, row in self.probe.items():
+            a = host_of(src_ip)
+            for dst_ip, ok in (row or {}).items():
+                b = host_of(dst_ip)
+                if a is None or b is None or a == b:
+                    continue
+                if self.owners.get(a) is not None or self.owners.get(b) is not None:
+                    if not ok:
+                        owner = self.owners.get(a) or self.owners.get(b)
+                        owner.evidence.append(f"IPIP probe {self.label(a)} -> {self.label(b)} failed")
+                    continue
+                results.setdefault(tuple(sorted((a, b))), {})[(a, b)] = bool(ok)
+        failed = {pair: dirs for pair, dirs in results.items() if not all(dirs.values())}
+        if not failed:
+            return
+        probed, bad = {}, {}
+        for a, b in results:
+            probed.setdefault(a, set()).add(b)
+            probed.setdefault(b, set()).add(a)
+        for a, b in failed:
+            bad.setdefault(a, set()).add(b)
+            bad.setdefault(b, set()).add(a)
+        if len(failed) == len(results) and len(probed) >= 3:
+            self.findings.append(self.ipip_finding(sorted(probed), failed, "between all nodes"))
+            return
+        isolated = {h for h, p in bad.items() if len(probed[h]) >= 2 and p >= probed[h]}
+        for h in sorted(isolated):
+            mine = {pair: d for pair, d in failed.items() if h in pair}
+            self.findings.append(self.ipip_finding([h], mine, f"to and from {h}"))
+        for pair, dirs in sorted(failed.items()):
+            if not set(pair) & isolated:
+                self.findings.append(
+                    self.ipip_finding(list(pair), {pair: dirs}, f"between {pair[0]} and {pair[1]}")
+                )
+
+    def ipip_finding(self, hosts, failed, where):
+        evidence = []
+        for (a, b), dirs in sorted(failed.items()):
+            bgp = self.matrix.get(a, {}).get(b, "not expected")
+            for (src, dst), ok in sorted(dirs.items()):
+                if not ok:
+                    evidence.append(
+                        f"IPIP probe {self.label(src)} -> {self.label(dst)} failed (BGP {a} -> {b}: {bgp})"
+                    )
+        return Finding(
+            kind="ipip_blocked",
+            severity=ERROR,
+            hosts=hosts,
+            node=self.node_of(hosts[0]) if len(hosts) <= 2 else None,
+            peer=self.host_ip[hosts[1]] if len(hosts) == 2 else None,
+            evidence=evidence,
+            cause=f"IP protocol 4 (IPIP) is blocked {where}: BGP may be Established, but every "
+            "encapsulated pod packet is dropped ("
+            + (
+                "the VPC firewall allows only tcp, udp and icmp)."
+                if where == "between all nodes"
+                else "a firewall rule, network tag / security group of these nodes, or a host firewall)."
+            ),
+            fix=FIX_TEXT["ipip"][self.cloud],
+        )
+
+    def check_mesh_size(self, by_ip):
+        reflectors = any(n.get("rr_cluster_id") for n in self.nodes)
+        if not mesh_enabled(self.bgp) or reflectors or len(by_ip) <= FULL_MESH_LIMIT:
+            return
+        sessions = len(by_ip) * (len(by_ip) - 1) // 2
+        self.findings.append(
+            Finding(
+                kind="mesh_too_large",
+                severity=WARNING,
+                evidence=[f"{len(by_ip)} nodes in full node-to-node mesh ({sessions} BGP sessions)"],
+                cause=f"a full mesh is recommended up to about {FULL_MESH_LIMIT} nodes; every node "
+                "keeps a session to every other node.",
+                fix="use route reflectors: give 2-3 nodes a routeReflectorClusterID and the label "
+                "route-reflector=true, add a BGPPeer from all() to them, then set "
+                "nodeToNodeMeshEnabled: false (calicoctl patch bgpconfiguration default)",
+            )
+        )
+
+
+def input_errors(hosts, nodes):
+    """Messages naming what to change in the check's input (empty when fine)."""
+    errors = []
+    for inv, host in sorted((hosts or {}).items()):
+        if not isinstance(host, dict):
+            errors.append(f"hosts.{inv} must be a dict with ip, hostname, nodename, status")
+        elif not normalize_ip(host.get("ip")):
+            errors.append(f"hosts.{inv}.ip must be the node's IPv4 address, got {host.get('ip')!r}")
+    for index, node in enumerate(nodes or []):
+        if not isinstance(node, dict) or not node.get("name"):
+            errors.append(f"nodes[{index}] needs a name (pass calico_nodes_info's nodes list)")
+    return errors
+
+
+def evaluate(hosts, nodes, bgp_configuration=None, probe=None, cloud="gcp"):
+    """Judge the mesh. Returns a dict: healthy, findings (Finding objects),
+    matrix {host: {peer host or IP: cell}}, expected_peers {host: [IPs]}."""
+    ev = _Evaluation(hosts, nodes, bgp_configuration, probe, cloud)
+    findings = ev.run()
+    return {
+        "healthy": is_healthy(findings),
+        "findings": findings,
+        "matrix": ev.matrix,
+        "expected_peers": {inv: sorted(peers) for inv, peers in ev.expected.items()},
+        "down": {inv: f.kind for inv, f in ev.down.items()},
+    }
+
+
+def render_table(hosts, matrix, findings=(), down=None):
+    """The mesh as text: a host x host grid up to GRID_MAX_HOSTS hosts, a
+    per-host summary beyond (a 150 x 150 grid is not readable)."""
+    down = down or {}
+    invs = sorted(hosts)
+    total = sum(len(row) for row in matrix.values())
+    good = sum(1 for row in matrix.values() for cell in row.values() if cell == "Established")
+    lines = [
+        f"Calico BGP mesh: {len(invs)} hosts, {good}/{total} expected sessions Established, "
+        f"{len(list(findings))} finding(s)"
+    ]
+    if len(invs) <= GRID_MAX_HOSTS:
+        lines += _grid(invs, hosts, matrix, down)
+    else:
+        lines += _summary(invs, hosts, matrix, down)
+    return "\n".join(lines)
+
+
+def _grid(invs, hosts, matrix, down):
+    labels = [f"{inv} ({hosts[inv].get('ip')})" for inv in invs]
+    extra = sorted({col for row in matrix.values() for col in row} - set(invs))
+    cols = invs + extra
+    width = max([len(c) for c in cols] + [len("Established")]) + 2
+    first = max(len(s) for s in labels) + 2
+    out = ["".ljust(first) + "".join(c.ljust(width) for c in cols).rstrip()]
+    for inv, label in zip(invs, labels, strict=True):
+        if inv in down:
+            cells = [("-" if c == inv else "no answer") for c in cols]
+        else:
+            row = matrix.get(inv, {})
+            cells = ["-" if c == inv else row.get(c, "") for c in cols]
+        out.append(label.ljust(first) + "".join(c.ljust(width) for c in cells).rstrip())
+    return out
+
+
+def _summary(invs, hosts, matrix, down):
+    out = [f"{'HOST':<24}{'IP':<18}{'PEERS':>6}{'ESTABLISHED':>13}  NOT ESTABLISHED"]
+    for inv in invs:
+        row = matrix.get(inv, {})
+        ok = sum(1 for cell in row.values() if cell == "Established")
+        bad = sorted(f"{peer}={cell}" for peer, cell in row.items() if cell != "Established")
+        note = "no answer" if inv in down else ", ".join(bad[:8]) + (f" (+{len(bad) - 8})" if len(bad) > 8 else "")
+        out.append(f"{inv:<24}{str(hosts[inv].get('ip')):<18}{len(row):>6}{ok:>13}  {note}".rstrip())
+    return out

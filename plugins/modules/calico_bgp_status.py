@@ -1,0 +1,165 @@
+#!/usr/bin/python
+"""Ansible module: BGP peer status of this node, read from BIRD's control socket."""
+
+DOCUMENTATION = r"""
+---
+module: calico_bgp_status
+short_description: Read Calico's BGP peer status from BIRD's control socket
+description:
+  - Talks to BIRD's control socket directly, like C(calicoctl node status) does, without calicoctl.
+  - Returns one entry per BGP peer protocol Calico creates (C(Mesh_), C(Node_), C(Global_)), with the
+    peer address decoded (IPv4, IPv6, custom port), the peer type as calicoctl prints it, BIRD's state
+    and BGP state. A session that is down with an empty info column is reported, not dropped.
+  - Supports BIRD 1.6 (Calico's BIRD, separate C(bird6.ctl) for IPv6) and BIRD 2.x table layouts.
+  - With O(expect_peers), polls until every listed peer is Established or O(wait_timeout) passes. It does
+    not fail for peers that are not Established; M(calico_mesh_check) judges the whole mesh.
+  - Read-only, never reports C(changed). Needs root (the socket is root only).
+version_added: "1.0.0"
+author: calico-fleet
+options:
+  socket:
+    description:
+      - Path of BIRD's IPv4 control socket (or the IPv6 one with O(ip_version=6)).
+      - Default C(/var/run/calico/bird.ctl), then C(/var/run/bird/bird.ctl);
+        C(bird6.ctl) in the same places for IPv6.
+      - With O(ip_version=all) the IPv6 socket is C(bird6.ctl) beside the given one.
+    type: path
+  ip_version:
+    description:
+      - Which BIRD to ask. C(all) reads IPv4 and, when its socket exists, IPv6, and merges the peers.
+    type: str
+    choices: ['4', '6', all]
+    default: '4'
+  timeout:
+    description: Seconds to wait for BIRD's reply to one command.
+    type: float
+    default: 5
+  expect_peers:
+    description:
+      - Peer IPs this node must have Established (for example from the C(calico_expected_peers) filter).
+      - When given, the socket is polled until all of them are Established or O(wait_timeout) passes.
+    type: list
+    elements: str
+    default: []
+  wait_timeout:
+    description: Seconds to keep polling for O(expect_peers). C(0) reads once.
+    type: float
+    default: 0
+  retry_interval:
+    description: Seconds between two polls.
+    type: float
+    default: 2
+notes:
+  - Supports check mode (it never changes anything).
+seealso:
+  - module: calico_mesh_check
+"""
+
+EXAMPLES = r"""
+- name: Read the BGP peers of every node
+  calico_bgp_status:
+  become: true
+  register: __mesh_verify_bgp
+
+- name: Wait up to 60 s for the expected peers of a new node
+  calico_bgp_status:
+    expect_peers: "{{ __nodes.nodes | calico_expected_peers(__nodes.bgp_configuration, ansible_host) }}"
+    wait_timeout: 60
+    retry_interval: 2
+  become: true
+
+- name: Read IPv4 and IPv6 peers
+  calico_bgp_status:
+    ip_version: all
+  become: true
+"""
+
+RETURN = r"""
+bird_version:
+  description: BIRD's version, from C(show status).
+  returned: success
+  type: str
+  sample: 1.6.8
+router_id:
+  description: BIRD's router ID.
+  returned: success
+  type: str
+  sample: 10.0.1.202
+socket:
+  description: The socket that answered (the IPv4 one with O(ip_version=all)).
+  returned: success
+  type: str
+  sample: /var/run/calico/bird.ctl
+sockets:
+  description: Every socket read (IPv4 first).
+  returned: when ip_version is 4 or all
+  type: list
+  elements: str
+peers:
+  description: One entry per BGP peer protocol.
+  returned: success
+  type: list
+  elements: dict
+  contains:
+    name: {description: BIRD protocol name, type: str, sample: Mesh_10_0_1_203}
+    address: {description: Peer IP decoded from the name (null when not decodable), type: str, sample: 10.0.1.203}
+    port: {description: Peer port when not 179 (C(_port_<n>) suffix), else null, type: int}
+    type: {description: "C(node-to-node mesh), C(node specific) or C(global)", type: str}
+    state: {description: "BIRD protocol state (up, start, down, ...)", type: str, sample: up}
+    since: {description: Time of the last state change, as BIRD prints it, type: str, sample: "12:49:54"}
+    bgp_state: {description: First word of the info column (empty when the column is empty), type: str}
+    info:
+      description: The whole info column, whitespace collapsed.
+      type: str
+      sample: "Active Socket: Connection refused"
+    established: {description: True only for BGP state Established, type: bool}
+expected_established:
+  description: Whether every peer in O(expect_peers) is Established (true when none were given).
+  returned: success
+  type: bool
+waiting_for:
+  description: Expected peers still not Established when the module returned.
+  returned: success
+  type: list
+  elements: str
+waited:
+  description: Seconds spent polling.
+  returned: success
+  type: float
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.bird import BirdError, BirdNotRunning, normalize_peers, wait_for_peers
+
+ARGUMENT_SPEC = dict(
+    socket=dict(type="path"),
+    ip_version=dict(type="str", choices=["4", "6", "all"], default="4"),
+    timeout=dict(type="float", default=5),
+    expect_peers=dict(type="list", elements="str", default=[]),
+    wait_timeout=dict(type="float", default=0),
+    retry_interval=dict(type="float", default=2),
+)
+
+
+def main():
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    p = module.params
+    if p["timeout"] <= 0 or p["wait_timeout"] < 0 or p["retry_interval"] <= 0:
+        module.fail_json(msg="timeout and retry_interval must be > 0 and wait_timeout >= 0")
+    try:
+        normalize_peers(p["expect_peers"])
+    except ValueError as exc:
+        module.fail_json(msg=str(exc))
+    try:
+        result = wait_for_peers(
+            p["expect_peers"], p["ip_version"], p["socket"], p["timeout"], p["wait_timeout"], p["retry_interval"]
+        )
+    except BirdNotRunning as exc:
+        module.fail_json(msg=str(exc), paths=exc.paths)
+    except BirdError as exc:
+        module.fail_json(msg=f"reading BIRD's BGP status failed: {exc}")
+    module.exit_json(changed=False, **result)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,154 @@
+#!/usr/bin/python
+"""Ansible module: judge the Calico BGP mesh and the IPIP underlay of a whole cluster."""
+
+DOCUMENTATION = r"""
+---
+module: calico_mesh_check
+short_description: Verify the Calico BGP mesh and IPIP underlay, and say what is wrong
+description:
+  - Runs once, on the controller, on data gathered before it (M(calico_bgp_status) from every node,
+    C(calico_nodes_info) from the datastore, optionally the C(ipip_probe) matrix).
+  - Computes the peers every node must have (node-to-node mesh, route reflectors; self skipped by IP),
+    then reports missing peers, peers not Established, unexpected peers, hosts that answered nothing,
+    TCP 179 blocked, IP protocol 4 blocked, duplicate and invalid node names, stale Node registrations
+    and full meshes above 100 nodes. Each finding has evidence, a likely cause and the fix command.
+  - A healthy cluster yields no findings at all. Warnings (advice) do not make it unhealthy.
+  - Route reflectors are simplified to the usual setup, where reflectors peer with each other and with every
+    other node; other BGPPeer resources are not expected and not judged.
+  - Read-only, never reports C(changed).
+version_added: "1.0.0"
+author: calico-fleet
+options:
+  hosts:
+    description:
+      - "Every live node, keyed by inventory host: C({ip, hostname, nodename, status})."
+      - C(ip) is the node's IPv4 address, C(hostname) its OS hostname, C(nodename) the raw content of
+        C(/var/lib/calico/nodename) (optional, null when unknown).
+      - "C(status) is the registered M(calico_bgp_status) result, or C({failed: true, msg: ...}) /
+        C({unreachable: true, msg: ...}) for a host that answered nothing."
+      - Pass every node of the cluster; a registered node whose IP is in no host is reported as stale.
+    type: dict
+    required: true
+  nodes:
+    description:
+      - Calico nodes as C(calico_nodes_info) returns them
+        (C(name), C(ipv4_address), C(ipv4_network), C(ipv6_address), C(rr_cluster_id), C(ipip_tunnel_addr), C(asn)).
+    type: list
+    elements: dict
+    required: true
+  bgp_configuration:
+    description: C({exists, mesh_enabled, as_number}) as C(calico_nodes_info) returns it. Mesh is on unless
+      C(mesh_enabled) is false.
+    type: dict
+    default: {}
+  probe:
+    description: "IPIP probe matrix C({src_ip: {dst_ip: true|false}}). Omit to skip the IPIP verdict."
+    type: dict
+  cloud:
+    description: Cloud the nodes run in; selects the fix text for firewall findings.
+    type: str
+    choices: [gcp, aws, lab]
+    default: gcp
+  fail_on_findings:
+    description: Fail when the cluster is unhealthy (any finding of severity error).
+    type: bool
+    default: true
+notes:
+  - Supports check mode (it never changes anything).
+seealso:
+  - module: calico_bgp_status
+"""
+
+EXAMPLES = r"""
+- name: Check the mesh once, on the controller
+  calico_mesh_check:
+    hosts: "{{ __mesh_verify_hosts }}"
+    nodes: "{{ __mesh_verify_nodes.nodes }}"
+    bgp_configuration: "{{ __mesh_verify_nodes.bgp_configuration }}"
+    probe: "{{ __mesh_verify_probe.matrix | default(omit) }}"
+    cloud: gcp
+  run_once: true
+  delegate_to: localhost
+  register: __mesh_verify_check
+
+- name: Show the mesh
+  ansible.builtin.debug:
+    msg: "{{ __mesh_verify_check.table.splitlines() }}"
+"""
+
+RETURN = r"""
+healthy:
+  description: True when no finding of severity error was made.
+  returned: always
+  type: bool
+findings:
+  description: What is wrong, sorted (errors first, then by kind and hosts).
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    kind:
+      description: >-
+        duplicate_nodename, nodename_invalid, nodename_mismatch, duplicate_ip, stale_node,
+        unregistered_host, host_unreachable, bird_down, missing_peer, peer_not_established,
+        tcp179_blocked, ipip_blocked, unexpected_peer, mesh_too_large.
+      type: str
+    severity: {description: error or warning, type: str}
+    hosts: {description: Inventory hosts concerned, type: list, elements: str}
+    node: {description: Calico node name concerned, type: str}
+    peer: {description: Peer IP concerned, type: str}
+    evidence: {description: What was seen, type: list, elements: str}
+    cause: {description: The likely cause, type: str}
+    fix: {description: The command or change that fixes it, type: str}
+matrix:
+  description: "C({host: {peer: cell}}), peer = inventory host, or the IP of a registered node that is in no
+    host; cell = Established, a BGP state such as Active or Connect, missing, or unexpected <state>."
+  returned: always
+  type: dict
+table:
+  description: The mesh as readable text (host x host grid; a per-host summary above 30 hosts).
+  returned: always
+  type: str
+expected_peers:
+  description: "C({host: [peer IPs]}) the check expected."
+  returned: always
+  type: dict
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.findings import findings_to_dicts
+from ansible.module_utils.mesh import evaluate, input_errors, render_table
+
+ARGUMENT_SPEC = dict(
+    hosts=dict(type="dict", required=True),
+    nodes=dict(type="list", elements="dict", required=True),
+    bgp_configuration=dict(type="dict", default={}),
+    probe=dict(type="dict"),
+    cloud=dict(type="str", choices=["gcp", "aws", "lab"], default="gcp"),
+    fail_on_findings=dict(type="bool", default=True),
+)
+
+
+def main():
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    p = module.params
+    problems = input_errors(p["hosts"], p["nodes"])
+    if problems:
+        module.fail_json(msg="calico_mesh_check input: " + "; ".join(problems))
+    report = evaluate(p["hosts"], p["nodes"], p["bgp_configuration"], p["probe"], p["cloud"])
+    result = dict(
+        changed=False,
+        healthy=report["healthy"],
+        findings=findings_to_dicts(report["findings"]),
+        matrix=report["matrix"],
+        expected_peers=report["expected_peers"],
+        table=render_table(p["hosts"], report["matrix"], report["findings"], report["down"]),
+    )
+    if not report["healthy"] and p["fail_on_findings"]:
+        errors = [f.summary() for f in report["findings"] if f.severity == "error"]
+        module.fail_json(msg=f"Calico mesh is unhealthy ({len(errors)} problem(s)): " + " | ".join(errors), **result)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

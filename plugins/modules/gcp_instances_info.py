@@ -1,0 +1,84 @@
+#!/usr/bin/python
+"""List the Compute Engine instances of one or more zones (read-only)."""
+
+DOCUMENTATION = r"""
+---
+module: gcp_instances_info
+short_description: List Compute Engine instances with their hostnames, private IPs and labels
+description:
+  - Lists every instance in O(zones) through the official C(google-cloud-compute) client library,
+    one list call per zone. The hostname plan compares new names against these.
+  - Read-only; never reports a change; runs the same in check mode.
+version_added: "1.0.0"
+author: calico-fleet
+requirements:
+  - google-cloud-compute >= 1.57
+  - google-auth
+options:
+  zones:
+    description: Zones to list.
+    type: list
+    elements: str
+    required: true
+  project:
+    description: Project ID; default the environment's C(GOOGLE_CLOUD_PROJECT) or C(CLOUDSDK_CORE_PROJECT).
+    type: str
+  credentials_file:
+    description:
+      - Service-account key file; default Application Default Credentials
+        (or no credentials when O(api_endpoint) is set).
+    type: path
+  api_endpoint:
+    description: Compute API endpoint, for a test server (for example C(http://127.0.0.1:8790)).
+    type: str
+  retries:
+    description: Retries of a request answered 429 or 5xx, with exponential backoff.
+    type: int
+    default: 5
+  retry_delay:
+    description: First backoff delay in seconds.
+    type: float
+    default: 1.0
+  operation_timeout:
+    description: Not used by this read-only module; accepted so one set of connection options fits all.
+    type: int
+    default: 600
+"""
+
+EXAMPLES = r"""
+- name: List the instances of the cluster's zone
+  gcp_instances_info:
+    project: my-k8s-project
+    zones: [europe-west1-b]
+  register: cluster_instances
+"""
+
+RETURN = r"""
+instances:
+  description: Every instance, sorted by zone and name.
+  returned: success
+  type: list
+  elements: dict
+  sample: [{name: k8s-node-1, zone: europe-west1-b, hostname: k8s-node-1.k8s-prod.internal,
+            private_ip: 10.132.0.7, status: RUNNING, tags: [calico-node], labels: {cluster: k8s-prod}}]
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.gce import CONNECTION_SPEC, Gce, GceError
+from ansible.module_utils.gce_instances import list_instances
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec={"zones": dict(type="list", elements="str", required=True), **CONNECTION_SPEC},
+        supports_check_mode=True,
+    )
+    try:
+        instances = list_instances(Gce(module.params), module.params["zones"])
+    except GceError as exc:
+        module.fail_json(msg=exc.msg, **exc.context)
+    module.exit_json(changed=False, instances=instances)
+
+
+if __name__ == "__main__":
+    main()

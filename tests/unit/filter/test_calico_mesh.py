@@ -1,0 +1,57 @@
+"""The calico_expected_peers filter (plugins/filter/calico_mesh.py), directly and inside Ansible."""
+
+import json
+import os
+import pathlib
+import subprocess
+import sys
+
+import pytest
+from ansible.errors import AnsibleFilterError
+
+from plugins.filter.calico_mesh import FilterModule
+
+ROOT = pathlib.Path(__file__).resolve().parents[3]
+NODES = [
+    {"name": "rr1", "ipv4_address": "10.0.1.201", "rr_cluster_id": "224.0.0.1"},
+    {"name": "node2", "ipv4_address": "10.0.1.202", "rr_cluster_id": ""},
+    {"name": "node3", "ipv4_address": "10.0.1.203", "rr_cluster_id": ""},
+    {"name": "node4", "ipv4_address": "10.0.1.204", "rr_cluster_id": ""},
+]
+calico_expected_peers = FilterModule().filters()["calico_expected_peers"]
+
+
+def test_mesh_member_expects_the_other_members_and_the_reflector():
+    assert calico_expected_peers(NODES, {"mesh_enabled": True}, "10.0.1.202") == [
+        "10.0.1.201",
+        "10.0.1.203",
+        "10.0.1.204",
+    ]
+
+
+def test_mesh_off_client_expects_only_the_reflector_and_reflector_everyone():
+    off = {"exists": True, "mesh_enabled": False}
+    assert calico_expected_peers(NODES, off, "10.0.1.203") == ["10.0.1.201"]
+    assert calico_expected_peers(NODES, off, "10.0.1.201/24") == ["10.0.1.202", "10.0.1.203", "10.0.1.204"]
+
+
+def test_wrong_input_says_what_to_pass():
+    with pytest.raises(AnsibleFilterError, match="host_ip"):
+        calico_expected_peers(NODES, {}, "")
+    with pytest.raises(AnsibleFilterError, match="list calico_nodes_info returns"):
+        calico_expected_peers({"nodes": NODES}, {}, "10.0.1.202")
+
+
+def test_filter_loads_inside_ansible(tmp_path):
+    """Ansible loads filter plugins without the project's module_utils on its path."""
+    (tmp_path / "vars.json").write_text(json.dumps({"nodes": NODES}))
+    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_LOAD_CALLBACK_PLUGINS="1",
+               ANSIBLE_STDOUT_CALLBACK="ansible.posix.json", ANSIBLE_CALLBACKS_ENABLED="ansible.posix.json",
+               ANSIBLE_LOCAL_TEMP=str(tmp_path / "tmp"))
+    proc = subprocess.run(
+        [str(pathlib.Path(sys.executable).parent / "ansible"), "localhost", "-i", "localhost,", "-c", "local",
+         "-m", "ansible.builtin.debug", "-a", "msg={{ nodes | calico_expected_peers({}, '10.0.1.204') }}",
+         "-e", f"@{tmp_path / 'vars.json'}"],
+        capture_output=True, text=True, timeout=120, env=env, cwd=ROOT)
+    result = json.loads(proc.stdout)["plays"][0]["tasks"][0]["hosts"]["localhost"]
+    assert result["msg"] == ["10.0.1.201", "10.0.1.202", "10.0.1.203"], proc.stdout

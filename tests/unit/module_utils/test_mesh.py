@@ -1,0 +1,319 @@
+"""Expected peers, mesh evaluation (one exact finding per scenario) and rendering."""
+
+import time
+
+from ansible.module_utils import mesh
+
+from tests.unit.module_utils.mesh_cluster import Cluster
+
+
+def only(report):
+    assert len(report["findings"]) == 1, [f.to_dict() for f in report["findings"]]
+    return report["findings"][0]
+
+
+def node(name, ip, rr=""):
+    return {"name": name, "ipv4_address": ip, "rr_cluster_id": rr}
+
+
+# -- expected peers --------------------------------------------------------
+
+
+def test_full_mesh_skips_self_by_ip_and_nodes_without_an_address():
+    nodes = [node("a", "10.0.0.1"), node("b", "10.0.0.2"), node("c", "10.0.0.3"), node("d", None)]
+    nodes.append({"name": "e", "ipv4_address": None, "ipv4_network": "10.0.0.5/24", "rr_cluster_id": ""})
+    assert mesh.expected_peers_for(nodes, {}, "10.0.0.1") == ["10.0.0.2", "10.0.0.3", "10.0.0.5"]
+    assert mesh.expected_peers_by_ip(nodes, {"mesh_enabled": True})["10.0.0.5"] == {"10.0.0.1", "10.0.0.2", "10.0.0.3"}
+
+
+def test_mesh_disabled_and_no_reflectors_expects_nothing():
+    nodes = [node("a", "10.0.0.1"), node("b", "10.0.0.2")]
+    assert mesh.expected_peers_for(nodes, {"exists": True, "mesh_enabled": False}, "10.0.0.1") == []
+
+
+def test_route_reflectors_peer_with_everyone_clients_only_with_reflectors():
+    nodes = [node("rr1", "10.0.0.1", "224.0.0.1"), node("rr2", "10.0.0.2", "224.0.0.1")]
+    nodes += [node("c3", "10.0.0.3"), node("c4", "10.0.0.4")]
+    off = {"mesh_enabled": False}
+    assert mesh.expected_peers_for(nodes, off, "10.0.0.1") == ["10.0.0.2", "10.0.0.3", "10.0.0.4"]
+    assert mesh.expected_peers_for(nodes, off, "10.0.0.3") == ["10.0.0.1", "10.0.0.2"]
+    # mesh still on: clients also mesh among themselves, reflectors are skipped in the mesh
+    assert mesh.expected_peers_for(nodes, {}, "10.0.0.3") == ["10.0.0.1", "10.0.0.2", "10.0.0.4"]
+
+
+def test_unregistered_host_expects_the_mesh():
+    nodes = [node("a", "10.0.0.1"), node("b", "10.0.0.2")]
+    assert mesh.expected_peers_for(nodes, {}, "10.0.0.9/24") == ["10.0.0.1", "10.0.0.2"]
+
+
+# -- healthy ---------------------------------------------------------------
+
+
+def test_healthy_three_and_five_node_mesh_have_no_findings():
+    for count in (3, 5):
+        cluster = Cluster(count)
+        report = cluster.evaluate(probe=cluster.probe_matrix())
+        assert report["findings"] == [] and report["healthy"] is True
+        assert report["matrix"]["node1"] == {f"node{i}": "Established" for i in range(2, count + 1)}
+        assert report["expected_peers"]["node2"] == sorted(cluster.ip(f"node{i}") for i in range(1, count + 1) if i != 2)
+
+
+def test_healthy_route_reflector_cluster_has_no_findings():
+    cluster = Cluster(8, reflectors=("node1", "node2"), mesh_enabled=False)
+    report = cluster.evaluate()
+    assert report["findings"] == []
+    assert set(report["matrix"]["node5"]) == {"node1", "node2"}
+    assert len(report["matrix"]["node1"]) == 7
+
+
+def test_external_peers_are_not_judged():
+    cluster = Cluster(3)
+    cluster.session("node1", "192.0.2.1", "start", "Active Socket: Connection refused", kind="Global")
+    assert cluster.evaluate()["findings"] == []
+
+
+# -- BGP sessions ----------------------------------------------------------
+
+
+def test_tcp179_blocked_between_two_nodes_hold_timer():
+    cluster = Cluster(4)
+    cluster.session("node1", cluster.ip("node2"), "start", "Connect       BGP Error: Hold timer expired")
+    cluster.session("node2", cluster.ip("node1"), "start", "Passive")
+    f = only(cluster.evaluate())
+    assert (f.kind, f.hosts, f.node, f.peer) == ("tcp179_blocked", ["node1", "node2"], "node1", "10.0.1.202")
+    assert any("Hold timer expired" in line for line in f.evidence)
+    assert any("node2 (10.0.1.202) -> 10.0.1.201" in line and "Passive" in line for line in f.evidence)
+    assert "between node1 and node2 only" in f.cause
+    assert "playbooks/scale-out.yml --tags network" in f.fix and "gcp_network" in f.fix
+
+
+def test_tcp179_connection_refused_on_aws_names_the_security_group():
+    cluster = Cluster(3)
+    cluster.session("node2", cluster.ip("node3"), "start", "Active        Socket: Connection refused")
+    cluster.session("node3", cluster.ip("node2"), "start", "Active        Socket: Connection refused")
+    f = only(cluster.evaluate(cloud="aws"))
+    assert f.kind == "tcp179_blocked" and f.hosts == ["node2", "node3"]
+    assert "security group" in f.fix
+
+
+def test_tcp179_blocked_everywhere_is_one_finding():
+    cluster = Cluster(4)
+    for a in cluster.hosts:
+        for b in cluster.hosts:
+            if a != b:
+                cluster.session(a, cluster.ip(b), "start", "Connect")
+    f = only(cluster.evaluate())
+    assert f.kind == "tcp179_blocked" and f.hosts == ["node1", "node2", "node3", "node4"]
+    assert "between all nodes" in f.cause
+
+
+def test_one_isolated_node_is_one_finding():
+    cluster = Cluster(5)
+    for b in ("node1", "node2", "node3", "node4"):
+        cluster.session("node5", cluster.ip(b), "start", "Active        Socket: Connection refused")
+        cluster.session(b, cluster.ip("node5"), "start", "Connect")
+    f = only(cluster.evaluate())
+    assert (f.kind, f.hosts) == ("tcp179_blocked", ["node5"])
+    assert "to and from node5" in f.cause
+    assert len(f.evidence) == 8
+
+
+def test_session_stuck_without_network_error_is_not_established():
+    cluster = Cluster(3)
+    cluster.session("node1", cluster.ip("node3"), "start", "Idle          BGP Error: Bad peer AS")
+    cluster.session("node3", cluster.ip("node1"), "start", "OpenSent")
+    f = only(cluster.evaluate())
+    assert f.kind == "peer_not_established" and f.hosts == ["node1", "node3"]
+    assert any("Bad peer AS" in line for line in f.evidence)
+
+
+def test_session_disabled_by_hand_with_empty_info():
+    cluster = Cluster(3)
+    cluster.session("node1", cluster.ip("node2"), "down", "")
+    cluster.session("node2", cluster.ip("node1"), "start", "Passive")
+    f = only(cluster.evaluate())
+    assert f.kind == "peer_not_established"
+    assert any("state down (empty info)" in line for line in f.evidence)
+    assert only(cluster.evaluate()).to_dict()["hosts"] == ["node1", "node2"]
+
+
+def test_missing_peer_on_one_node():
+    cluster = Cluster(3)
+    cluster.drop_session("node1", cluster.ip("node3"))
+    cluster.session("node3", cluster.ip("node1"), "start", "Active        Socket: Connection refused")
+    f = only(cluster.evaluate())
+    assert (f.kind, f.peer) == ("missing_peer", "10.0.1.203")
+    assert "node1 (10.0.1.201) has no BGP protocol for node3 (10.0.1.203)" in f.evidence
+    assert any("Connection refused" in line for line in f.evidence)
+    assert "restart calico-node on node1" in f.fix
+
+
+def test_new_node_nobody_peers_with_yet_is_one_finding():
+    cluster = Cluster(4)
+    for a in ("node1", "node2", "node3"):
+        cluster.drop_session(a, cluster.ip("node4"))
+        cluster.session("node4", cluster.ip(a), "start", "Active        Socket: Connection refused")
+    f = only(cluster.evaluate())
+    assert (f.kind, f.node, f.peer) == ("missing_peer", "node4", "10.0.1.204")
+    assert f.hosts == ["node1", "node2", "node3", "node4"]
+
+
+def test_unexpected_mesh_peer():
+    cluster = Cluster(3)
+    cluster.session("node1", "10.0.1.250", "start", "Active        Socket: Connection refused")
+    cluster.session("node2", "10.0.1.250", "start", "Active        Socket: Connection refused")
+    report = cluster.evaluate()
+    f = only(report)
+    assert (f.kind, f.severity, f.peer, f.hosts) == ("unexpected_peer", "warning", "10.0.1.250", ["node1", "node2"])
+    assert report["healthy"] is True
+    assert report["matrix"]["node1"]["10.0.1.250"] == "unexpected Active"
+
+
+# -- hosts that answered nothing, identity ----------------------------------
+
+
+def test_bird_down_on_one_node():
+    cluster = Cluster(4)
+    cluster.fail_host("node3")
+    for a in ("node1", "node2", "node4"):
+        cluster.session(a, cluster.ip("node3"), "start", "Active        Socket: Connection refused")
+    f = only(cluster.evaluate(probe=cluster.probe_matrix()))
+    assert (f.kind, f.hosts, f.node) == ("bird_down", ["node3"], "node3")
+    assert "calico-node / BIRD is not running on this host" in f.evidence[0]
+    assert len(f.evidence) == 4
+    assert "restart calico-node on node3" in f.fix
+
+
+def test_unreachable_host():
+    cluster = Cluster(3)
+    cluster.fail_host("node2", msg="Failed to connect to the host via ssh", unreachable=True)
+    for a in ("node1", "node3"):
+        cluster.session(a, cluster.ip("node2"), "start", "Connect")
+    f = only(cluster.evaluate())
+    assert (f.kind, f.hosts) == ("host_unreachable", ["node2"])
+    assert "ansible node2 -m ansible.builtin.ping" in f.fix
+
+
+def test_stale_node_left_behind_by_a_removed_machine():
+    cluster = Cluster(4)
+    del cluster.hosts["node4"]
+    for a in cluster.hosts:
+        cluster.session(a, "10.0.1.204", "start", "Active        Socket: Connection refused")
+    report = cluster.evaluate()
+    f = only(report)
+    assert (f.kind, f.node, f.peer, f.fix) == ("stale_node", "node4", "10.0.1.204", "calicoctl delete node node4")
+    assert len(f.evidence) == 4  # the registration + one failing session per live node
+    assert report["matrix"]["node1"]["10.0.1.204"] == "Active"
+
+
+def test_two_hosts_sharing_a_name():
+    """node3 came up with node2's name: it overwrote node2's Node, which node2 won back."""
+    cluster = Cluster(3)
+    cluster.hosts["node3"].update(hostname="node2", nodename="node2")
+    cluster.nodes = [n for n in cluster.nodes if n["name"] != "node3"]
+    for a in ("node1", "node2"):
+        cluster.drop_session(a, cluster.ip("node3"))
+    cluster.drop_session("node3", cluster.ip("node2"))  # confd skips "self" by the Node's IP
+    cluster.session("node3", cluster.ip("node1"), "start", "Active        Socket: Connection refused")
+    f = only(cluster.evaluate(probe=cluster.probe_matrix()))
+    assert (f.kind, f.hosts, f.node) == ("duplicate_nodename", ["node2", "node3"], "node2")
+    assert f.fix == "ansible-playbook playbooks/fix-nodename-conflict.yml --limit node3"
+    assert any("Connection refused" in line for line in f.evidence)
+
+
+def test_nodename_file_with_trailing_newline_and_calico_node_refusing_to_start():
+    cluster = Cluster(3)
+    cluster.hosts["node2"]["nodename"] = "node2\n"
+    cluster.fail_host("node2")
+    for a in ("node1", "node3"):
+        cluster.session(a, cluster.ip("node2"), "start", "Connect")
+    f = only(cluster.evaluate())
+    assert (f.kind, f.hosts) == ("nodename_invalid", ["node2"])
+    assert any("answered nothing" in line for line in f.evidence)
+
+
+# -- IPIP probe --------------------------------------------------------------
+
+
+def test_ipip_blocked_between_two_nodes_with_bgp_established():
+    cluster = Cluster(4)
+    f = only(cluster.evaluate(probe=cluster.probe_matrix(blocked={("node1", "node2")})))
+    assert (f.kind, f.hosts, f.peer) == ("ipip_blocked", ["node1", "node2"], "10.0.1.202")
+    assert f.evidence == [
+        "IPIP probe node1 (10.0.1.201) -> node2 (10.0.1.202) failed (BGP node1 -> node2: Established)"
+    ]
+    assert "calico-ipip" in f.fix and "playbooks/scale-out.yml --tags network" in f.fix
+
+
+def test_ipip_blocked_everywhere_is_the_gcp_incident():
+    cluster = Cluster(4)
+    blocked = {(a, b) for a in cluster.hosts for b in cluster.hosts}
+    for cloud, text in (("gcp", "protocol 4 from the VPC range"), ("aws", "{proto: '4', cidr_ip: <VPC CIDR>}")):
+        f = only(cluster.evaluate(probe=cluster.probe_matrix(blocked), cloud=cloud))
+        assert f.kind == "ipip_blocked" and f.hosts == ["node1", "node2", "node3", "node4"]
+        assert "between all nodes" in f.cause
+        assert text in f.fix
+        assert len(f.evidence) == 12
+
+
+def test_ipip_blocked_to_one_node():
+    cluster = Cluster(4)
+    blocked = {("node4", b) for b in cluster.hosts} | {(b, "node4") for b in cluster.hosts}
+    f = only(cluster.evaluate(probe=cluster.probe_matrix(blocked)))
+    assert (f.kind, f.hosts) == ("ipip_blocked", ["node4"])
+
+
+# -- size, rendering, speed ------------------------------------------------
+
+
+def test_full_mesh_above_100_nodes_recommends_route_reflectors():
+    report = Cluster(101).evaluate()
+    f = only(report)
+    assert (f.kind, f.severity) == ("mesh_too_large", "warning")
+    assert "5050 BGP sessions" in f.evidence[0]
+    assert "route reflectors" in f.fix
+    assert report["healthy"] is True
+
+
+def test_table_is_a_host_by_host_grid():
+    cluster = Cluster(3)
+    cluster.session("node1", cluster.ip("node2"), "start", "Connect")
+    cluster.session("node2", cluster.ip("node1"), "start", "Passive")
+    report = cluster.evaluate()
+    table = mesh.render_table(cluster.hosts, report["matrix"], report["findings"], report["down"])
+    lines = table.splitlines()
+    assert lines[0] == "Calico BGP mesh: 3 hosts, 4/6 expected sessions Established, 1 finding(s)"
+    assert lines[1].split() == ["node1", "node2", "node3"]
+    assert lines[2].split() == ["node1", "(10.0.1.201)", "-", "Connect", "Established"]
+    assert lines[3].split() == ["node2", "(10.0.1.202)", "Passive", "-", "Established"]
+
+
+def test_table_marks_hosts_that_answered_nothing():
+    cluster = Cluster(3)
+    cluster.fail_host("node3")
+    report = cluster.evaluate()
+    table = mesh.render_table(cluster.hosts, report["matrix"], report["findings"], report["down"])
+    assert table.splitlines()[4].split() == ["node3", "(10.0.1.203)", "no", "answer", "no", "answer", "-"]
+
+
+def test_large_clusters_get_a_per_host_summary():
+    cluster = Cluster(40)
+    cluster.session("node7", cluster.ip("node9"), "start", "Active")
+    report = cluster.evaluate()
+    table = mesh.render_table(cluster.hosts, report["matrix"], report["findings"], report["down"])
+    lines = table.splitlines()
+    assert len(lines) == 42
+    row7 = next(line for line in lines if line.startswith("node7 "))
+    assert row7.split() == ["node7", "10.0.1.207", "39", "38", "node9=Active"]
+
+
+def test_150_node_full_mesh_evaluates_well_under_a_second():
+    cluster = Cluster(150)
+    args = cluster.check_input()
+    start = time.perf_counter()
+    report = mesh.evaluate(args["hosts"], args["nodes"], args["bgp_configuration"])
+    mesh.render_table(args["hosts"], report["matrix"], report["findings"], report["down"])
+    elapsed = time.perf_counter() - start
+    assert sum(len(row) for row in report["matrix"].values()) == 22350
+    assert [f.kind for f in report["findings"]] == ["mesh_too_large"]
+    assert elapsed < 1.0, f"{elapsed:.3f}s"
