@@ -9,7 +9,8 @@ What it reproduces, from Calico v3.30's behaviour (REFERENCE.md):
   using the IPv4 address ..."); two hosts with one name is NOT an error: the
   Node is simply overwritten, last writer wins;
 - at start it registers/updates its Node in etcd (etcdv3 layout) and rewrites
-  the nodename file without a newline;
+  the nodename file without a newline; it creates `default-ipv4-ippool` from
+  CALICO_IPV4POOL_CIDR (IPIP Always, as kubeasz configures it) when no pool exists;
 - confd: renders BIRD's mesh from the registered Nodes and BGPConfiguration
   (see bird_conf.py), using its own IP as the datastore has it, and reloads
   BIRD when that changes; BIRD runs as its child and is restarted if it dies.
@@ -85,6 +86,21 @@ def register(endpoint, name, ip):
     etcd.put(endpoint, NODE_KEY + name, node)
 
 
+def ensure_default_pool(endpoint, cidr):
+    """calico-node creates the default IPv4 pool (CALICO_IPV4POOL_CIDR) when no pool exists."""
+    if not cidr or etcd.resources(endpoint, "ippools"):
+        return
+    pool = {
+        "kind": "IPPool",
+        "apiVersion": "projectcalico.org/v3",
+        "metadata": {"name": "default-ipv4-ippool", "uid": str(uuid.uuid4()),
+                     "creationTimestamp": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")},
+        "spec": {"cidr": cidr, "vxlanMode": "Never", "ipipMode": "Always", "natOutgoing": True,
+                 "blockSize": 26, "nodeSelector": "all()", "allowedUses": ["Workload", "Tunnel"]},
+    }
+    etcd.put(endpoint, etcd.CALICO_PREFIX + "ippools/default-ipv4-ippool", pool)
+
+
 class Supervisor:
     def __init__(self, args):
         self.args = args
@@ -123,6 +139,7 @@ class Supervisor:
         try:
             validate_nodename(self.name)
             register(self.args.etcd, self.name, self.args.ip)
+            ensure_default_pool(self.args.etcd, os.environ.get("CALICO_IPV4POOL_CIDR", "").strip())
         except StartupError as exc:
             self.write_status(error=str(exc))
             print(f"calico-node: {exc}", file=sys.stderr, flush=True)

@@ -93,8 +93,12 @@ def patch_protocol_without_ports():
     SecurityGroupRule.__init__ = __init__
 
 
-def serve(port=0, patched=True):
-    """Run the server in this process until SIGTERM or SIGINT."""
+def serve(port=0, patched=True, exit_with_parent=False):
+    """Run the server in this process until SIGTERM or SIGINT.
+
+    With ``exit_with_parent`` it also stops when its stdin closes, which
+    happens when the process that started it dies, even by SIGKILL.
+    """
     from moto.server import ThreadedMotoServer
 
     if patched:
@@ -105,6 +109,8 @@ def serve(port=0, patched=True):
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
+    if exit_with_parent:
+        threading.Thread(target=lambda: (sys.stdin.read(), stop.set()), daemon=True).start()
     print(f"endpoint http://{host}:{bound_port}", flush=True)
     stop.wait()
     server.stop()
@@ -125,13 +131,13 @@ class MotoServer:
         self.log = None
 
     def start(self):
-        argv = [sys.executable, "-m", "lab.moto_server", "--port", "0"]
+        argv = [sys.executable, "-m", "lab.moto_server", "--port", "0", "--exit-with-parent"]
         if not self.patched:
             argv.append("--unpatched")
         # The request log goes to a file: a pipe nobody reads would fill up.
         self.log = tempfile.NamedTemporaryFile(prefix="moto-", suffix=".log", delete=False)
         self.process = subprocess.Popen(
-            argv, cwd=REPO, stdout=subprocess.PIPE, stderr=self.log, stdin=subprocess.DEVNULL, text=True
+            argv, cwd=REPO, stdout=subprocess.PIPE, stderr=self.log, stdin=subprocess.PIPE, text=True
         )
         self.endpoint = self._read_endpoint()
         return self
@@ -163,8 +169,10 @@ class MotoServer:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(timeout=10)
-        if self.process and self.process.stdout:
-            self.process.stdout.close()
+        if self.process:
+            for stream in (self.process.stdin, self.process.stdout):
+                if stream:
+                    stream.close()
         if self.log:
             self.log.close()
             Path(self.log.name).unlink(missing_ok=True)
@@ -205,8 +213,9 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m lab.moto_server", description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=0, help="TCP port on 127.0.0.1 (0: any free port)")
     parser.add_argument("--unpatched", action="store_true", help="do not fix the port-less protocol bug")
+    parser.add_argument("--exit-with-parent", action="store_true", help="stop when stdin reaches end of file")
     args = parser.parse_args(argv)
-    serve(port=args.port, patched=not args.unpatched)
+    serve(port=args.port, patched=not args.unpatched, exit_with_parent=args.exit_with_parent)
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ from lab.sh import LabError, alive, in_node, run, spawn, stop, wait_until
 
 LIFETIME = int(os.environ.get("LAB_LIFETIME", str(6 * 3600)))  # every lab daemon stops by itself
 NODE_BIN = REPO / "lab" / "node_bin"
+POD_CIDR = "172.20.0.0/16"  # kubeasz's default pod network (field notes)
 OVERLAYS = {"/etc": "etc", "/var/lib": "varlib", "/root": "root"}
 
 SSHD_CONFIG = """\
@@ -136,7 +137,8 @@ def start_sshd(cfg, node):
 
 
 def start_calico_node(cfg, node, env_extra=None):
-    env = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "PYTHONPATH": str(REPO)}
+    env = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "PYTHONPATH": str(REPO),
+           "CALICO_IPV4POOL_CIDR": POD_CIDR}
     env.update(env_extra or {})
     argv = exec_argv(node, [sys.executable, "-m", "lab.calico_node", "--ip", node["ip"],
                             "--etcd", cfg.etcd_endpoint, "--lifetime", str(LIFETIME)])

@@ -16,11 +16,13 @@ def main(argv=None):
     parser.add_argument("--vpc-range", default="198.18.0.0/20", help="networkIP addresses come from here")
     parser.add_argument("--operation-latency", type=float, default=0.0, help="seconds until DONE")
     parser.add_argument("--lab", action="store_true", help="wire instances and firewalls to the lab")
-    parser.add_argument("--first-host", type=int, default=10, help="first host number handed out as networkIP")
+    parser.add_argument("--first-host", type=int, default=10,
+                        help="first host number handed out as networkIP")
     args = parser.parse_args(argv)
     server = ComputeServer(
         host=args.host, port=args.port, project=args.project, zone=args.zone, vpc_range=args.vpc_range,
-        operation_latency=args.operation_latency, first_host=args.first_host, backend=LabBackend() if args.lab else NullBackend(),
+        operation_latency=args.operation_latency, first_host=args.first_host,
+        backend=LabBackend() if args.lab else NullBackend(),
     )
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     print(server.url, flush=True)

@@ -176,37 +176,30 @@ class _Evaluation:
     def check_answers(self):
         for inv in sorted(self.hosts):
             status = self.hosts[inv].get("status") or {}
-            if status and not status.get("failed") and not status.get("unreachable"):
+            if status and not any(status.get(k) for k in ("failed", "unreachable", "skipped")):
                 self.observed[inv] = status.get("peers") or []
                 continue
-            msg = status.get("msg") or "no status returned"
-            unreachable = bool(status.get("unreachable")) or not status
+            msg = status.get("msg") or ("the status task was skipped" if status else "no status returned")
             evidence = f"{self.label(inv)} answered nothing: {msg}"
             if inv in self.explained:
                 self.explained[inv].evidence.append(evidence)
                 continue
-            if unreachable:
-                finding = Finding(
-                    kind="host_unreachable",
-                    severity=ERROR,
-                    hosts=[inv],
-                    node=self.node_of(inv),
-                    peer=None,
-                    evidence=[evidence],
-                    cause="the host could not be reached (machine down, SSH or network problem).",
-                    fix=f"check the machine and SSH: ansible {inv} -m ansible.builtin.ping",
+            finding = Finding(kind="", severity=ERROR, hosts=[inv], node=self.node_of(inv), evidence=[evidence])
+            if status.get("failed") and "not running" in msg:
+                finding.kind = "bird_down"
+                finding.cause = "calico-node / BIRD is not running on this host, so no node can peer with it."
+                finding.fix = (
+                    f"restart calico-node on {inv} (kubectl -n kube-system delete pod <calico-node pod of "
+                    f"{self.node_of(inv) or inv}>) and read its log"
                 )
+            elif status.get("failed"):
+                finding.kind = "status_failed"
+                finding.cause = "BIRD's status could not be read on this host (see the evidence)."
+                finding.fix = "fix what the message says, then re-run the check (calico_bgp_status needs become: true)"
             else:
-                finding = Finding(
-                    kind="bird_down",
-                    severity=ERROR,
-                    hosts=[inv],
-                    node=self.node_of(inv),
-                    evidence=[evidence],
-                    cause="calico-node / BIRD is not running on this host, so no node can peer with it.",
-                    fix=f"restart calico-node on {inv} (kubectl -n kube-system delete pod <calico-node pod "
-                    f"of {self.node_of(inv) or inv}) and read its log",
-                )
+                finding.kind = "host_unreachable"
+                finding.cause = "the host could not be reached or was not checked (machine down, SSH, network)."
+                finding.fix = f"check the machine and SSH: ansible {inv} -m ansible.builtin.ping"
             self.down[inv] = finding
             self.findings.append(finding)
 
@@ -237,9 +230,7 @@ class _Evaluation:
                     self.owners.get(a).evidence.append(text)
                 elif b is not None and self.owners.get(b) is not None:
                     self.owners.get(b).evidence.append(text)
-                elif b is None:
-                    continue  # not a live host and not stale: cannot happen, every IP is one or the other
-                else:
+                elif b is not None:  # (a registered IP is either a live host or stale)
                     failed[(a, b)] = peer
             for addr, peer in by_addr.items():
                 if addr in expected or peer["type"] != "node-to-node mesh":
@@ -278,10 +269,11 @@ class _Evaluation:
             pairs.setdefault(tuple(sorted((a, b))), {})[a] = peer
         missing = {k: v for k, v in pairs.items() if any(p is None for p in v.values())}
         broken = {k: v for k, v in pairs.items() if k not in missing}
-        self.report_missing(missing, failed)
+        if missing:
+            self.report_missing(failed)
         self.report_broken(broken)
 
-    def report_missing(self, missing, failed):
+    def report_missing(self, failed):
         # Group by the side with more missing peers: one stale BIRD config on A
         # or one node B nobody has picked up yet is one finding, not N.
         by_src, by_dst = {}, {}
@@ -301,8 +293,8 @@ class _Evaluation:
             evidence = []
             for a, b in members:
                 evidence.append(f"{self.label(a)} has no BGP protocol for {self.label(b)}")
-                other = failed.get((b, a), "none")
-                if other != "none" and other is not None:
+                other = failed.get((b, a))
+                if other is not None:
                     evidence.append(f"{self.label(b)} -> {self.host_ip[a]}: {_describe(other)}")
             sources = sorted({a for a, _ in members})
             targets = sorted({b for _, b in members})

@@ -114,7 +114,7 @@ def _new_names(to_fix, hosts, nodes, plan_options):
             for name in (effective_nodename(host), (host.get("hostname") or "").strip().lower()) if name
         } | set(names.values())),
     }
-    options = {k: v for k, v in (plan_options or {}).items() if k in PLAN_OPTIONS and v not in (None, "")}
+    options = {k: v for k, v in (plan_options or {}).items() if k in PLAN_OPTIONS and v is not None}
     try:
         plan = plan_hostnames([{"ip": hosts[i]["ip"]} for i in renamed], existing=existing, **options)
     except HostnamePlanError as exc:

@@ -90,7 +90,7 @@ findings:
     kind:
       description: >-
         duplicate_nodename, nodename_invalid, nodename_mismatch, duplicate_ip, stale_node,
-        unregistered_host, host_unreachable, bird_down, missing_peer, peer_not_established,
+        unregistered_host, host_unreachable, bird_down, status_failed, missing_peer, peer_not_established,
         tcp179_blocked, ipip_blocked, unexpected_peer, mesh_too_large.
       type: str
     severity: {description: error or warning, type: str}

@@ -4,12 +4,15 @@ Each test talks to a real moto server process over HTTP with boto3; the
 credentials are dummies (moto accepts any).
 """
 
+import pathlib
+import subprocess
+import sys
 import time
 
 import pytest
 from botocore.parsers import ResponseParserError
 
-from lab.moto_server import MotoServer, create_vpc_and_subnet, ec2_client
+from lab.moto_server import REPO, MotoServer, create_vpc_and_subnet, ec2_client
 
 IPIP_FROM_VPC = {"IpProtocol": "4", "IpRanges": [{"CidrIp": "198.18.0.0/20"}]}
 
@@ -94,6 +97,34 @@ def test_server_listens_on_loopback_and_stops():
     finally:
         server.stop()
     assert server.process.returncode is not None
+
+
+def running(pid):
+    """True while ``pid`` exists and is not a zombie waiting to be reaped."""
+    try:
+        status = pathlib.Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return False
+    return "\nState:\tZ" not in status
+
+
+def test_server_exits_when_the_process_that_started_it_is_killed():
+    code = (
+        "import time; from lab.moto_server import MotoServer; s = MotoServer().start(); "
+        "print(s.process.pid, s.log.name, flush=True); time.sleep(120)"
+    )
+    parent = subprocess.Popen([sys.executable, "-c", code], cwd=REPO, stdout=subprocess.PIPE, text=True)
+    try:
+        pid, log = parent.stdout.readline().split()
+    finally:
+        parent.kill()
+        parent.wait(timeout=10)
+        parent.stdout.close()
+    deadline = time.monotonic() + 15
+    while running(int(pid)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    pathlib.Path(log).unlink(missing_ok=True)
+    assert not running(int(pid))
 
 
 def test_vpc_and_subnet_are_in_the_lab_range(patched):

@@ -203,7 +203,12 @@ def test_show_protocols_all_details_per_protocol():
 
 
 def test_async_lines_are_ignored():
-    lines = ["+Reconfigured", "2002-name proto table state since info", "1002-Mesh_10_0_0_2 BGP master up 1:00 Established", "0000 "]
+    lines = [
+        "+Reconfigured",
+        "2002-name proto table state since info",
+        "1002-Mesh_10_0_0_2 BGP master up 1:00 Established",
+        "0000 ",
+    ]
     assert len(bird.parse_protocols(lines)) == 1
 
 

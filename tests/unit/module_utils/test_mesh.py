@@ -55,7 +55,8 @@ def test_healthy_three_and_five_node_mesh_have_no_findings():
         report = cluster.evaluate(probe=cluster.probe_matrix())
         assert report["findings"] == [] and report["healthy"] is True
         assert report["matrix"]["node1"] == {f"node{i}": "Established" for i in range(2, count + 1)}
-        assert report["expected_peers"]["node2"] == sorted(cluster.ip(f"node{i}") for i in range(1, count + 1) if i != 2)
+        others = sorted(cluster.ip(f"node{i}") for i in range(1, count + 1) if i != 2)
+        assert report["expected_peers"]["node2"] == others
 
 
 def test_healthy_route_reflector_cluster_has_no_findings():
@@ -317,3 +318,20 @@ def test_150_node_full_mesh_evaluates_well_under_a_second():
     assert sum(len(row) for row in report["matrix"].values()) == 22350
     assert [f.kind for f in report["findings"]] == ["mesh_too_large"]
     assert elapsed < 1.0, f"{elapsed:.3f}s"
+
+
+def test_status_that_could_not_be_read_is_not_called_bird_down():
+    cluster = Cluster(3)
+    cluster.down["node1"] = {"failed": True, "msg": "reading BIRD's BGP status failed: permission denied on "
+                             "/var/run/calico/bird.ctl: the BIRD socket needs root"}
+    f = only(cluster.evaluate())
+    assert (f.kind, f.hosts) == ("status_failed", ["node1"])
+    assert "permission denied" in f.evidence[0] and "become: true" in f.fix
+
+
+def test_skipped_status_counts_as_no_answer():
+    cluster = Cluster(3)
+    cluster.down["node3"] = {"skipped": True, "changed": False}
+    f = only(cluster.evaluate())
+    assert (f.kind, f.hosts) == ("host_unreachable", ["node3"])
+    assert "the status task was skipped" in f.evidence[0]

@@ -14,7 +14,8 @@ def test_healthy_cluster_passes_with_no_findings(check):
     assert (result["changed"], result["healthy"], result["findings"]) == (False, True, [])
     assert result["matrix"]["node2"] == {"node1": "Established", "node3": "Established"}
     assert result["expected_peers"]["node1"] == ["10.0.1.202", "10.0.1.203"]
-    assert result["table"].splitlines()[0] == "Calico BGP mesh: 3 hosts, 6/6 expected sessions Established, 0 finding(s)"
+    heading = "Calico BGP mesh: 3 hosts, 6/6 expected sessions Established, 0 finding(s)"
+    assert result["table"].splitlines()[0] == heading
 
 
 def test_failure_message_names_node_peer_state_cause_and_fix():
