@@ -205,8 +205,15 @@ def test_runs_as_a_process_and_prints_its_url():
 class RecordingLabApi:
     """Stand-in for ``lab.api`` (the real lab needs root and namespaces): records the calls."""
 
-    def __init__(self):
+    def __init__(self, nodes=(), rules=()):
         self.calls = []
+        self.nodes, self.rules = list(nodes), list(rules)
+
+    def status(self):
+        return {"nodes": self.nodes}
+
+    def get_firewall(self):
+        return self.rules
 
     def add_node(self, name, ip=None, hostname=None, tags=()):
         self.calls.append(("add_node", name, ip, hostname, tuple(tags)))
@@ -227,7 +234,26 @@ def test_lab_backend_receives_nodes_and_the_stored_firewall_rules():
         stored = call(srv, "GET", f"{ROOT}/global/firewalls/calico-ipip")[1]
         call(srv, "DELETE", f"{ROOT}/global/firewalls/calico-ipip")
         call(srv, "DELETE", f"{ROOT}/zones/z/instances/n1")
-    assert api.calls[0] == ("add_node", "n1", "198.18.0.10", "n1.example.internal", ("calico",))
+    assert api.calls[0] == ("add_node", "n1", "198.18.0.10", "n1", ("calico",))  # the OS gets the short name
     assert api.calls[1] == ("set_firewall", ["calico-ipip"], [stored])
     assert api.calls[2] == ("set_firewall", [], [])
     assert api.calls[3] == ("remove_node", "n1")
+
+
+def test_a_server_wired_to_a_running_lab_adopts_its_nodes_and_rules():
+    """The lab's existing cluster shows as instances; its default rule stays when rules are added."""
+    default = {"name": "default-allow-internal", "network": "default", "priority": 65534,
+               "sourceRanges": ["198.18.0.0/20"], "allowed": [{"IPProtocol": "tcp", "ports": ["0-65535"]}]}
+    api = RecordingLabApi(nodes=[{"name": "node-1", "ip": "198.18.0.11", "hostname": "node-1", "tags": []}],
+                          rules=[default])
+    with ComputeServer(project="p", zone="z", backend=LabBackend(api)) as srv:
+        listed = call(srv, "GET", f"{ROOT}/zones/z/instances")[1]["items"]
+        assert [(i["name"], i["networkInterfaces"][0]["networkIP"], i["status"]) for i in listed] == [
+            ("node-1", "198.18.0.11", "RUNNING")]
+        call(srv, "POST", f"{ROOT}/global/firewalls", IPIP)
+        # a new instance never gets an address the lab already uses
+        call(srv, "POST", f"{ROOT}/zones/z/instances", instance("node-2"))
+    firewall_calls = [c for c in api.calls if c[0] == "set_firewall"]
+    assert firewall_calls[0][1] == ["calico-ipip", "default-allow-internal"]
+    added = [c for c in api.calls if c[0] == "add_node"]
+    assert added and added[0][2] != "198.18.0.11"

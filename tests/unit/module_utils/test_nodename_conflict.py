@@ -1,7 +1,6 @@
 """The node-name remediation plan: who is renamed, what is deleted, what is never deleted."""
 
 import pytest
-
 from ansible.module_utils.nodename_conflict import RemediationPlanError, remediation_plan
 
 
