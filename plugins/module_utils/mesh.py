@@ -45,6 +45,15 @@ _NETWORK_ERRORS = (
     "connection reset",
     "connection closed",
 )
+# A Cease the peer sent when it shut down or restarted (BIRD keeps showing the
+# last error): it says nothing about why the session is down now, so such a
+# session is judged by its BGP state, like one without an error.
+_PEER_SHUTDOWN_ERRORS = (
+    "administrative shutdown",
+    "administrative reset",
+    "peer de-configured",
+    "other configuration change",
+)
 
 FIX_TEXT = {
     "tcp179": {
@@ -108,7 +117,7 @@ def _first(item):
 def _is_network_failure(peer):
     info = peer.get("info", "").lower()
     error = info.split(None, 1)[1] if len(info.split(None, 1)) > 1 else ""
-    if error:
+    if error and not any(text in error for text in _PEER_SHUTDOWN_ERRORS):
         return any(text in error for text in _NETWORK_ERRORS)
     return peer.get("bgp_state") in _NETWORK_STATES
 

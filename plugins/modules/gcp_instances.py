@@ -19,9 +19,6 @@ description:
   - Check mode reports what would be created or deleted and sends no write.
 version_added: "1.0.0"
 author: calico-fleet
-requirements:
-  - google-cloud-compute >= 1.57
-  - google-auth
 options:
   instances:
     description: The instances. Each setting left out falls back to the module option of the same name.
@@ -106,31 +103,8 @@ options:
     description: Default for IP forwarding.
     type: bool
     default: false
-  project:
-    description:
-      - GCP project ID. Defaults to E(GOOGLE_CLOUD_PROJECT), then E(CLOUDSDK_CORE_PROJECT), then the
-        project of the credentials.
-    type: str
-  credentials_file:
-    description:
-      - Service-account JSON key file. Without it, Application Default Credentials are used
-        (or no credentials when O(api_endpoint) is set).
-    type: path
-  api_endpoint:
-    description: Compute API endpoint, for example C(http://127.0.0.1:8080) for a local test server.
-    type: str
-  retries:
-    description: How many times a request answered 429 or 5xx is retried (exponential backoff).
-    type: int
-    default: 5
-  retry_delay:
-    description: First backoff delay in seconds; doubles per retry, capped at 30 s.
-    type: float
-    default: 1.0
-  operation_timeout:
-    description: Seconds to wait for each instance's operation.
-    type: int
-    default: 600
+extends_documentation_fragment:
+  - gce_connection
 """
 
 EXAMPLES = r"""

@@ -11,38 +11,14 @@ description:
   - Read-only; never reports a change; runs the same in check mode.
 version_added: "1.0.0"
 author: calico-fleet
-requirements:
-  - google-cloud-compute >= 1.57
-  - google-auth
 options:
   zones:
     description: Zones to list.
     type: list
     elements: str
     required: true
-  project:
-    description: Project ID; default the environment's C(GOOGLE_CLOUD_PROJECT) or C(CLOUDSDK_CORE_PROJECT).
-    type: str
-  credentials_file:
-    description:
-      - Service-account key file; default Application Default Credentials
-        (or no credentials when O(api_endpoint) is set).
-    type: path
-  api_endpoint:
-    description: Compute API endpoint, for a test server (for example C(http://127.0.0.1:8790)).
-    type: str
-  retries:
-    description: Retries of a request answered 429 or 5xx, with exponential backoff.
-    type: int
-    default: 5
-  retry_delay:
-    description: First backoff delay in seconds.
-    type: float
-    default: 1.0
-  operation_timeout:
-    description: Not used by this read-only module; accepted so one set of connection options fits all.
-    type: int
-    default: 600
+extends_documentation_fragment:
+  - gce_connection
 """
 
 EXAMPLES = r"""

@@ -1,0 +1,108 @@
+"""Helpers for the mesh verification tests on the lab.
+
+`verify()` runs playbooks/verify-mesh.yml report-only (through a test
+playbook that imports it) and returns what it registered, mesh_verify_result.
+The lab is read with its own API, etcd's JSON gateway and nft, never with
+the code under test.
+"""
+
+import base64
+import json
+import subprocess
+import time
+import urllib.request
+
+import pytest
+
+from tests.integration.conftest import ROOT, run_playbook
+
+HERE = ROOT / "tests" / "integration" / "verify"
+DUMP_PLAYBOOK = HERE / "playbooks" / "verify_mesh_dump.yml"
+
+
+def verify(tmp_path, *args):
+    """mesh_verify_result of a report-only verify-mesh.yml run (the play itself must not fail)."""
+    dump = tmp_path / "mesh_verify_result.json"
+    dump.unlink(missing_ok=True)
+    run_playbook(DUMP_PLAYBOOK, "-e", f"verify_mesh_dump_file={dump}", *args)
+    return json.loads(dump.read_text())
+
+
+def summary(result):
+    """The findings as comparable tuples: (kind, hosts, node, peer)."""
+    return sorted((f["kind"], tuple(f["hosts"]), f["node"], f["peer"]) for f in result["findings"])
+
+
+def wait(predicate, what, timeout=60):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(0.5)
+
+
+def ip(lab, name):
+    return lab.get_node(name)["ip"]
+
+
+def established(lab, name):
+    """Peer IPs whose BGP session is Established on node `name`."""
+    return {
+        proto.split("_", 1)[1].replace("_", ".")
+        for proto, info in lab.bgp_sessions(name).items()
+        if info.startswith("Established")
+    }
+
+
+def allow_ipip(lab):
+    """Add the rule the field notes' operator added by hand (IP protocol 4 from the VPC range)."""
+    rule = {"name": "allow-ipip", "priority": 1000, "direction": "INGRESS",
+            "sourceRanges": [lab.status()["vpc"]["range"]], "allowed": [{"IPProtocol": "4"}]}
+    lab.set_firewall([r for r in lab.get_firewall() if r["name"] != rule["name"]] + [rule])
+
+
+def deny(name, protocol, source_ip, ports=None, target_tags=None):
+    """A GCP deny rule at priority 900 (before the allow rules) from one node's /32."""
+    entry = {"IPProtocol": protocol}
+    if ports:
+        entry["ports"] = ports
+    rule = {"name": name, "priority": 900, "direction": "INGRESS", "sourceRanges": [f"{source_ip}/32"],
+            "denied": [entry]}
+    if target_tags:
+        rule["targetTags"] = target_tags
+    return rule
+
+
+@pytest.fixture
+def open_lab(lab):
+    """The shared lab with protocol 4 allowed; its firewall is put back afterwards."""
+    rules = lab.get_firewall()
+    allow_ipip(lab)
+    yield lab
+    lab.set_firewall(rules)
+
+
+def etcd_state(lab):
+    """(revision, {key: mod_revision}) of the whole datastore, read through etcd's JSON gateway."""
+    body = json.dumps({"key": base64.b64encode(b"\0").decode(), "range_end": base64.b64encode(b"\0").decode(),
+                       "keys_only": True}).encode()
+    req = urllib.request.Request(f"{lab.etcd_endpoint()}/v3/kv/range", data=body,
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        reply = json.load(resp)
+    keys = {base64.b64decode(kv["key"]).decode(): kv["mod_revision"] for kv in reply.get("kvs", [])}
+    return reply["header"]["revision"], keys
+
+
+def firewall_state(lab):
+    """The rules the lab holds and the nftables ruleset it enforces (without counters)."""
+    netns = lab.status()["vpc"]["netns"]
+    nft = subprocess.run(["ip", "netns", "exec", netns, "nft", "-s", "list", "ruleset"],
+                         capture_output=True, text=True, timeout=20, check=True).stdout
+    return lab.get_firewall(), nft
+
+
+def node_identity(lab):
+    """Per node: hostname, /etc/hostname and the raw nodename file."""
+    script = "hostname; echo ---; cat /etc/hostname; echo ---; cat /var/lib/calico/nodename"
+    return {n["name"]: lab.node_exec(n["name"], ["sh", "-c", script]).stdout for n in lab.status()["nodes"]}

@@ -1,0 +1,285 @@
+"""playbooks/verify-mesh.yml against the lab: each broken mesh gives exactly
+its finding (kind, hosts, node, peer) and nothing else; verification writes
+nothing; the drift check reports drift and only drift.
+
+Tests that leave the lab as they found it use `lab` / `open_lab`; tests that
+break it use `dirty_lab` (rebuilt afterwards). Where a session is meant to
+stay down, the tests wait for the lab to settle themselves and then pass a
+short mesh_verify_wait_timeout, so the run does not wait 30 s for a peer
+that cannot come up.
+"""
+
+import json
+import os
+import subprocess
+import urllib.request
+
+import pytest
+
+from tests.integration.conftest import ROOT, recap, run_playbook
+from tests.integration.verify.conftest import (
+    HERE,
+    allow_ipip,
+    deny,
+    established,
+    etcd_state,
+    firewall_state,
+    ip,
+    node_identity,
+    summary,
+    verify,
+    wait,
+)
+
+pytestmark = pytest.mark.lab
+SHORT_WAIT = ("-e", "mesh_verify_wait_timeout=5")
+NODENAME_FILE = "/var/lib/calico/nodename"
+
+
+def full_mesh(lab, names):
+    return all(established(lab, n) == {ip(lab, o) for o in names if o != n} for n in names)
+
+
+# -- 1. healthy meshes ---------------------------------------------------------
+
+def test_healthy_three_node_mesh_has_no_findings(open_lab, tmp_path):
+    result = verify(tmp_path)
+    assert result["healthy"] is True
+    assert result["findings"] == []
+    assert result["matrix"] == {
+        a: {b: "Established" for b in ("node-1", "node-2", "node-3") if b != a} for a in ("node-1", "node-2", "node-3")
+    }
+
+
+def test_healthy_five_node_mesh_has_no_findings(dirty_lab, tmp_path):
+    lab = dirty_lab
+    allow_ipip(lab)
+    lab.add_node("node-4")
+    lab.add_node("node-5")
+    names = [f"node-{i}" for i in range(1, 6)]
+    wait(lambda: full_mesh(lab, names), "a full 5-node mesh")
+    result = verify(tmp_path)
+    assert result["findings"] == [] and result["healthy"] is True
+    assert sorted(result["matrix"]) == names
+    assert all(len(row) == 4 and set(row.values()) == {"Established"} for row in result["matrix"].values())
+
+
+# -- 2. TCP 179 blocked between two nodes ------------------------------------
+
+def test_tcp179_blocked_between_two_nodes_names_that_pair_only(dirty_lab, tmp_path):
+    lab = dirty_lab
+    allow_ipip(lab)
+    # Tags make the deny rules select exactly one pair (targetTags pick the receiving node).
+    lab.add_node("node-4", tags=["pair-a"])
+    lab.add_node("node-5", tags=["pair-b"])
+    names = [f"node-{i}" for i in range(1, 6)]
+    wait(lambda: full_mesh(lab, names), "a full 5-node mesh")
+    n4, n5 = ip(lab, "node-4"), ip(lab, "node-5")
+    lab.set_firewall(lab.get_firewall() + [
+        deny("deny-bgp-4-to-5", "tcp", n4, ["179"], ["pair-b"]),
+        deny("deny-bgp-5-to-4", "tcp", n5, ["179"], ["pair-a"]),
+    ])
+    # The firewall is stateful for tcp: reconnect the sessions into the block.
+    lab.restart_calico_node("node-4")
+    others = {ip(lab, n) for n in ("node-1", "node-2", "node-3")}
+    wait(lambda: established(lab, "node-4") == others and n4 not in established(lab, "node-5"),
+         "node-4 to peer with node-1..3 but not with node-5")
+
+    result = verify(tmp_path, *SHORT_WAIT)
+    assert summary(result) == [("tcp179_blocked", ("node-4", "node-5"), "node-4", n5)]
+    finding = result["findings"][0]
+    assert "TCP 179" in finding["cause"] and "between node-4 and node-5 only" in finding["cause"]
+    assert "allow TCP 179" in finding["fix"]
+    assert result["matrix"]["node-4"]["node-5"] != "Established"
+    assert result["matrix"]["node-1"] == {n: "Established" for n in ("node-2", "node-3", "node-4", "node-5")}
+
+
+# -- 3. IP protocol 4 blocked ----------------------------------------------------
+
+def test_default_firewall_blocks_ipip_between_all_nodes_with_the_gcp_fix(lab, tmp_path):
+    assert [r["name"] for r in lab.get_firewall()] == ["default-allow-internal"]
+    result = verify(tmp_path)
+    assert result["healthy"] is False
+    assert summary(result) == [("ipip_blocked", ("node-1", "node-2", "node-3"), None, None)]
+    finding = result["findings"][0]
+    assert finding["severity"] == "error"
+    assert "allows only tcp, udp and icmp" in finding["cause"]
+    assert finding["fix"].startswith("add the INGRESS firewall rule allowing IP protocol 4 from the VPC range")
+    assert "calico-ipip" in finding["fix"] and "playbooks/scale-out.yml --tags network" in finding["fix"]
+    assert len(finding["evidence"]) == 6  # every direction of every pair
+    # BGP itself is fine: the mesh is Established while every encapsulated packet is dropped.
+    assert all(set(row.values()) == {"Established"} for row in result["matrix"].values())
+
+
+def test_ipip_blocked_from_one_node_names_that_nodes_pairs(open_lab, tmp_path):
+    lab = open_lab
+    n3 = ip(lab, "node-3")
+    lab.set_firewall(lab.get_firewall() + [deny("deny-ipip-from-node-3", "4", n3)])
+    result = verify(tmp_path)
+    assert summary(result) == [("ipip_blocked", ("node-3",), "node-3", None)]
+    finding = result["findings"][0]
+    assert "to and from node-3" in finding["cause"]
+    n1, n2 = ip(lab, "node-1"), ip(lab, "node-2")
+    assert [e.split(" (BGP")[0] for e in finding["evidence"]] == [
+        f"IPIP probe node-3 ({n3}) -> node-1 ({n1}) failed",
+        f"IPIP probe node-3 ({n3}) -> node-2 ({n2}) failed",
+    ]
+
+
+# -- 4. BIRD / calico-node down --------------------------------------------------
+
+def test_calico_node_stopped_on_one_node_is_bird_down_there(dirty_lab, tmp_path):
+    lab = dirty_lab
+    allow_ipip(lab)
+    lab.stop_calico_node("node-2")
+    n2 = ip(lab, "node-2")
+    wait(lambda: not lab.bgp_sessions("node-2") and all(n2 not in established(lab, n) for n in ("node-1", "node-3")),
+         "BIRD on node-2 to stop and its peers to notice")
+    result = verify(tmp_path, *SHORT_WAIT)
+    assert summary(result) == [("bird_down", ("node-2",), "node-2", None)]
+    finding = result["findings"][0]
+    assert "restart calico-node on node-2" in finding["fix"]
+    # The failing sessions towards node-2 are evidence of this one finding, not findings of their own.
+    assert any(e.startswith(f"node-1 ({ip(lab, 'node-1')}) -> {n2}") for e in finding["evidence"])
+
+
+# -- 5. two hosts, one name (the field-notes incident) ---------------------------
+
+def test_two_hosts_sharing_a_name_is_one_duplicate_nodename_finding(dirty_lab, tmp_path):
+    lab = dirty_lab
+    allow_ipip(lab)
+    new = lab.add_node("node-4", hostname="node-1")
+    old_ip = ip(lab, "node-1")
+    # Last writer wins: node-4 takes Calico Node node-1 and the old node-1 loses its mesh.
+    wait(lambda: established(lab, "node-4") == {ip(lab, "node-2"), ip(lab, "node-3")}
+         and not established(lab, "node-1"), "node-4 to take over the name node-1")
+    result = verify(tmp_path, *SHORT_WAIT)
+    assert summary(result) == [("duplicate_nodename", ("node-1", "node-4"), "node-1", None)]
+    finding = result["findings"][0]
+    assert f"Calico Node 'node-1' is registered with IPv4 {new['ip']}" in finding["evidence"]
+    assert any(e.startswith(f"node-1 ({old_ip}, hostname 'node-1')") for e in finding["evidence"])
+    # The host to rename is the one that lost the name, not the live holder.
+    assert finding["fix"] == "ansible-playbook playbooks/fix-nodename-conflict.yml --limit node-1"
+
+
+# -- 6. a stale Node of a removed machine -------------------------------------------
+
+def test_removed_machine_leaves_a_stale_node(dirty_lab, tmp_path):
+    lab = dirty_lab
+    allow_ipip(lab)
+    n3 = ip(lab, "node-3")
+    lab.remove_node("node-3")
+    wait(lambda: all(n3 not in established(lab, n) for n in ("node-1", "node-2")), "node-3's sessions to drop")
+    result = verify(tmp_path, *SHORT_WAIT)
+    assert summary(result) == [("stale_node", (), "node-3", n3)]
+    assert result["findings"][0]["fix"] == "calicoctl delete node node-3"
+
+
+# -- 7. a nodename file with a trailing newline ------------------------------------
+
+def test_nodename_with_trailing_newline_is_nodename_invalid(dirty_lab, tmp_path):
+    lab = dirty_lab
+    allow_ipip(lab)
+    lab.node_exec("node-2", ["sh", "-c", f"printf 'node-2\\n' > {NODENAME_FILE}"], check=True)
+    lab.restart_calico_node("node-2")
+    wait(lambda: "Metadata.Name" in (lab.status()["nodes"][1]["calico_node_error"] or ""),
+         "calico-node on node-2 to refuse the name")
+    result = verify(tmp_path, *SHORT_WAIT)
+    assert summary(result) == [("nodename_invalid", ("node-2",), "node-2", None)]
+    finding = result["findings"][0]
+    assert f"{NODENAME_FILE} on node-2 contains 'node-2\\n'" in finding["evidence"][0]
+    assert finding["fix"].startswith(f"printf '%s' node-2 > {NODENAME_FILE} on node-2")
+
+
+# -- 8. verification writes nothing --------------------------------------------------
+
+def test_verify_mesh_changes_nothing_anywhere(open_lab):
+    lab = open_lab
+    before = (etcd_state(lab), firewall_state(lab), node_identity(lab))
+    proc = run_playbook(ROOT / "playbooks" / "verify-mesh.yml")  # fails the play on any finding
+    hosts = recap(proc.stdout)
+    assert sorted(hosts) == ["node-1", "node-2", "node-3"]
+    assert all(r["changed"] == 0 and r["failed"] == 0 for r in hosts.values()), hosts
+    assert (etcd_state(lab), firewall_state(lab), node_identity(lab)) == before
+
+
+# -- 9. the drift check -------------------------------------------------------------
+
+def compute(lab, method, path):
+    url = f"{lab.status()['cloud']['url']}{path}"
+    req = urllib.request.Request(url, method=method)
+    with urllib.request.urlopen(req, timeout=20) as resp:
+        return json.load(resp)
+
+
+def firewalls(lab):
+    rules = compute(lab, "GET", "/compute/v1/projects/calico-fleet-lab/global/firewalls").get("items", [])
+    return sorted(json.dumps(r, sort_keys=True) for r in rules)
+
+
+def drift_check(tmp_path):
+    report = tmp_path / "drift-report.json"
+    env = {**os.environ, "DRIFT_REPORT_FILE": str(report)}
+    proc = subprocess.run(["bash", str(ROOT / "scripts" / "drift-check.sh")], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=300)
+    return proc, (json.loads(report.read_text()) if report.exists() else None)
+
+
+def written(lab):
+    """Write requests the Compute test server received (its request log)."""
+    log = compute(lab, "GET", "/_test/log")["requests"]
+    return [(r["method"], r["path"]) for r in log if r["method"] in ("POST", "PATCH", "PUT", "DELETE")
+            and not r["path"].startswith("/_test") and not r["path"].endswith("/wait")]
+
+
+def test_drift_check_is_clean_after_scale_out_then_names_a_deleted_rule(dirty_lab, tmp_path):
+    lab = dirty_lab
+    lab.cloud_start()
+    run_playbook(ROOT / "playbooks" / "scale-out.yml")  # the one full scale-out of this file
+
+    compute(lab, "DELETE", "/_test/log")
+    before = (etcd_state(lab), firewall_state(lab), firewalls(lab))
+    proc, report = drift_check(tmp_path)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+    assert report == {"drift": False, "changes": [], "findings": [], "failures": []}
+    assert "drift-check: no drift" in proc.stdout
+    assert (etcd_state(lab), firewall_state(lab), firewalls(lab)) == before and written(lab) == []
+
+    compute(lab, "DELETE", "/compute/v1/projects/calico-fleet-lab/global/firewalls/calico-ipip")
+    wait(lambda: "calico-ipip" not in lab.status()["vpc"]["firewall"], "the rule to leave the VPC firewall")
+    compute(lab, "DELETE", "/_test/log")
+    before = (etcd_state(lab), firewall_state(lab), firewalls(lab))
+    proc, report = drift_check(tmp_path)
+    assert proc.returncode == 2, proc.stdout[-4000:] + proc.stderr[-2000:]
+    assert report["drift"] is True and report["failures"] == []
+    assert [(c["host"], c["task"]) for c in report["changes"]] == [
+        ("localhost", "gcp_network : Allow IP protocol 4 (IPIP) from the VPC range")]
+    assert report["changes"][0]["diff"][0]["before"] == {}
+    assert report["changes"][0]["diff"][0]["after"]["name"] == "calico-ipip"
+    # The mesh check sees the consequence: protocol 4 dropped between every pair.
+    assert [(f["kind"], f["hosts"]) for f in report["findings"]] == [
+        ("ipip_blocked", sorted(n["name"] for n in lab.status()["nodes"]))]
+    assert (etcd_state(lab), firewall_state(lab), firewalls(lab)) == before and written(lab) == []
+
+
+# -- 10. calico_network writes pools the lab's calico-node still reads -----------------
+
+def test_calico_node_reads_the_datastore_after_calico_network_writes_a_pool(dirty_lab, tmp_path):
+    lab = dirty_lab
+    pools = [
+        {"name": "default-ipv4-ippool", "cidr": "172.20.0.0/16", "ipip_mode": "Always", "nat_outgoing": True},
+        {"name": "extra-ipv4-ippool", "cidr": "172.21.0.0/16", "ipip_mode": "Always", "nat_outgoing": True},
+    ]
+    extra = tmp_path / "pools.json"
+    extra.write_text(json.dumps({"calico_network_ippools": pools}))
+    revision = etcd_state(lab)[0]
+    proc = run_playbook(HERE / "playbooks" / "calico_network.yml", "-e", f"@{extra}")
+    assert recap(proc.stdout)["localhost"]["changed"] >= 1
+    keys = etcd_state(lab)[1]
+    assert keys["/calico/resources/v3/projectcalico.org/ippools/extra-ipv4-ippool"] > revision
+
+    lab.restart_calico_node("node-1")  # the lab's `kubectl delete pod calico-node-...`
+    lab.wait_for_mesh(timeout=60)
+    node = lab.status()["nodes"][0]
+    assert node["calico_node_running"] and node["calico_node_error"] is None
+    assert node["calico_node_name"] == "node-1" and node["bgp_established"] == 2
