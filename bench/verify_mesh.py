@@ -21,7 +21,7 @@ sys.path.insert(0, str(ROOT))
 
 from lab import api  # noqa: E402
 
-ENV = {**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_CALLBACKS_ENABLED": ""}
+ENV = {**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg")}
 BIN = ROOT / ".venv" / "bin"
 COMMANDS = {
     "ping (floor)": [str(BIN / "ansible"), "all", "-m", "ansible.builtin.ping"],

@@ -414,3 +414,9 @@ class KubernetesDatastore(Datastore):
                 ann.get(NODE_ANNOTATIONS["ipip_tunnel_addr"]), ann.get(NODE_ANNOTATIONS["asn"]),
             ))
         return sorted(nodes, key=lambda n: n["name"])
+
+
+def read_nodes_info(params):
+    """What calico_nodes_info returns: every Calico Node and the BGP configuration."""
+    datastore = connect(params)
+    return {"nodes": datastore.read_nodes(), "bgp_configuration": datastore.read_bgp_configuration()}

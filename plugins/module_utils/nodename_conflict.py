@@ -34,18 +34,6 @@ class RemediationPlanError(ValueError):
     """The plan cannot be made safely; the message says what to change."""
 
 
-def read_identity(hostname_file, nodename_file):
-    """What decides a host's Calico node name: the running hostname and the raw nodename file."""
-    with open(hostname_file) as handle:
-        hostname = handle.read().strip()
-    try:
-        with open(nodename_file) as handle:
-            nodename = handle.read()
-    except FileNotFoundError:
-        nodename = None
-    return {"hostname": hostname, "nodename": nodename, "nodename_file": nodename_file}
-
-
 def _check_inputs(hosts, nodes):
     if not isinstance(hosts, dict) or not hosts:
         raise RemediationPlanError("hosts must be a mapping {inventory_host: {ip, hostname, nodename}}")

@@ -49,6 +49,16 @@ options:
     description: Seconds between two polls.
     type: float
     default: 2
+  identity:
+    description:
+      - Also return the host's running hostname and the raw content of O(nodename_file), what decides
+        its Calico node name, so one call per host gives the mesh check everything it needs.
+    type: bool
+    default: false
+  nodename_file:
+    description: File calico-node takes its node name from (with O(identity)).
+    type: path
+    default: /var/lib/calico/nodename
 notes:
   - Supports check mode (it never changes anything).
 seealso:
@@ -75,6 +85,16 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+hostname:
+  description: The running hostname (with O(identity)).
+  returned: when identity is true
+  type: str
+  sample: node-1
+nodename:
+  description: Raw content of O(nodename_file), null when missing (with O(identity)).
+  returned: when identity is true
+  type: str
+  sample: node-1
 bird_version:
   description: BIRD's version, from C(show status).
   returned: success
@@ -130,6 +150,7 @@ waited:
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.bird import BirdError, BirdNotRunning, normalize_peers, wait_for_peers
+from ansible.module_utils.calico_identity import read_identity
 
 ARGUMENT_SPEC = dict(
     socket=dict(type="path"),
@@ -138,6 +159,8 @@ ARGUMENT_SPEC = dict(
     expect_peers=dict(type="list", elements="str", default=[]),
     wait_timeout=dict(type="float", default=0),
     retry_interval=dict(type="float", default=2),
+    identity=dict(type="bool", default=False),
+    nodename_file=dict(type="path", default="/var/lib/calico/nodename"),
 )
 
 
@@ -150,15 +173,16 @@ def main():
         normalize_peers(p["expect_peers"])
     except ValueError as exc:
         module.fail_json(msg=str(exc))
+    identity = read_identity(nodename_file=p["nodename_file"]) if p["identity"] else {}
     try:
         result = wait_for_peers(
             p["expect_peers"], p["ip_version"], p["socket"], p["timeout"], p["wait_timeout"], p["retry_interval"]
         )
     except BirdNotRunning as exc:
-        module.fail_json(msg=str(exc), paths=exc.paths)
+        module.fail_json(msg=str(exc), paths=exc.paths, **identity)
     except BirdError as exc:
-        module.fail_json(msg=f"reading BIRD's BGP status failed: {exc}")
-    module.exit_json(changed=False, **result)
+        module.fail_json(msg=f"reading BIRD's BGP status failed: {exc}", **identity)
+    module.exit_json(changed=False, **result, **identity)
 
 
 if __name__ == "__main__":

@@ -42,7 +42,7 @@ nodename_file:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.nodename_conflict import read_identity
+from ansible.module_utils.calico_identity import read_identity
 
 HOSTNAME_FILE = "/proc/sys/kernel/hostname"
 

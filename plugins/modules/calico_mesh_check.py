@@ -116,38 +116,17 @@ expected_peers:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.findings import findings_to_dicts
-from ansible.module_utils.mesh import evaluate, input_errors, render_table
-
-ARGUMENT_SPEC = dict(
-    hosts=dict(type="dict", required=True),
-    nodes=dict(type="list", elements="dict", required=True),
-    bgp_configuration=dict(type="dict", default={}),
-    probe=dict(type="dict"),
-    cloud=dict(type="str", choices=["gcp", "aws", "lab"], default="gcp"),
-    fail_on_findings=dict(type="bool", default=True),
-)
+from ansible.module_utils.in_process import ModuleFailure
+from ansible.module_utils.mesh_check import ARGUMENT_SPEC, mesh_check
 
 
 def main():
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
-    p = module.params
-    problems = input_errors(p["hosts"], p["nodes"])
-    if problems:
-        module.fail_json(msg="calico_mesh_check input: " + "; ".join(problems))
-    report = evaluate(p["hosts"], p["nodes"], p["bgp_configuration"], p["probe"], p["cloud"])
-    result = dict(
-        changed=False,
-        healthy=report["healthy"],
-        findings=findings_to_dicts(report["findings"]),
-        matrix=report["matrix"],
-        expected_peers=report["expected_peers"],
-        table=render_table(p["hosts"], report["matrix"], report["findings"], report["down"]),
-    )
-    if not report["healthy"] and p["fail_on_findings"]:
-        errors = [f.summary() for f in report["findings"] if f.severity == "error"]
-        module.fail_json(msg=f"Calico mesh is unhealthy ({len(errors)} problem(s)): " + " | ".join(errors), **result)
-    module.exit_json(**result)
+    try:
+        result = mesh_check(module.params)
+    except ModuleFailure as exc:
+        module.fail_json(msg=exc.msg, changed=False, **exc.context)
+    module.exit_json(changed=False, **result)
 
 
 if __name__ == "__main__":

@@ -54,8 +54,8 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.calico_datastore import (
     DATASTORE_REQUIRED_IF,
     DatastoreError,
-    connect,
     datastore_argument_spec,
+    read_nodes_info,
 )
 
 
@@ -63,12 +63,10 @@ def main():
     module = AnsibleModule(argument_spec=datastore_argument_spec(), required_if=DATASTORE_REQUIRED_IF,
                            supports_check_mode=True)
     try:
-        datastore = connect(module.params)
-        nodes = datastore.read_nodes()
-        bgp = datastore.read_bgp_configuration()
+        result = read_nodes_info(module.params)
     except DatastoreError as exc:
         module.fail_json(msg=str(exc), **exc.context)
-    module.exit_json(changed=False, nodes=nodes, bgp_configuration=bgp)
+    module.exit_json(changed=False, **result)
 
 
 if __name__ == "__main__":

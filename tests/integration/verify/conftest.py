@@ -1,7 +1,9 @@
 """Helpers for the mesh verification tests on the lab.
 
-`verify()` runs playbooks/verify-mesh.yml report-only (through a test
-playbook that imports it) and returns what it registered, mesh_verify_result.
+`verify()` runs playbooks/verify-mesh.yml as a user does and returns what it
+registered (mesh_verify_result), read from Ansible's JSON output. Every run
+is also checked to have written nothing: recap changed=0 on every host, the
+etcd revision, the VPC firewall, hostnames and nodename files unchanged.
 The lab is read with its own API, etcd's JSON gateway and nft, never with
 the code under test.
 """
@@ -14,18 +16,48 @@ import urllib.request
 
 import pytest
 
-from tests.integration.conftest import ROOT, run_playbook
+from tests.integration.conftest import ROOT, ansible_env
 
 HERE = ROOT / "tests" / "integration" / "verify"
-DUMP_PLAYBOOK = HERE / "playbooks" / "verify_mesh_dump.yml"
+VERIFY_MESH = ROOT / "playbooks" / "verify-mesh.yml"
 
 
-def verify(tmp_path, *args):
-    """mesh_verify_result of a report-only verify-mesh.yml run (the play itself must not fail)."""
-    dump = tmp_path / "mesh_verify_result.json"
-    dump.unlink(missing_ok=True)
-    run_playbook(DUMP_PLAYBOOK, "-e", f"verify_mesh_dump_file={dump}", *args)
-    return json.loads(dump.read_text())
+def run_json(playbook, *args, timeout=600):
+    """ansible-playbook with the JSON stdout callback: (returncode, parsed output)."""
+    env = ansible_env()
+    env["ANSIBLE_STDOUT_CALLBACK"] = "ansible.posix.json"
+    # ansible.cfg enables profile_tasks, whose text would land in the JSON on stdout.
+    env["ANSIBLE_CALLBACKS_ENABLED"] = "ansible.posix.json"
+    proc = subprocess.run([str(ROOT / ".venv" / "bin" / "ansible-playbook"), str(playbook), *args], cwd=ROOT,
+                          env=env, capture_output=True, text=True, timeout=timeout)
+    try:
+        return proc.returncode, json.loads(proc.stdout)
+    except ValueError:
+        raise AssertionError(f"{playbook} printed no JSON ({proc.returncode}):\n{proc.stdout[-3000:]}"
+                             f"\n{proc.stderr[-3000:]}") from None
+
+
+def verify(lab, *args, report_only=True):
+    """mesh_verify_result of one verify-mesh.yml run, which must write nothing.
+
+    report_only: pass mesh_verify_fail_on_findings=false (the run then must not fail).
+    """
+    before = written_state(lab)
+    extra = ("-e", "mesh_verify_fail_on_findings=false") if report_only else ()
+    rc, out = run_json(VERIFY_MESH, *extra, *args)
+    assert rc == 0, json.dumps(out.get("stats"), indent=1)
+    assert out["stats"] and all(s["changed"] == 0 and s["failures"] == 0 for s in out["stats"].values()), \
+        out["stats"]
+    assert written_state(lab) == before, "verify-mesh.yml changed the lab"
+    results = [res for play in out["plays"] for task in play["tasks"] for res in task["hosts"].values()
+               if {"healthy", "findings", "matrix"} <= set(res)]
+    assert len(results) == 1, f"expected one mesh check result, got {len(results)}"
+    return results[0]
+
+
+def written_state(lab):
+    """What a read-only run must leave alone: etcd, the VPC firewall, hostnames and nodename files."""
+    return etcd_state(lab), firewall_state(lab), node_identity(lab)
 
 
 def summary(result):

@@ -23,12 +23,11 @@ from tests.integration.verify.conftest import (
     deny,
     established,
     etcd_state,
-    firewall_state,
     ip,
-    node_identity,
     summary,
     verify,
     wait,
+    written_state,
 )
 
 pytestmark = pytest.mark.lab
@@ -40,40 +39,34 @@ def full_mesh(lab, names):
     return all(established(lab, n) == {ip(lab, o) for o in names if o != n} for n in names)
 
 
-# -- 1. healthy meshes ---------------------------------------------------------
+# -- healthy meshes; TCP 179 blocked between two nodes ---------------------------
 
-def test_healthy_three_node_mesh_has_no_findings(open_lab, tmp_path):
-    result = verify(tmp_path)
+def test_healthy_three_node_mesh_has_no_findings_and_verification_writes_nothing(open_lab):
+    # As a user runs it: the play fails on any finding. verify() also checks that the run
+    # changed nothing (recap, etcd revision, VPC firewall, hostnames, nodename files), as it
+    # does for every scenario below.
+    result = verify(open_lab, report_only=False)
     assert result["healthy"] is True
     assert result["findings"] == []
-    assert result["matrix"] == {
-        a: {b: "Established" for b in ("node-1", "node-2", "node-3") if b != a} for a in ("node-1", "node-2", "node-3")
-    }
+    names = ("node-1", "node-2", "node-3")
+    assert result["matrix"] == {a: {b: "Established" for b in names if b != a} for a in names}
 
 
-def test_healthy_five_node_mesh_has_no_findings(dirty_lab, tmp_path):
+def test_five_node_mesh_is_healthy_until_tcp179_is_blocked_between_two_nodes(dirty_lab):
+    """Scale to five nodes (healthy), then block TCP 179 between node-4 and node-5 only:
+    one finding for that pair. One test, so the five-node lab is built once."""
     lab = dirty_lab
     allow_ipip(lab)
-    lab.add_node("node-4")
-    lab.add_node("node-5")
-    names = [f"node-{i}" for i in range(1, 6)]
-    wait(lambda: full_mesh(lab, names), "a full 5-node mesh")
-    result = verify(tmp_path)
-    assert result["findings"] == [] and result["healthy"] is True
-    assert sorted(result["matrix"]) == names
-    assert all(len(row) == 4 and set(row.values()) == {"Established"} for row in result["matrix"].values())
-
-
-# -- 2. TCP 179 blocked between two nodes ------------------------------------
-
-def test_tcp179_blocked_between_two_nodes_names_that_pair_only(dirty_lab, tmp_path):
-    lab = dirty_lab
-    allow_ipip(lab)
-    # Tags make the deny rules select exactly one pair (targetTags pick the receiving node).
+    # Tags make the deny rules below select exactly one pair (targetTags pick the receiving node).
     lab.add_node("node-4", tags=["pair-a"])
     lab.add_node("node-5", tags=["pair-b"])
     names = [f"node-{i}" for i in range(1, 6)]
     wait(lambda: full_mesh(lab, names), "a full 5-node mesh")
+    healthy = verify(lab)
+    assert healthy["findings"] == [] and healthy["healthy"] is True
+    assert sorted(healthy["matrix"]) == names
+    assert all(len(row) == 4 and set(row.values()) == {"Established"} for row in healthy["matrix"].values())
+
     n4, n5 = ip(lab, "node-4"), ip(lab, "node-5")
     lab.set_firewall(lab.get_firewall() + [
         deny("deny-bgp-4-to-5", "tcp", n4, ["179"], ["pair-b"]),
@@ -85,7 +78,7 @@ def test_tcp179_blocked_between_two_nodes_names_that_pair_only(dirty_lab, tmp_pa
     wait(lambda: established(lab, "node-4") == others and n4 not in established(lab, "node-5"),
          "node-4 to peer with node-1..3 but not with node-5")
 
-    result = verify(tmp_path, *SHORT_WAIT)
+    result = verify(lab, *SHORT_WAIT)
     assert summary(result) == [("tcp179_blocked", ("node-4", "node-5"), "node-4", n5)]
     finding = result["findings"][0]
     assert "TCP 179" in finding["cause"] and "between node-4 and node-5 only" in finding["cause"]
@@ -94,11 +87,11 @@ def test_tcp179_blocked_between_two_nodes_names_that_pair_only(dirty_lab, tmp_pa
     assert result["matrix"]["node-1"] == {n: "Established" for n in ("node-2", "node-3", "node-4", "node-5")}
 
 
-# -- 3. IP protocol 4 blocked ----------------------------------------------------
+# -- IP protocol 4 blocked ----------------------------------------------------
 
-def test_default_firewall_blocks_ipip_between_all_nodes_with_the_gcp_fix(lab, tmp_path):
+def test_default_firewall_blocks_ipip_between_all_nodes_with_the_gcp_fix(lab):
     assert [r["name"] for r in lab.get_firewall()] == ["default-allow-internal"]
-    result = verify(tmp_path)
+    result = verify(lab)
     assert result["healthy"] is False
     assert summary(result) == [("ipip_blocked", ("node-1", "node-2", "node-3"), None, None)]
     finding = result["findings"][0]
@@ -111,11 +104,11 @@ def test_default_firewall_blocks_ipip_between_all_nodes_with_the_gcp_fix(lab, tm
     assert all(set(row.values()) == {"Established"} for row in result["matrix"].values())
 
 
-def test_ipip_blocked_from_one_node_names_that_nodes_pairs(open_lab, tmp_path):
+def test_ipip_blocked_from_one_node_names_that_nodes_pairs(open_lab):
     lab = open_lab
     n3 = ip(lab, "node-3")
     lab.set_firewall(lab.get_firewall() + [deny("deny-ipip-from-node-3", "4", n3)])
-    result = verify(tmp_path)
+    result = verify(lab)
     assert summary(result) == [("ipip_blocked", ("node-3",), "node-3", None)]
     finding = result["findings"][0]
     assert "to and from node-3" in finding["cause"]
@@ -126,16 +119,16 @@ def test_ipip_blocked_from_one_node_names_that_nodes_pairs(open_lab, tmp_path):
     ]
 
 
-# -- 4. BIRD / calico-node down --------------------------------------------------
+# -- BIRD / calico-node down --------------------------------------------------
 
-def test_calico_node_stopped_on_one_node_is_bird_down_there(dirty_lab, tmp_path):
+def test_calico_node_stopped_on_one_node_is_bird_down_there(dirty_lab):
     lab = dirty_lab
     allow_ipip(lab)
     lab.stop_calico_node("node-2")
     n2 = ip(lab, "node-2")
     wait(lambda: not lab.bgp_sessions("node-2") and all(n2 not in established(lab, n) for n in ("node-1", "node-3")),
          "BIRD on node-2 to stop and its peers to notice")
-    result = verify(tmp_path, *SHORT_WAIT)
+    result = verify(lab, *SHORT_WAIT)
     assert summary(result) == [("bird_down", ("node-2",), "node-2", None)]
     finding = result["findings"][0]
     assert "restart calico-node on node-2" in finding["fix"]
@@ -143,9 +136,9 @@ def test_calico_node_stopped_on_one_node_is_bird_down_there(dirty_lab, tmp_path)
     assert any(e.startswith(f"node-1 ({ip(lab, 'node-1')}) -> {n2}") for e in finding["evidence"])
 
 
-# -- 5. two hosts, one name (the field-notes incident) ---------------------------
+# -- two hosts, one name (the field-notes incident) ---------------------------
 
-def test_two_hosts_sharing_a_name_is_one_duplicate_nodename_finding(dirty_lab, tmp_path):
+def test_two_hosts_sharing_a_name_is_one_duplicate_nodename_finding(dirty_lab):
     lab = dirty_lab
     allow_ipip(lab)
     new = lab.add_node("node-4", hostname="node-1")
@@ -153,7 +146,7 @@ def test_two_hosts_sharing_a_name_is_one_duplicate_nodename_finding(dirty_lab, t
     # Last writer wins: node-4 takes Calico Node node-1 and the old node-1 loses its mesh.
     wait(lambda: established(lab, "node-4") == {ip(lab, "node-2"), ip(lab, "node-3")}
          and not established(lab, "node-1"), "node-4 to take over the name node-1")
-    result = verify(tmp_path, *SHORT_WAIT)
+    result = verify(lab, *SHORT_WAIT)
     assert summary(result) == [("duplicate_nodename", ("node-1", "node-4"), "node-1", None)]
     finding = result["findings"][0]
     assert f"Calico Node 'node-1' is registered with IPv4 {new['ip']}" in finding["evidence"]
@@ -162,48 +155,36 @@ def test_two_hosts_sharing_a_name_is_one_duplicate_nodename_finding(dirty_lab, t
     assert finding["fix"] == "ansible-playbook playbooks/fix-nodename-conflict.yml --limit node-1"
 
 
-# -- 6. a stale Node of a removed machine -------------------------------------------
+# -- a stale Node of a removed machine -------------------------------------------
 
-def test_removed_machine_leaves_a_stale_node(dirty_lab, tmp_path):
+def test_removed_machine_leaves_a_stale_node(dirty_lab):
     lab = dirty_lab
     allow_ipip(lab)
     n3 = ip(lab, "node-3")
     lab.remove_node("node-3")
     wait(lambda: all(n3 not in established(lab, n) for n in ("node-1", "node-2")), "node-3's sessions to drop")
-    result = verify(tmp_path, *SHORT_WAIT)
+    result = verify(lab, *SHORT_WAIT)
     assert summary(result) == [("stale_node", (), "node-3", n3)]
     assert result["findings"][0]["fix"] == "calicoctl delete node node-3"
 
 
-# -- 7. a nodename file with a trailing newline ------------------------------------
+# -- a nodename file with a trailing newline ------------------------------------
 
-def test_nodename_with_trailing_newline_is_nodename_invalid(dirty_lab, tmp_path):
+def test_nodename_with_trailing_newline_is_nodename_invalid(dirty_lab):
     lab = dirty_lab
     allow_ipip(lab)
     lab.node_exec("node-2", ["sh", "-c", f"printf 'node-2\\n' > {NODENAME_FILE}"], check=True)
     lab.restart_calico_node("node-2")
     wait(lambda: "Metadata.Name" in (lab.status()["nodes"][1]["calico_node_error"] or ""),
          "calico-node on node-2 to refuse the name")
-    result = verify(tmp_path, *SHORT_WAIT)
+    result = verify(lab, *SHORT_WAIT)
     assert summary(result) == [("nodename_invalid", ("node-2",), "node-2", None)]
     finding = result["findings"][0]
     assert f"{NODENAME_FILE} on node-2 contains 'node-2\\n'" in finding["evidence"][0]
     assert finding["fix"].startswith(f"printf '%s' node-2 > {NODENAME_FILE} on node-2")
 
 
-# -- 8. verification writes nothing --------------------------------------------------
-
-def test_verify_mesh_changes_nothing_anywhere(open_lab):
-    lab = open_lab
-    before = (etcd_state(lab), firewall_state(lab), node_identity(lab))
-    proc = run_playbook(ROOT / "playbooks" / "verify-mesh.yml")  # fails the play on any finding
-    hosts = recap(proc.stdout)
-    assert sorted(hosts) == ["node-1", "node-2", "node-3"]
-    assert all(r["changed"] == 0 and r["failed"] == 0 for r in hosts.values()), hosts
-    assert (etcd_state(lab), firewall_state(lab), node_identity(lab)) == before
-
-
-# -- 9. the drift check -------------------------------------------------------------
+# -- the drift check -------------------------------------------------------------
 
 def compute(lab, method, path):
     url = f"{lab.status()['cloud']['url']}{path}"
@@ -238,17 +219,17 @@ def test_drift_check_is_clean_after_scale_out_then_names_a_deleted_rule(dirty_la
     run_playbook(ROOT / "playbooks" / "scale-out.yml")  # the one full scale-out of this file
 
     compute(lab, "DELETE", "/_test/log")
-    before = (etcd_state(lab), firewall_state(lab), firewalls(lab))
+    before = (written_state(lab), firewalls(lab))
     proc, report = drift_check(tmp_path)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
     assert report == {"drift": False, "changes": [], "findings": [], "failures": []}
     assert "drift-check: no drift" in proc.stdout
-    assert (etcd_state(lab), firewall_state(lab), firewalls(lab)) == before and written(lab) == []
+    assert (written_state(lab), firewalls(lab)) == before and written(lab) == []
 
     compute(lab, "DELETE", "/compute/v1/projects/calico-fleet-lab/global/firewalls/calico-ipip")
     wait(lambda: "calico-ipip" not in lab.status()["vpc"]["firewall"], "the rule to leave the VPC firewall")
     compute(lab, "DELETE", "/_test/log")
-    before = (etcd_state(lab), firewall_state(lab), firewalls(lab))
+    before = (written_state(lab), firewalls(lab))
     proc, report = drift_check(tmp_path)
     assert proc.returncode == 2, proc.stdout[-4000:] + proc.stderr[-2000:]
     assert report["drift"] is True and report["failures"] == []
@@ -259,10 +240,10 @@ def test_drift_check_is_clean_after_scale_out_then_names_a_deleted_rule(dirty_la
     # The mesh check sees the consequence: protocol 4 dropped between every pair.
     assert [(f["kind"], f["hosts"]) for f in report["findings"]] == [
         ("ipip_blocked", sorted(n["name"] for n in lab.status()["nodes"]))]
-    assert (etcd_state(lab), firewall_state(lab), firewalls(lab)) == before and written(lab) == []
+    assert (written_state(lab), firewalls(lab)) == before and written(lab) == []
 
 
-# -- 10. calico_network writes pools the lab's calico-node still reads -----------------
+# -- calico_network writes pools the lab's calico-node still reads -----------------
 
 def test_calico_node_reads_the_datastore_after_calico_network_writes_a_pool(dirty_lab, tmp_path):
     lab = dirty_lab

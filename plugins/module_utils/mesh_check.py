@@ -1,0 +1,32 @@
+"""calico_mesh_check's entry logic: arguments in, result out (module and action plugin share it)."""
+
+from ansible.module_utils.findings import findings_to_dicts
+from ansible.module_utils.in_process import ModuleFailure
+from ansible.module_utils.mesh import evaluate, input_errors, render_table
+
+ARGUMENT_SPEC = dict(
+    hosts=dict(type="dict", required=True),
+    nodes=dict(type="list", elements="dict", required=True),
+    bgp_configuration=dict(type="dict", default={}),
+    probe=dict(type="dict"),
+    cloud=dict(type="str", choices=["gcp", "aws", "lab"], default="gcp"),
+    fail_on_findings=dict(type="bool", default=True),
+)
+
+
+def mesh_check(p):
+    problems = input_errors(p["hosts"], p["nodes"])
+    if problems:
+        raise ModuleFailure("calico_mesh_check input: " + "; ".join(problems))
+    report = evaluate(p["hosts"], p["nodes"], p["bgp_configuration"], p["probe"], p["cloud"])
+    result = dict(
+        healthy=report["healthy"],
+        findings=findings_to_dicts(report["findings"]),
+        matrix=report["matrix"],
+        expected_peers=report["expected_peers"],
+        table=render_table(p["hosts"], report["matrix"], report["findings"], report["down"]),
+    )
+    if not report["healthy"] and p["fail_on_findings"]:
+        errors = [f.summary() for f in report["findings"] if f.severity == "error"]
+        raise ModuleFailure(f"Calico mesh is unhealthy ({len(errors)} problem(s)): " + " | ".join(errors), **result)
+    return result
