@@ -97,6 +97,16 @@ def test_tcp179_connection_refused_on_aws_names_the_security_group():
     assert "security group" in f.fix
 
 
+def test_a_leftover_peer_shutdown_error_does_not_hide_a_blocked_tcp179():
+    """Seen in the lab: after calico-node restarts behind a TCP 179 block, BIRD keeps the peer's last
+    error ('Administrative shutdown') while the session sits in Connect: the state decides."""
+    cluster = Cluster(3)
+    cluster.session("node1", cluster.ip("node2"), "start", "Connect       Received: Administrative shutdown")
+    cluster.session("node2", cluster.ip("node1"), "start", "Passive")
+    f = only(cluster.evaluate())
+    assert (f.kind, f.hosts) == ("tcp179_blocked", ["node1", "node2"])
+
+
 def test_tcp179_blocked_everywhere_is_one_finding():
     cluster = Cluster(4)
     for a in cluster.hosts:
