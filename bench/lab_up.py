@@ -7,7 +7,6 @@ lab process, and takes the lab down again.
 """
 
 import os
-import subprocess
 import sys
 import time
 
@@ -15,15 +14,12 @@ os.environ.setdefault("LAB_SLOT", "7")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from lab import api, config  # noqa: E402
+from lab.sh import netns_pids  # noqa: E402
 
 
 def lab_pids(cfg, state_nodes):
     namespaces = [cfg.vpc_netns] + [n["netns"] for n in state_nodes]
-    pids = set()
-    for ns in namespaces:
-        out = subprocess.run(["ip", "netns", "pids", ns], capture_output=True, text=True).stdout
-        pids.update(int(p) for p in out.split())
-    return pids
+    return {pid for ns in namespaces for pid in netns_pids(ns)}
 
 
 def memory_kib(pid):

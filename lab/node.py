@@ -13,7 +13,7 @@ import shutil
 import sys
 
 from lab.config import REPO
-from lab.sh import LabError, alive, in_node, run, spawn, stop, wait_until
+from lab.sh import LabError, alive, in_node, netns_pids, run, spawn, stop, wait_until
 
 LIFETIME = int(os.environ.get("LAB_LIFETIME", str(6 * 3600)))  # every lab daemon stops by itself
 NODE_BIN = REPO / "lab" / "node_bin"
@@ -152,13 +152,8 @@ def stop_calico_node(node):
 
 def destroy(cfg, node):
     pids = [p for p in (node.get("pids") or {}).values() if p]
-    pids += _netns_pids(node["netns"])
+    pids += netns_pids(node["netns"])
     stop(pids)
     run(["ip", "-n", cfg.vpc_netns, "link", "del", node["veth"]], check=False)
     run(["ip", "netns", "del", node["netns"]], check=False)
     shutil.rmtree(node_dir(cfg, node["id"]), ignore_errors=True)
-
-
-def _netns_pids(ns):
-    proc = run(["ip", "netns", "pids", ns], check=False)
-    return [int(p) for p in proc.stdout.split()] if proc.returncode == 0 else []

@@ -23,6 +23,12 @@ def in_netns(netns, argv):
     return ["ip", "netns", "exec", netns, *argv]
 
 
+def netns_pids(ns):
+    """Every process in network namespace `ns` (none if it does not exist)."""
+    proc = run(["ip", "netns", "pids", ns], check=False)
+    return [int(p) for p in proc.stdout.split()] if proc.returncode == 0 else []
+
+
 def in_node(holder_pid, argv):
     """argv run inside a node: its network, UTS and mount namespaces."""
     return ["nsenter", "-t", str(holder_pid), "-m", "-u", "-n", "--", *argv]

@@ -7,7 +7,7 @@ import urllib.request
 from lab import firewall
 from lab.config import REPO
 from lab.node import LIFETIME
-from lab.sh import LabError, alive, in_netns, run, spawn, stop, wait_until
+from lab.sh import LabError, alive, in_netns, netns_pids, run, spawn, stop, wait_until
 
 MGMT_VPC_IF = "mgmt0"
 
@@ -101,17 +101,12 @@ def remove_leftovers(cfg):
     run(["ip", "route", "del", str(cfg.vpc_range)], check=False)
     run(["ip", "link", "del", cfg.mgmt_host_if], check=False)
     ns = cfg.vpc_netns
-    pids = _netns_pids(ns)
+    pids = netns_pids(ns)
     stop(pids)
     run(["ip", "netns", "del", ns], check=False)
 
-
-def _netns_pids(ns):
-    proc = run(["ip", "netns", "pids", ns], check=False)
-    return [int(p) for p in proc.stdout.split()] if proc.returncode == 0 else []
 
 
 def running(cfg, state):
     vpc = state.get("vpc") or {}
     return bool(vpc) and alive((vpc.get("pids") or {}).get("etcd"))
-
