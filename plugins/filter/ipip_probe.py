@@ -1,18 +1,17 @@
 """Filter ``ipip_probe_matrix``: the IPIP probe's pairwise matrix from every node's result."""
 
-import importlib.util
-import pathlib
+import os
 
-try:
-    from ansible.module_utils.ipip import probe_matrix
-except ImportError:
-    # Controller-side plugins do not see the project's module_utils as
-    # ansible.module_utils.*: load the same file by its path instead.
-    _PATH = pathlib.Path(__file__).resolve().parents[1] / "module_utils" / "ipip.py"
-    _SPEC = importlib.util.spec_from_file_location("calico_fleet_ipip", _PATH)
-    _IPIP = importlib.util.module_from_spec(_SPEC)
-    _SPEC.loader.exec_module(_IPIP)
-    probe_matrix = _IPIP.probe_matrix
+import ansible.module_utils
+
+# Filters run on the controller, where ansible.cfg's module_utils path is not
+# importable: make plugins/module_utils reachable the way modules see it
+# (the same mechanism as the other filters and the action plugins).
+_MODULE_UTILS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "module_utils")
+if _MODULE_UTILS not in ansible.module_utils.__path__:
+    ansible.module_utils.__path__.append(_MODULE_UTILS)
+
+from ansible.module_utils.ipip import probe_matrix  # noqa: E402
 
 
 def ipip_probe_matrix(data, hosts=None, key=None):
