@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 
-from lab import config, inventory, node, vpc
+from lab import aws_lab, config, inventory, node, vpc
 from lab.sh import LabError, alive, run, spawn, stop, wait_until
 from lab.state import load, locked
 
@@ -56,8 +56,8 @@ def down(cfg=None):
 
 
 def _teardown(cfg, state):
-    stop([(state.get("cloud") or {}).get("pid")])
-    state["cloud"] = None
+    stop([(state.get("cloud") or {}).get("pid"), (state.get("aws") or {}).get("pid")])
+    state["cloud"] = state["aws"] = None
     for n in list(state["nodes"].values()):
         node.destroy(cfg, n)
     _remove_stray_nodes(cfg)
@@ -231,6 +231,9 @@ def cloud_start(cfg=None, operation_latency=0.5):
         cloud = state.get("cloud") or {}
         if alive(cloud.get("pid")):
             return cloud
+        if aws_lab.running(state):
+            raise LabError("the AWS test server runs on this lab; the Compute test server is an "
+                           "alternative to it: run `lab aws stop` first")
         argv = [sys.executable, "-m", "lab.compute", "--lab", "--port", cfg.compute_port,
                 "--project", COMPUTE_PROJECT, "--zone", COMPUTE_ZONE, "--vpc-range", cfg.vpc_range,
                 "--first-host", 100, "--operation-latency", operation_latency]
@@ -258,6 +261,23 @@ def cloud_stop(cfg=None):
         state["cloud"] = None
 
 
+def aws_start(cfg=None):
+    """Start the AWS test server (moto) wired to this lab; returns its endpoint and ids
+    (region, vpc_id, vpc_cidr, subnet_id, subnet_cidr, security_group_id/_name, key_name,
+    amis {name: id}, instances {id: node}). See lab/aws_lab.py."""
+    return aws_lab.start(_cfg(cfg))
+
+
+def aws_stop(cfg=None):
+    aws_lab.stop_server(_cfg(cfg))
+
+
+def aws_info(cfg=None):
+    """state['aws'] while the AWS test server runs, else None."""
+    state = load(_cfg(cfg))
+    return state.get("aws") if aws_lab.running(state) else None
+
+
 def status(cfg=None):
     cfg = _cfg(cfg)
     state = load(cfg)
@@ -272,6 +292,7 @@ def status(cfg=None):
         },
         "inventory": str(cfg.inventory_file),
         "cloud": state.get("cloud") if alive((state.get("cloud") or {}).get("pid")) else None,
+        "aws": state.get("aws") if aws_lab.running(state) else None,
         "nodes": [_node_status(cfg, n) for n in sorted(state["nodes"].values(), key=lambda n: n["index"])]
         if running else [],
     }

@@ -19,6 +19,8 @@ def _print_status(st):
     print(f"inventory: {st['inventory']}")
     if st.get("cloud"):
         print(f"Compute Engine test server: {st['cloud']['url']}")
+    if st.get("aws"):
+        print(f"AWS test server: {st['aws']['endpoint']} (VPC {st['aws']['vpc_id']})")
     header = f"{'NODE':<14} {'IP':<15} {'HOSTNAME':<18} {'CALICO NODE':<18} {'BGP UP':>6}  SESSIONS"
     print(header)
     for n in st["nodes"]:
@@ -28,6 +30,26 @@ def _print_status(st):
               f"{n['bgp_established']:>6}  {sessions}")
         if n["calico_node_error"]:
             print(f"{'':<14} calico-node error: {n['calico_node_error']}")
+
+
+def _aws(args):
+    if args.action == "stop":
+        api.aws_stop()
+        print("AWS test server stopped")
+        return 0
+    aws = api.aws_start() if args.action == "start" else api.aws_info()
+    if aws is None:
+        print("lab: the AWS test server is not running: `lab aws start`", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(aws, indent=2, sort_keys=True))
+        return 0
+    print(f"AWS test server at {aws['endpoint']} (region {aws['region']}, credentials: any, e.g. testing)")
+    print(f"VPC {aws['vpc_id']} {aws['vpc_cidr']}, subnet {aws['subnet_id']} {aws['subnet_cidr']}")
+    print(f"security group {aws['security_group_id']} ({aws['security_group_name']}), key pair {aws['key_name']}")
+    print("AMIs: " + ", ".join(f"{name} {ami}" for name, ami in sorted(aws["amis"].items())))
+    print("instances: " + ", ".join(f"{iid} {node}" for iid, node in sorted(aws["instances"].items())))
+    return 0
 
 
 def main(argv=None):
@@ -58,6 +80,9 @@ def main(argv=None):
     p.add_argument("argv", nargs=argparse.REMAINDER)
     p = sub.add_parser("cloud", help="the Compute Engine test server wired to this lab")
     p.add_argument("action", choices=["start", "stop"])
+    p = sub.add_parser("aws", help="the AWS test server (moto) wired to this lab")
+    p.add_argument("action", choices=["start", "stop", "info"])
+    p.add_argument("--json", action="store_true", help="print the endpoint and ids as JSON")
     p = sub.add_parser("wait-mesh", help="wait until every node has every BGP session Established")
     p.add_argument("--timeout", type=float, default=60)
     args = parser.parse_args(argv)
@@ -101,6 +126,8 @@ def main(argv=None):
                       f"zone {cloud['zone']})")
             else:
                 api.cloud_stop()
+        elif args.cmd == "aws":
+            return _aws(args)
         elif args.cmd == "wait-mesh":
             print(f"full mesh after {api.wait_for_mesh(args.timeout):.1f}s")
     except LabError as exc:

@@ -2,7 +2,8 @@
 
 Model (GCP's): ingress rules evaluated by priority (lower first; at equal
 priority deny before allow), each with source ranges and/or source tags,
-optional target tags, and allowed or denied protocols with ports. Anything
+optional target tags, optional destination ranges (the rule applies only to
+packets addressed there), and allowed or denied protocols with ports. Anything
 not allowed is dropped (GCP's implied deny-ingress). Only forwarded traffic,
 i.e. node to node, is filtered; the controller's management link and the
 VPC's own services (etcd) are outside the rules, as a cloud's control plane is.
@@ -92,6 +93,11 @@ def _targets(rule, nodes):
     return f"oifname {_set(veths)}" if veths else None
 
 
+def _destinations(rule):
+    ranges = sorted({str(ipaddress.ip_network(r, strict=False)) for r in rule.get("destinationRanges", [])})
+    return f"ip daddr {_set(ranges)}" if ranges else ""
+
+
 def ordered(rules):
     active = [r for r in rules if not r.get("disabled") and r.get("direction", "INGRESS") == "INGRESS"]
     return sorted(active, key=lambda r: (int(r.get("priority", 1000)), 0 if r.get("denied") else 1, r["name"]))
@@ -118,7 +124,7 @@ def render(rules, nodes, mgmt_if, table="vpc"):
         verdict = "drop" if rule.get("denied") else "accept"
         for entry in rule.get("denied") or rule.get("allowed") or []:
             for proto in _match_protocol(entry):
-                match = " ".join(part for part in (target, source, proto) if part)
+                match = " ".join(part for part in (target, _destinations(rule), source, proto) if part)
                 lines.append(f'    {match} counter {verdict} comment "{rule["name"]}"')
     lines += ["  }", "}", ""]
     return "\n".join(lines)

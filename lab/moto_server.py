@@ -9,6 +9,16 @@ the fix below never leaks into the process that runs the tests:
 From Python, ``with MotoServer() as server: server.endpoint`` starts and stops
 it, and ``create_vpc_and_subnet(endpoint)`` gives tests a VPC to work in.
 
+Wired to the lab (``python -m lab aws start``, which runs
+``python -m lab.moto_server --lab --port <18720+slot> --info <file>``), the
+server is seeded with the lab as it is (its VPC range, a subnet, the AMIs
+``lab-k8s-node`` and ``lab-bare``, the key pair ``lab``, the security group
+``lab-cluster`` holding the lab's current rules, one instance per lab node)
+and a thread polls moto every 0.5 s: a launched instance boots a bare lab
+machine with its private IP and the hostname of its user-data, a terminated
+one is removed, and the security groups become the VPC firewall. The ids go
+to the info file and the lab's state (`aws`); lab/aws_lab.py has the details.
+
 The bug (moto 5.2.5): an ingress rule for an IP protocol without ports, such
 as IP protocol 4 (IPIP) with no FromPort/ToPort, makes moto answer HTTP 500.
 ``SecurityGroupRule.__init__`` calls ``int(from_port)`` for every protocol
@@ -93,16 +103,22 @@ def patch_protocol_without_ports():
     SecurityGroupRule.__init__ = __init__
 
 
-def serve(port=0, patched=True, exit_with_parent=False):
+def serve(port=0, patched=True, exit_with_parent=False, lab_info=None, lifetime=None):
     """Run the server in this process until SIGTERM or SIGINT.
 
     With ``exit_with_parent`` it also stops when its stdin closes, which
-    happens when the process that started it dies, even by SIGKILL.
+    happens when the process that started it dies, even by SIGKILL. With
+    ``lab_info`` (a path) it is wired to the lab of env LAB_SLOT and writes
+    its ids there once seeded. ``lifetime`` (seconds) bounds its run.
     """
     from moto.server import ThreadedMotoServer
 
     if patched:
         patch_protocol_without_ports()
+    if lab_info:
+        from lab import aws_lab  # noqa: PLC0415 - only when wired to a lab
+
+        aws_lab.patch_instances_boot_pending()
     server = ThreadedMotoServer(ip_address=HOST, port=port, verbose=False)
     server.start()
     host, bound_port = server.get_host_and_port()
@@ -111,8 +127,18 @@ def serve(port=0, patched=True, exit_with_parent=False):
         signal.signal(signum, lambda *_: stop.set())
     if exit_with_parent:
         threading.Thread(target=lambda: (sys.stdin.read(), stop.set()), daemon=True).start()
+    reconciler = None
+    if lab_info:
+        try:
+            reconciler = aws_lab.serve_lab(ec2_client(f"http://{host}:{bound_port}"), stop, Path(lab_info))
+        except BaseException:
+            server.stop()
+            raise
     print(f"endpoint http://{host}:{bound_port}", flush=True)
-    stop.wait()
+    stop.wait(lifetime)
+    stop.set()
+    if reconciler:
+        reconciler.join(timeout=30)
     server.stop()
 
 
@@ -214,8 +240,14 @@ def main(argv=None):
     parser.add_argument("--port", type=int, default=0, help="TCP port on 127.0.0.1 (0: any free port)")
     parser.add_argument("--unpatched", action="store_true", help="do not fix the port-less protocol bug")
     parser.add_argument("--exit-with-parent", action="store_true", help="stop when stdin reaches end of file")
+    parser.add_argument("--lab", action="store_true", help="wire instances and security groups to the lab (LAB_SLOT)")
+    parser.add_argument("--info", help="with --lab: write the seeded ids (JSON) to this file")
+    parser.add_argument("--lifetime", type=float, help="stop after this many seconds")
     args = parser.parse_args(argv)
-    serve(port=args.port, patched=not args.unpatched, exit_with_parent=args.exit_with_parent)
+    if args.lab and not args.info:
+        parser.error("--lab needs --info FILE")
+    serve(port=args.port, patched=not args.unpatched, exit_with_parent=args.exit_with_parent,
+          lab_info=args.info if args.lab else None, lifetime=args.lifetime)
 
 
 if __name__ == "__main__":
