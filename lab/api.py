@@ -264,7 +264,7 @@ def cloud_stop(cfg=None):
 def aws_start(cfg=None):
     """Start the AWS test server (moto) wired to this lab; returns its endpoint and ids
     (region, vpc_id, vpc_cidr, subnet_id, subnet_cidr, security_group_id/_name, key_name,
-    amis {name: id}, instances {id: node}). See lab/aws_lab.py."""
+    amis {name: id}, seeded_instances {id: lab node}). See lab/aws_lab.py."""
     return aws_lab.start(_cfg(cfg))
 
 

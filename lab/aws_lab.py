@@ -5,8 +5,9 @@ lab of the current slot on 127.0.0.1:<18720 + slot>. At start the server is
 seeded so that it describes the lab as it is:
 
 - a VPC with the lab's range (198.18.<16*slot>.0/20) and one subnet
-  (its first /24) that holds every lab node; moto hands new instances
-  addresses from .100 of that subnet on (the lab's own nodes use .11, .12, ...);
+  (its first /24) that holds every lab node; the subnet's lower half is an
+  explicit CIDR reservation, so new instances get addresses from .128 on and
+  never take one the lab hands its own nodes (.11, .12, ...);
 - two AMIs, ``lab-k8s-node`` (a node image: what the cluster's nodes run)
   and ``lab-bare`` (sshd only);
 - a key pair ``lab`` with the lab's SSH public key;
@@ -29,7 +30,8 @@ brings the lab in line:
   reason in its StateReason;
 - a terminated instance's lab node is removed;
 - the security groups become the VPC firewall (see ``firewall_rules``).
-  While the server runs, the groups own the lab firewall.
+  While the server runs, the groups own the lab firewall; `lab aws stop`
+  puts back the rules the lab had at start (launched nodes stay).
 
 Not modelled: stop/start (the machine keeps running), egress rules, IPv6,
 prefix lists, instances outside the subnet's VPC. AWS tracks connections
@@ -59,7 +61,6 @@ PORT_BASE = 18720
 REGION = "us-east-1"
 SECURITY_GROUP_NAME = "lab-cluster"
 KEY_NAME = "lab"
-FIRST_HOST = 100
 POLL_INTERVAL = 0.5
 # AMI Name -> (lab image name, description). The lab image decides what a
 # launched machine runs; every launched machine boots unjoined.
@@ -304,15 +305,6 @@ def patch_instances_boot_pending():
     Instance.__init__ = __init__
 
 
-def _start_subnet_allocator_at(subnet_id, first_host):
-    """moto hands out subnet addresses from .4 on; the lab's own nodes sit at .11+."""
-    subnet = _ec2_backend().get_subnet(subnet_id)
-    hosts = iter(subnet.cidr.hosts())
-    for _ in range(first_host - 1):
-        next(hosts)
-    subnet._subnet_ip_generator = hosts
-
-
 def _set_state(instance_id, name, code, reason=None):
     inst = _ec2_backend().get_instance(instance_id)
     if name == "terminated":
@@ -353,7 +345,10 @@ class LabReconciler:
         vpc_id = c.create_vpc(CidrBlock=vpc_cidr)["Vpc"]["VpcId"]
         c.create_tags(Resources=[vpc_id], Tags=[{"Key": "Name", "Value": f"lab-{cfg.slot}"}])
         subnet_id = c.create_subnet(VpcId=vpc_id, CidrBlock=subnet_cidr)["Subnet"]["SubnetId"]
-        _start_subnet_allocator_at(subnet_id, FIRST_HOST)
+        # Addresses the lab hands its own nodes are never auto-assigned (AWS's explicit reservation).
+        reserved = str(next(ipaddress.ip_network(subnet_cidr).subnets(prefixlen_diff=1)))
+        c.create_subnet_cidr_reservation(SubnetId=subnet_id, Cidr=reserved, ReservationType="explicit",
+                                         Description="lab nodes")
         amis = {}
         for name, description in IMAGES.items():
             amis[name] = c.register_image(Name=name, Description=description, RootDeviceName="/dev/sda1",
@@ -380,7 +375,7 @@ class LabReconciler:
             "endpoint": endpoint(cfg), "region": REGION, "vpc_id": vpc_id, "vpc_cidr": vpc_cidr,
             "subnet_id": subnet_id, "subnet_cidr": subnet_cidr, "security_group_id": group_id,
             "security_group_name": SECURITY_GROUP_NAME, "key_name": KEY_NAME, "amis": amis,
-            "instances": dict(self.nodes),
+            "seeded_instances": dict(self.nodes),
         }
         self.amis = {ami: name for name, ami in amis.items()}
         self.subnet = ipaddress.ip_network(subnet_cidr)
@@ -461,6 +456,7 @@ class LabReconciler:
 def serve_lab(client, stop_event, info_path):
     """Seed moto with the lab, write the ids to ``info_path``, reconcile until ``stop_event``."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr)
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # the 0.5 s polls would flood the log
     reconciler = LabReconciler(client, config.current())
     info = reconciler.seed()
     tmp = info_path.with_suffix(".tmp")
@@ -496,7 +492,9 @@ def start(cfg, timeout=60):
                 "--info", info_file(cfg), "--lifetime", LIFETIME]
         env = {**os.environ, "LAB_SLOT": str(cfg.slot), "PYTHONPATH": str(config.REPO)}
         pid = spawn(argv, cfg.state_dir / "aws.log", env=env)
-        state["aws"] = {"pid": pid, "endpoint": endpoint(cfg)}
+        # `lab aws stop` puts these rules back: while the server runs, the groups own the firewall.
+        saved = state.get("firewall") or []
+        state["aws"] = {"pid": pid, "endpoint": endpoint(cfg), "lab_firewall": saved}
 
     def ready():
         if not alive(pid):
@@ -510,14 +508,19 @@ def start(cfg, timeout=60):
         raise
     info = json.loads(info_file(cfg).read_text())
     with locked(cfg) as state:
-        state["aws"] = {"pid": pid, **info}
+        state["aws"] = {"pid": pid, "lab_firewall": saved, **info}
         return dict(state["aws"])
 
 
 def stop_server(cfg):
-    """Stop the server; the lab keeps its nodes and its firewall as they are."""
+    """Stop the server; the lab keeps its nodes and gets back the firewall rules it had at start."""
+    from lab import vpc  # noqa: PLC0415
+
     with locked(cfg) as state:
-        stop([(state.get("aws") or {}).get("pid")])
+        aws = state.get("aws") or {}
+        stop([aws.get("pid")])
         state["aws"] = None
+        if aws.get("lab_firewall") is not None and vpc.running(cfg, state):
+            vpc.apply_firewall(cfg, state, aws["lab_firewall"])
     info_file(cfg).unlink(missing_ok=True)
 

@@ -48,7 +48,8 @@ def _aws(args):
     print(f"VPC {aws['vpc_id']} {aws['vpc_cidr']}, subnet {aws['subnet_id']} {aws['subnet_cidr']}")
     print(f"security group {aws['security_group_id']} ({aws['security_group_name']}), key pair {aws['key_name']}")
     print("AMIs: " + ", ".join(f"{name} {ami}" for name, ami in sorted(aws["amis"].items())))
-    print("instances: " + ", ".join(f"{iid} {node}" for iid, node in sorted(aws["instances"].items())))
+    seeded = sorted((node, iid) for iid, node in aws["seeded_instances"].items())
+    print("lab nodes as instances: " + ", ".join(f"{node} {iid}" for node, iid in seeded))
     return 0
 
 
