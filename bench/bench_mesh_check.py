@@ -16,13 +16,9 @@ import sys
 import time
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "collections"))
 
-import ansible.module_utils  # noqa: E402
-
-ansible.module_utils.__path__.append(str(ROOT / "plugins" / "module_utils"))
-
-from ansible.module_utils import mesh  # noqa: E402
+from ansible_collections.calico_fleet.fleet.plugins.module_utils import mesh  # noqa: E402
 
 
 def peer(ip, established=True, kind="Mesh"):

@@ -6,7 +6,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PWD/.venv/bin:$PATH" ANSIBLE_CONFIG="$PWD/ansible.cfg"
-export ANSIBLE_CALLBACKS_ENABLED="ansible.posix.profile_tasks,drift_report"
+export ANSIBLE_CALLBACKS_ENABLED="ansible.posix.profile_tasks,calico_fleet.fleet.drift_report"
 export DRIFT_REPORT_FILE=${DRIFT_REPORT_FILE:-$PWD/drift-report.json}
 rm -f "$DRIFT_REPORT_FILE"
 ansible-playbook playbooks/drift-check.yml "$@"

@@ -1,8 +1,9 @@
 """Shared pytest wiring.
 
-Our modules import their logic as ``ansible.module_utils.<name>`` (that is how
-Ansible ships them to a host). Tests import the very same files: we extend the
-``ansible.module_utils`` package path with ``plugins/module_utils``.
+The repository is the collection ``calico_fleet.fleet``; a checkout reaches it
+as ``collections/ansible_collections/calico_fleet/fleet`` (a link to the
+repository root). Tests import plugins and module_utils by their collection
+names, the way Ansible loads them.
 """
 
 import io
@@ -17,11 +18,8 @@ import pytest
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import ansible.module_utils  # noqa: E402
-
-_MU = str(ROOT / "plugins" / "module_utils")
-if _MU not in ansible.module_utils.__path__:
-    ansible.module_utils.__path__.append(_MU)
+COLLECTIONS = ROOT / "collections"
+sys.path.insert(0, str(COLLECTIONS))
 
 
 def run_module(name, args, check=False, diff=False):

@@ -1,6 +1,6 @@
 """Callback plugin: summarise drift at the end of a check-mode run.
 
-Enabled by playbooks/drift-check.yml (ANSIBLE_CALLBACKS_ENABLED=drift_report,
+Enabled by playbooks/drift-check.yml (ANSIBLE_CALLBACKS_ENABLED=calico_fleet.fleet.drift_report,
 set by scripts/drift-check.sh). Every task that would change something is
 drift (in check mode nothing is written); every calico_mesh_check finding and
 every failed task is drift too. The summary is printed after the play recap
@@ -14,6 +14,7 @@ from ansible.plugins.callback import CallbackBase
 
 DOCUMENTATION = r"""
 name: drift_report
+author: calico-fleet maintainers
 type: aggregate
 short_description: Summarise drift (would-be changes, mesh findings, failures) after a check-mode run
 description:
@@ -22,7 +23,7 @@ description:
     grouped after the play recap.
   - Writes the same report as JSON to the file named by the environment variable DRIFT_REPORT_FILE.
 requirements:
-  - enable in ansible.cfg or with ANSIBLE_CALLBACKS_ENABLED=drift_report
+  - enable in ansible.cfg or with ANSIBLE_CALLBACKS_ENABLED=calico_fleet.fleet.drift_report
 """
 
 
@@ -41,7 +42,7 @@ def _diff_summary(result):
 class CallbackModule(CallbackBase):
     CALLBACK_VERSION = 2.0
     CALLBACK_TYPE = "aggregate"
-    CALLBACK_NAME = "drift_report"
+    CALLBACK_NAME = "calico_fleet.fleet.drift_report"
     CALLBACK_NEEDS_ENABLED = True
 
     def __init__(self):

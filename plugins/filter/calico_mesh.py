@@ -1,17 +1,7 @@
 """Filter: the BGP peers one node must have, so a play can pass calico_bgp_status expect_peers."""
 
-import os
-
-import ansible.module_utils
 from ansible.errors import AnsibleFilterError
-
-# Filters run on the controller, where ansible.cfg's module_utils path is not
-# importable: make plugins/module_utils reachable the way modules see it.
-_MODULE_UTILS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "module_utils")
-if _MODULE_UTILS not in ansible.module_utils.__path__:
-    ansible.module_utils.__path__.append(_MODULE_UTILS)
-
-from ansible.module_utils.mesh import expected_peers_for  # noqa: E402
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.mesh import expected_peers_for
 
 
 def calico_expected_peers(nodes, bgp_configuration, host_ip):
@@ -24,7 +14,6 @@ def calico_expected_peers(nodes, bgp_configuration, host_ip):
     if not host_ip:
         raise AnsibleFilterError("calico_expected_peers: pass the node's IPv4 address as host_ip")
     return expected_peers_for(nodes, bgp_configuration or {}, host_ip)
-
 
 class FilterModule:
     def filters(self):

@@ -1,18 +1,8 @@
 """Filters over the hostname plan (plugins/module_utils/hostnames.py)."""
 
-import pathlib
-
 from ansible.errors import AnsibleFilterError
+from ansible_collections.calico_fleet.fleet.plugins.module_utils import hostnames
 
-try:
-    from ansible.module_utils import hostnames
-except ImportError:
-    # Controller-side plugins do not search the configured module_utils path;
-    # the plan's logic lives next door, so add that directory the same way.
-    import ansible.module_utils
-
-    ansible.module_utils.__path__.append(str(pathlib.Path(__file__).resolve().parents[1] / "module_utils"))
-    from ansible.module_utils import hostnames
 
 def fleet_hostname_plan(new_machines, existing=None, scheme="ip", prefix=None, template=None, separator="-",
                         variables=None, domain=None, assigned=None, cloud=None):
@@ -23,13 +13,11 @@ def fleet_hostname_plan(new_machines, existing=None, scheme="ip", prefix=None, t
     except hostnames.HostnamePlanError as exc:
         raise AnsibleFilterError(f"hostname plan: {exc}") from None
 
-
 def fleet_hostname_valid(name, fqdn=False, cloud=None):
     """True when ``name`` is a node name the plan would give (or, with fqdn, a valid hostname)."""
     if fqdn:
         return hostnames.is_valid_fqdn(name, rfc1035=cloud == "gcp")
     return hostnames.is_valid_name(name)
-
 
 class FilterModule:
     def filters(self):

@@ -1,17 +1,6 @@
 """Filter ``ipip_probe_matrix``: the IPIP probe's pairwise matrix from every node's result."""
 
-import os
-
-import ansible.module_utils
-
-# Filters run on the controller, where ansible.cfg's module_utils path is not
-# importable: make plugins/module_utils reachable the way modules see it
-# (the same mechanism as the other filters and the action plugins).
-_MODULE_UTILS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "module_utils")
-if _MODULE_UTILS not in ansible.module_utils.__path__:
-    ansible.module_utils.__path__.append(_MODULE_UTILS)
-
-from ansible.module_utils.ipip import probe_matrix  # noqa: E402
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.ipip import probe_matrix
 
 
 def ipip_probe_matrix(data, hosts=None, key=None):
@@ -31,7 +20,6 @@ def ipip_probe_matrix(data, hosts=None, key=None):
             value = value[key] if key in value else None
         results[host] = value
     return probe_matrix(results)
-
 
 class FilterModule:
     def filters(self):

@@ -1,18 +1,7 @@
 """Filter over the node-name remediation plan (plugins/module_utils/nodename_conflict.py)."""
 
-import pathlib
-
 from ansible.errors import AnsibleFilterError
-
-try:
-    from ansible.module_utils import nodename_conflict
-except ImportError:
-    # Controller-side plugins do not search the configured module_utils path;
-    # the plan's logic lives next door, so add that directory the same way.
-    import ansible.module_utils
-
-    ansible.module_utils.__path__.append(str(pathlib.Path(__file__).resolve().parents[1] / "module_utils"))
-    from ansible.module_utils import nodename_conflict
+from ansible_collections.calico_fleet.fleet.plugins.module_utils import nodename_conflict
 
 
 def calico_nodename_conflict_plan(hosts, nodes, plan_options=None):
@@ -21,7 +10,6 @@ def calico_nodename_conflict_plan(hosts, nodes, plan_options=None):
         return nodename_conflict.remediation_plan(hosts, nodes, plan_options)
     except nodename_conflict.RemediationPlanError as exc:
         raise AnsibleFilterError(f"node-name remediation plan: {exc}") from None
-
 
 class FilterModule:
     def filters(self):

@@ -5,7 +5,7 @@ values, and writes only when they differ and ``check_mode`` is off, so check
 mode runs the very same comparison and produces the very same diff.
 """
 
-from ansible.module_utils.calico_resources import (
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico_resources import (
     ResourceValidationError,
     bgp_configuration_state,
     check_immutable,

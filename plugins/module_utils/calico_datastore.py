@@ -18,8 +18,8 @@ import urllib.parse
 import urllib.request
 import uuid
 
-from ansible.module_utils.calico_resources import bgp_configuration_state
-from ansible.module_utils.etcd_v3 import EtcdClient, EtcdConflictError, EtcdError
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico_resources import bgp_configuration_state
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.etcd_v3 import EtcdClient, EtcdConflictError, EtcdError
 
 PLURALS = {
     "IPPool": "ippools",

@@ -7,8 +7,8 @@ Deleting the Node a healthy host holds takes that host out of every peer's
 BGP mesh.
 """
 
-from ansible.module_utils.calico_datastore import DatastoreError
-from ansible.module_utils.findings import normalize_ip
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico_datastore import DatastoreError
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.findings import normalize_ip
 
 
 class RegistrationOwnedElsewhereError(DatastoreError):

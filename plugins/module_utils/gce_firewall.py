@@ -10,7 +10,13 @@ a change that empties something is sent as update (PUT).
 import ipaddress
 import re
 
-from ansible.module_utils.gce import GceError, GceInputError, api_error, is_not_found, last_segment
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.gce import (
+    GceError,
+    GceInputError,
+    api_error,
+    is_not_found,
+    last_segment,
+)
 
 try:
     from google.api_core.exceptions import GoogleAPICallError

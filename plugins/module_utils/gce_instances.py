@@ -8,7 +8,13 @@ creates just what is still missing. Existing instances are never changed.
 
 import re
 
-from ansible.module_utils.gce import GceError, GceInputError, api_error, is_conflict, last_segment
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.gce import (
+    GceError,
+    GceInputError,
+    api_error,
+    is_conflict,
+    last_segment,
+)
 
 try:
     from google.api_core.exceptions import GoogleAPICallError

@@ -19,7 +19,7 @@ Everything is dict/set based so that 150 nodes in full mesh (22,350
 sessions) or 1,000 nodes with route reflectors evaluate in milliseconds.
 """
 
-from ansible.module_utils.findings import (
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.findings import (
     ERROR,
     WARNING,
     Finding,

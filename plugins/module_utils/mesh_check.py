@@ -1,8 +1,8 @@
 """calico_mesh_check's entry logic: arguments in, result out (module and action plugin share it)."""
 
-from ansible.module_utils.findings import findings_to_dicts
-from ansible.module_utils.in_process import ModuleFailure
-from ansible.module_utils.mesh import evaluate, input_errors, render_table
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.findings import findings_to_dicts
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.in_process import ModuleFailure
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.mesh import evaluate, input_errors, render_table
 
 ARGUMENT_SPEC = dict(
     hosts=dict(type="dict", required=True),

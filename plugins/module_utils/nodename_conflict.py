@@ -13,7 +13,7 @@ content of the nodename file, None when absent). Calico nodes: as
 calico_nodes_info returns them.
 """
 
-from ansible.module_utils.findings import (
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.findings import (
     effective_nodename,
     findings_to_dicts,
     identity_findings,
@@ -21,7 +21,11 @@ from ansible.module_utils.findings import (
     normalize_ip,
     sort_findings,
 )
-from ansible.module_utils.hostnames import HostnamePlanError, is_valid_name, plan_hostnames
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.hostnames import (
+    HostnamePlanError,
+    is_valid_name,
+    plan_hostnames,
+)
 
 # Findings the remediation fixes by renaming a host and restarting calico-node.
 RENAME_KINDS = ("duplicate_nodename", "nodename_invalid", "nodename_mismatch")

@@ -63,6 +63,17 @@ notes:
   - Supports check mode (it never changes anything).
 seealso:
   - module: calico_mesh_check
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+    details: Read-only; it never changes anything, so there is no diff.
+  platform:
+    platforms: posix
+    details: Runs on each cluster node (Linux).
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
 """
 
 EXAMPLES = r"""
@@ -149,8 +160,13 @@ waited:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.bird import BirdError, BirdNotRunning, normalize_peers, wait_for_peers
-from ansible.module_utils.calico_identity import read_identity
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.bird import (
+    BirdError,
+    BirdNotRunning,
+    normalize_peers,
+    wait_for_peers,
+)
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico_identity import read_identity
 
 ARGUMENT_SPEC = dict(
     socket=dict(type="path"),

@@ -22,8 +22,22 @@ options:
     type: int
 notes:
   - Supports check mode and diff mode.
+attributes:
+  check_mode:
+    support: full
+    details: The same comparison runs; nothing is written.
+  diff_mode:
+    support: full
+  platform:
+    platforms: posix
+    details: Talks to an API from wherever it runs; usually the controller.
+  action_group:
+    membership:
+      - calico_fleet.fleet.calico_datastore
 extends_documentation_fragment:
-  - calico_datastore
+  - calico_fleet.fleet.calico_datastore
+  - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.actiongroups
 """
 
 EXAMPLES = r"""
@@ -50,14 +64,14 @@ after:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.calico_apply import apply_felix_configuration
-from ansible.module_utils.calico_datastore import (
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico_apply import apply_felix_configuration
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico_datastore import (
     DATASTORE_REQUIRED_IF,
     DatastoreError,
     connect,
     datastore_argument_spec,
 )
-from ansible.module_utils.calico_resources import ResourceValidationError
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico_resources import ResourceValidationError
 
 
 def main():

@@ -16,6 +16,17 @@ options:
     description: The file calico-node reads its node name from.
     type: path
     default: /var/lib/calico/nodename
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+    details: Read-only; it never changes anything, so there is no diff.
+  platform:
+    platforms: posix
+    details: Runs on each cluster node (Linux).
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
 """
 
 EXAMPLES = r"""
@@ -42,7 +53,7 @@ nodename_file:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.calico_identity import read_identity
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico_identity import read_identity
 
 HOSTNAME_FILE = "/proc/sys/kernel/hostname"
 

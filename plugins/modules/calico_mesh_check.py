@@ -57,6 +57,17 @@ notes:
   - Supports check mode (it never changes anything).
 seealso:
   - module: calico_bgp_status
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+    details: Read-only; it never changes anything, so there is no diff.
+  platform:
+    platforms: posix
+    details: Talks to an API from wherever it runs; usually the controller.
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
 """
 
 EXAMPLES = r"""
@@ -116,8 +127,8 @@ expected_peers:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.in_process import ModuleFailure
-from ansible.module_utils.mesh_check import ARGUMENT_SPEC, mesh_check
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.in_process import ModuleFailure
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.mesh_check import ARGUMENT_SPEC, mesh_check
 
 
 def main():

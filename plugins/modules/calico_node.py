@@ -32,8 +32,22 @@ options:
         normally the IP of the host whose registration this is.
       - Leave it out only for a Node whose host is known to be gone.
     type: str
+attributes:
+  check_mode:
+    support: full
+    details: The same comparison runs; nothing is written.
+  diff_mode:
+    support: full
+  platform:
+    platforms: posix
+    details: Talks to an API from wherever it runs; usually the controller.
+  action_group:
+    membership:
+      - calico_fleet.fleet.calico_datastore
 extends_documentation_fragment:
-  - calico_datastore
+  - calico_fleet.fleet.calico_datastore
+  - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.actiongroups
 """
 
 EXAMPLES = r"""
@@ -63,13 +77,13 @@ diff:
 import ipaddress
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.calico_datastore import (
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico_datastore import (
     DATASTORE_REQUIRED_IF,
     DatastoreError,
     connect,
     datastore_argument_spec,
 )
-from ansible.module_utils.calico_node_registration import delete_registration
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico_node_registration import delete_registration
 
 
 def argument_spec():

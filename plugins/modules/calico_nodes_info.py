@@ -12,8 +12,22 @@ description:
   - Never reports a change; works in check mode.
 version_added: "1.0.0"
 author: calico-fleet
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+    details: Read-only; it never changes anything, so there is no diff.
+  platform:
+    platforms: posix
+    details: Talks to an API from wherever it runs; usually the controller.
+  action_group:
+    membership:
+      - calico_fleet.fleet.calico_datastore
 extends_documentation_fragment:
-  - calico_datastore
+  - calico_fleet.fleet.calico_datastore
+  - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.actiongroups
 """
 
 EXAMPLES = r"""
@@ -51,7 +65,7 @@ bgp_configuration:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.calico_datastore import (
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico_datastore import (
     DATASTORE_REQUIRED_IF,
     DatastoreError,
     datastore_argument_spec,

@@ -109,8 +109,18 @@ options:
     description: Allow an IPIP (protocol 4) rule whose sources include a public range.
     type: bool
     default: false
+attributes:
+  check_mode:
+    support: full
+    details: The same comparison runs; nothing is written.
+  diff_mode:
+    support: full
+  platform:
+    platforms: posix
+    details: Talks to an API from wherever it runs; usually the controller.
 extends_documentation_fragment:
-  - gce_connection
+  - calico_fleet.fleet.gce_connection
+  - ansible.builtin.action_common_attributes
 """
 
 EXAMPLES = r"""
@@ -147,8 +157,8 @@ diff:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.gce import CONNECTION_SPEC, Gce, GceError
-from ansible.module_utils.gce_firewall import RULE_SPEC, ensure, validate
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.gce import CONNECTION_SPEC, Gce, GceError
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.gce_firewall import RULE_SPEC, ensure, validate
 
 
 def main():

@@ -17,8 +17,18 @@ options:
     type: list
     elements: str
     required: true
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+    details: Read-only; it never changes anything, so there is no diff.
+  platform:
+    platforms: posix
+    details: Talks to an API from wherever it runs; usually the controller.
 extends_documentation_fragment:
-  - gce_connection
+  - calico_fleet.fleet.gce_connection
+  - ansible.builtin.action_common_attributes
 """
 
 EXAMPLES = r"""
@@ -40,8 +50,8 @@ instances:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.gce import CONNECTION_SPEC, Gce, GceError
-from ansible.module_utils.gce_instances import list_instances
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.gce import CONNECTION_SPEC, Gce, GceError
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.gce_instances import list_instances
 
 
 def main():

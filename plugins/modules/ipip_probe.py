@@ -79,6 +79,17 @@ notes:
   - Needs root (C(become=true)). The host's firewall must also let IP
     protocol 4 in; that is part of what the probe proves.
 author: calico-fleet
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+    details: Read-only; it never changes anything, so there is no diff.
+  platform:
+    platforms: posix
+    details: Runs on each cluster node (Linux).
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
 """
 
 EXAMPLES = r"""
@@ -159,7 +170,12 @@ listener_expired:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.ipip import ProbeError, collect, send_probes, start_listener
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.ipip import (
+    ProbeError,
+    collect,
+    send_probes,
+    start_listener,
+)
 
 ARGUMENT_SPEC = dict(
     state=dict(type="str", required=True, choices=["listening", "sent", "collected"]),

@@ -15,7 +15,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from ansible.module_utils.calico_datastore import ResourceConflictError, connect
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico_datastore import ResourceConflictError, connect
 
 from tests.conftest import run_module
 from tests.integration.datastore.conftest import CALICO

@@ -52,7 +52,7 @@ def test_filter_loads_inside_ansible(tmp_path):
                ANSIBLE_LOCAL_TEMP=str(tmp_path / "tmp"))
     proc = subprocess.run(
         [str(pathlib.Path(sys.executable).parent / "ansible"), "localhost", "-i", "localhost,", "-c", "local",
-         "-m", "ansible.builtin.debug", "-a", "msg={{ probe_results | ipip_probe_matrix }}",
+         "-m", "ansible.builtin.debug", "-a", "msg={{ probe_results | calico_fleet.fleet.ipip_probe_matrix }}",
          "-e", f"@{tmp_path / 'results.json'}"],
         capture_output=True, text=True, timeout=120, env=env, cwd=ROOT)
     result = json.loads(proc.stdout)["plays"][0]["tasks"][0]["hosts"]["localhost"]

@@ -7,7 +7,7 @@ returns. `Cluster.session(a, b, ...)` rewrites one row of a node's reply.
 
 import ipaddress
 
-from ansible.module_utils import bird, mesh
+from ansible_collections.calico_fleet.fleet.plugins.module_utils import bird, mesh
 
 HEADER = "2002-name     proto    table    state  since       info"
 

@@ -1,7 +1,7 @@
 """Parser tests for plugins/module_utils/bird.py, from captured BIRD output."""
 
 import pytest
-from ansible.module_utils import bird
+from ansible_collections.calico_fleet.fleet.plugins.module_utils import bird
 
 # Raw socket reply from BIRD 1.6.8 in a three-node mesh (REFERENCE.md).
 RAW_16 = """\

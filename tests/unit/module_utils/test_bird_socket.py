@@ -12,7 +12,7 @@ import threading
 import time
 
 import pytest
-from ansible.module_utils import bird
+from ansible_collections.calico_fleet.fleet.plugins.module_utils import bird
 
 from tests.unit.module_utils.bird_daemon import bird_pair, poll
 

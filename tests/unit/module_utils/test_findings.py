@@ -1,6 +1,6 @@
 """The findings model and the identity checks (hosts vs registered Calico nodes)."""
 
-from ansible.module_utils import findings as fm
+from ansible_collections.calico_fleet.fleet.plugins.module_utils import findings as fm
 
 FIX_PLAYBOOK = "ansible-playbook playbooks/fix-nodename-conflict.yml --limit"
 

@@ -3,8 +3,8 @@
 import random
 
 import pytest
-from ansible.module_utils import hostnames
-from ansible.module_utils.hostnames import (
+from ansible_collections.calico_fleet.fleet.plugins.module_utils import hostnames
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.hostnames import (
     InvalidInputError,
     InvalidSchemeError,
     NameCollisionError,

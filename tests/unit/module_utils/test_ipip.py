@@ -8,7 +8,7 @@ import struct
 import subprocess
 
 import pytest
-from ansible.module_utils import ipip
+from ansible_collections.calico_fleet.fleet.plugins.module_utils import ipip
 
 ROOT = pathlib.Path(__file__).resolve().parents[3]
 SRC, DST = "198.18.0.11", "198.18.0.12"

@@ -2,7 +2,7 @@
 
 import time
 
-from ansible.module_utils import mesh
+from ansible_collections.calico_fleet.fleet.plugins.module_utils import mesh
 
 from tests.unit.module_utils.mesh_cluster import Cluster
 

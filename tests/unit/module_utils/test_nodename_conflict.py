@@ -1,7 +1,10 @@
 """The node-name remediation plan: who is renamed, what is deleted, what is never deleted."""
 
 import pytest
-from ansible.module_utils.nodename_conflict import RemediationPlanError, remediation_plan
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.nodename_conflict import (
+    RemediationPlanError,
+    remediation_plan,
+)
 
 
 def host(ip, hostname, nodename=None):

@@ -46,10 +46,10 @@ def argument_spec(name):
 def docs():
     env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"))
     out = subprocess.run(
-        [sys.executable, "-m", "ansible.cli.doc", "--json", "-t", "module", *MODULES],
+        [sys.executable, "-m", "ansible.cli.doc", "--json", "-t", "module", *(f"calico_fleet.fleet.{m}" for m in MODULES)],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=True,
     )
-    return {name: entry["doc"] for name, entry in json.loads(out.stdout).items()}
+    return {name.rsplit(".", 1)[-1]: entry["doc"] for name, entry in json.loads(out.stdout).items()}
 
 
 def _mismatches(documented, accepted, where=""):
@@ -80,3 +80,10 @@ def _mismatches(documented, accepted, where=""):
 def test_documented_options_match_argument_spec(docs, name):
     assert name in docs, f"ansible-doc did not render {name}"
     assert _mismatches(docs[name].get("options") or {}, argument_spec(name)) == []
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_attributes_say_check_mode_diff_and_platform(docs, name):
+    attributes = docs[name].get("attributes") or {}
+    assert {"check_mode", "diff_mode", "platform"} <= set(attributes), name
+    assert attributes["check_mode"]["support"] == "full", name
