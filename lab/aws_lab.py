@@ -203,12 +203,12 @@ def _allowed(permission):
     proto = str(permission.get("IpProtocol", "-1")).lower()
     if proto in ("-1", "all"):
         return {"IPProtocol": "all"}
+    if proto in ("icmpv6", "58"):
+        return None
     name = firewall.protocol_name(proto)
     if name in ("tcp", "udp"):
         ports = _port_text(permission.get("FromPort"), permission.get("ToPort"))
         return {"IPProtocol": name, "ports": [ports]} if ports else {"IPProtocol": name}
-    if name in ("icmpv6", "58"):
-        return None
     # icmp: FromPort/ToPort are type and code; the lab allows all of icmp.
     return {"IPProtocol": name}
 
