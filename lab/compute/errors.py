@@ -7,6 +7,7 @@ REASONS = {
     409: ("alreadyExists", "ALREADY_EXISTS"),
     429: ("rateLimitExceeded", "RESOURCE_EXHAUSTED"),
     500: ("backendError", "INTERNAL"),
+    501: ("notImplemented", "UNIMPLEMENTED"),
     503: ("backendError", "UNAVAILABLE"),
 }
 
@@ -18,6 +19,7 @@ HTTP_MESSAGES = {
     409: "CONFLICT",
     429: "TOO MANY REQUESTS",
     500: "INTERNAL SERVER ERROR",
+    501: "NOT IMPLEMENTED",
     503: "SERVICE UNAVAILABLE",
 }
 
@@ -55,3 +57,8 @@ def forbidden(permission, path):
 
 def invalid(message):
     return ApiError(400, message)
+
+
+def not_implemented(method, path, method_id=None):
+    what = f"Compute v1 method '{method_id}'" if method_id else "No Compute v1 method"
+    return ApiError(501, f"{what} ({method} {path}) is not implemented by the Compute test server.")

@@ -8,11 +8,12 @@ effect that raises ApiError makes the operation fail the way GCE reports it:
 
 import datetime
 import itertools
+import re
 import threading
 import time
 import uuid
 
-from lab.compute.errors import HTTP_MESSAGES, ApiError
+from lab.compute.errors import HTTP_MESSAGES, ApiError, invalid
 from lab.compute.resources import BASE
 
 _ids = itertools.count(4_000_000_000_000_000_001)
@@ -104,8 +105,60 @@ class Operations:
                     return dict(op)
                 self._done.wait(remaining)
 
+    def list(self, project, zone=None):
+        """Every operation of one scope (a zone, or global when ``zone`` is None), oldest first."""
+        with self._done:
+            ops = [dict(op) for (proj, zon, _), op in self._ops.items() if (proj, zon) == (project, zone)]
+        return sorted(ops, key=lambda op: int(op["id"]))
+
     def join(self, timeout=30.0):
         """Let running operations finish (used on shutdown)."""
         deadline = time.monotonic() + timeout
         for thread in self._threads:
             thread.join(max(0.0, deadline - time.monotonic()))
+
+
+UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+
+
+def check_request_id(request_id):
+    if not UUID.fullmatch(request_id) or not request_id.replace("-", "").strip("0"):
+        raise invalid(f"Invalid value for field 'requestId': '{request_id}'. "
+                      "The request id must be a valid UUID other than the zero UUID.")
+
+
+class RequestIds:
+    """``requestId`` -> the operation its first request started.
+
+    GCE keeps request ids about 30 minutes; here they live as long as the
+    server. A repeated request with a known id (same project) gets the first
+    operation as it is now and changes nothing. Requests refused before an
+    operation started (400, 404, 409) leave no id behind, as in GCE.
+    """
+
+    def __init__(self, operations):
+        self.operations = operations
+        self._lock = threading.Lock()
+        self._seen = {}  # (project, request id) -> (zone or None, operation name)
+        self._key_locks = {}
+
+    def run(self, project, request_id, act):
+        if request_id is None:
+            return act()
+        check_request_id(request_id)
+        key = (project, request_id.lower())
+        with self._lock:
+            key_lock = self._key_locks.setdefault(key, threading.Lock())
+        with key_lock:  # a concurrent repeat waits for the first to start its operation
+            seen = self._seen.get(key)
+            op = self.operations.snapshot(project, *seen) if seen else None
+            if op is not None:
+                return op
+            op = act()
+            zone = op.get("zone", "").rsplit("/", 1)[-1] or None
+            self._seen[key] = (zone, op["name"])
+            return op
+
+    def known(self):
+        with self._lock:
+            return len(self._seen)

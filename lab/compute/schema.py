@@ -35,10 +35,38 @@ def discovery_path():
 
 
 @functools.lru_cache(maxsize=1)
+def discovery_document():
+    return json.loads(discovery_path().read_text())
+
+
+@functools.lru_cache(maxsize=1)
+def discovery_methods():
+    """[(HTTP method, compiled URL path regex, method id)] for every Compute v1 method."""
+    methods = []
+
+    def walk(resources):
+        for resource in resources.values():
+            for method in resource.get("methods", {}).values():
+                path = re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(method.get("flatPath") or method["path"]))
+                methods.append((method["httpMethod"], re.compile(f"^/compute/v1/{path}$"), method["id"]))
+            walk(resource.get("resources", {}))
+
+    walk(discovery_document()["resources"])
+    return methods
+
+
+def method_id(http_method, path):
+    """The Compute v1 method id (``compute.instances.stop``) for a request, or None."""
+    for verb, pattern, ident in discovery_methods():
+        if verb == http_method and pattern.match(path):
+            return ident
+    return None
+
+
+@functools.lru_cache(maxsize=1)
 def load_schemas(roots=ROOTS):
     """Return {name: schema} for ``roots`` and every schema they reference."""
-    document = json.loads(discovery_path().read_text())
-    everything = document["schemas"]
+    everything = discovery_document()["schemas"]
     wanted = {}
 
     def collect(node):

@@ -1,10 +1,12 @@
 """The Compute Engine v1 test server, spoken to over raw HTTP like any client."""
 
+import http.client
 import json
 import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 
 import pytest
@@ -257,3 +259,172 @@ def test_a_server_wired_to_a_running_lab_adopts_its_nodes_and_rules():
     assert firewall_calls[0][1] == ["calico-ipip", "default-allow-internal"]
     added = [c for c in api.calls if c[0] == "add_node"]
     assert added and added[0][2] != "198.18.0.11"
+
+
+# -- list filters, aggregatedList, unmodelled methods, requestId, lost replies --------------
+def test_list_calls_honour_filter_and_refuse_a_bad_one_with_400(server):
+    call(server, "POST", f"{ROOT}/global/firewalls", IPIP)
+    call(server, "POST", f"{ROOT}/global/firewalls", dict(IPIP, name="calico-bgp"))
+    for name, labels in (("a", {"role": "worker"}), ("b", {"role": "control-plane"})):
+        call(server, "POST", f"{ROOT}/zones/z/instances", instance(name, labels=labels))
+
+    def listed(path, text):
+        status, body = call(server, "GET", f"{path}?{urllib.parse.urlencode({'filter': text})}")
+        assert status == 200, body
+        return [item["name"] for item in body.get("items", [])]
+
+    assert listed(f"{ROOT}/global/firewalls", 'name = "calico-ipip"') == ["calico-ipip"]
+    assert listed(f"{ROOT}/global/firewalls", "name != calico-ipip") == ["calico-bgp"]
+    assert listed(f"{ROOT}/global/firewalls", "name eq 'calico-.*'") == ["calico-bgp", "calico-ipip"]
+    assert listed(f"{ROOT}/zones/z/instances", "labels.role = worker") == ["a"]
+    assert listed(f"{ROOT}/zones/z/instances", "(labels.role = worker) AND (name = b)") == []
+    assert listed(f"{ROOT}/zones/z/instances", "name ne a") == ["b"]
+    status, body = call(server, "GET", f"{ROOT}/zones/z/instances?filter=name%20%3D")
+    assert_google_error(status, body, 400, "invalid", "Invalid value for field 'filter': 'name ='")
+
+
+def test_filter_applies_before_pagination(server):
+    for name in ("a1", "b1", "a2", "b2", "a3"):
+        call(server, "POST", f"{ROOT}/zones/z/instances", instance(name))
+    first = call(server, "GET", f"{ROOT}/zones/z/instances?maxResults=2&filter=name%20eq%20a.*")[1]
+    assert [i["name"] for i in first["items"]] == ["a1", "a2"] and first["nextPageToken"]
+    rest = call(server, "GET", f"{ROOT}/zones/z/instances?maxResults=2&filter=name%20eq%20a.*"
+                               f"&pageToken={first['nextPageToken']}")[1]
+    assert [i["name"] for i in rest["items"]] == ["a3"] and "nextPageToken" not in rest
+    assert_google_error(*call(server, "GET", f"{ROOT}/zones/z/instances?maxResults=501"), 400, "invalid",
+                        "maxResults")
+
+
+def test_aggregated_list_keys_every_zone_and_warns_on_empty_ones():
+    with ComputeServer(project="p", zone="z", extra_zones=("y", "x")) as srv:
+        call(srv, "POST", f"{ROOT}/zones/z/instances", instance("a"))
+        call(srv, "POST", f"{ROOT}/zones/y/instances", instance("b", machineType="zones/y/machineTypes/e2-small"))
+        status, body = call(srv, "GET", f"{ROOT}/aggregated/instances?returnPartialSuccess=true")
+        assert status == 200 and body["kind"] == "compute#instanceAggregatedList"
+        assert sorted(body["items"]) == ["zones/x", "zones/y", "zones/z"]
+        assert [i["name"] for i in body["items"]["zones/z"]["instances"]] == ["a"]
+        assert [i["name"] for i in body["items"]["zones/y"]["instances"]] == ["b"]
+        warning = body["items"]["zones/x"]["warning"]
+        assert warning["code"] == "NO_RESULTS_ON_PAGE" and warning["data"] == [{"key": "scope", "value": "zones/x"}]
+        filtered = call(srv, "GET", f"{ROOT}/aggregated/instances?filter=name%20%3D%20b")[1]["items"]
+        assert "instances" not in filtered["zones/z"] and [i["name"] for i in filtered["zones/y"]["instances"]] == ["b"]
+        assert_google_error(*call(srv, "GET", f"{ROOT}/aggregated/instances?returnPartialSuccess=maybe"),
+                            400, "invalid", "returnPartialSuccess")
+
+
+@pytest.mark.parametrize(
+    "method, path, method_id",
+    [
+        ("POST", f"{ROOT}/zones/z/instances/a/stop", "compute.instances.stop"),
+        ("GET", f"{ROOT}/global/networks", "compute.networks.list"),
+        ("GET", f"{ROOT}/aggregated/disks", "compute.disks.aggregatedList"),
+        ("PUT", f"{ROOT}/zones/z/instances/a", "compute.instances.update"),
+        ("GET", "/compute/v1/projects/p/no-such-collection", None),
+    ],
+)
+def test_unmodelled_methods_answer_501_naming_the_method(server, method, path, method_id):
+    status, body = call(server, method, path, {} if method in ("POST", "PUT") else None)
+    assert_google_error(status, body, 501, "notImplemented", f"({method} {path}) is not implemented")
+    assert (f"'{method_id}'" in body["error"]["message"]) if method_id else "No Compute v1 method" in \
+        body["error"]["message"]
+    assert body["error"]["status"] == "UNIMPLEMENTED"
+
+
+def test_404_only_for_missing_resources_of_modelled_collections(server):
+    assert_google_error(*call(server, "GET", f"{ROOT}/zones/z/instances/nope"), 404, "notFound", "instances/nope")
+    assert_google_error(*call(server, "DELETE", f"{ROOT}/global/firewalls/nope"), 404, "notFound", "firewalls/nope")
+    assert_google_error(*call(server, "GET", f"{ROOT}/zones/z/operations/nope"), 404, "notFound", "operations/nope")
+
+
+def test_operations_can_be_listed_and_filtered(server):
+    call(server, "POST", f"{ROOT}/zones/z/instances", instance("a"))
+    call(server, "DELETE", f"{ROOT}/zones/z/instances/a")
+    call(server, "POST", f"{ROOT}/global/firewalls", IPIP)
+    zone_ops = call(server, "GET", f"{ROOT}/zones/z/operations")[1]
+    assert zone_ops["kind"] == "compute#operationList"
+    assert [op["operationType"] for op in zone_ops["items"]] == ["insert", "delete"]
+    deletes = call(server, "GET", f"{ROOT}/zones/z/operations?filter=operationType%20%3D%20delete")[1]["items"]
+    assert [op["operationType"] for op in deletes] == ["delete"]
+    assert [op["operationType"] for op in call(server, "GET", f"{ROOT}/global/operations")[1]["items"]] == ["insert"]
+
+
+REQUEST_ID = "5a0d6a5e-4b8e-4c7e-9a55-5f1c1e0b8d21"
+
+
+@pytest.mark.parametrize(
+    "first, repeat",
+    [
+        (("POST", f"{ROOT}/zones/z/instances", instance("a")), None),
+        (("POST", f"{ROOT}/global/firewalls", IPIP), None),
+        (("PATCH", f"{ROOT}/global/firewalls/calico-ipip", {"name": "calico-ipip", "priority": 10}), "firewall"),
+        (("PUT", f"{ROOT}/global/firewalls/calico-ipip", IPIP), "firewall"),
+        (("DELETE", f"{ROOT}/global/firewalls/calico-ipip", None), "firewall"),
+        (("DELETE", f"{ROOT}/zones/z/instances/a", None), "instance"),
+    ],
+)
+def test_a_repeated_request_id_returns_the_first_operation_and_acts_once(server, first, repeat):
+    if repeat == "firewall":
+        call(server, "POST", f"{ROOT}/global/firewalls", IPIP)
+    if repeat == "instance":
+        call(server, "POST", f"{ROOT}/zones/z/instances", instance("a"))
+    server.clear_log()
+    method, path, body = first
+    status, op1 = call(server, method, f"{path}?requestId={REQUEST_ID}", body)
+    assert status == 200, op1
+    status, op2 = call(server, method, f"{path}?requestId={REQUEST_ID}", body)
+    assert status == 200 and op2["name"] == op1["name"] and op2["id"] == op1["id"]
+    if method == "POST":  # without the id, the same insert is a conflict: nothing was done twice
+        assert call(server, method, path, body)[0] == 409
+    if method == "DELETE":
+        assert call(server, method, path)[0] == 404
+    kind = path.split("/")[-1] if method == "POST" else path.split("/")[-2]
+    scope = "zones/z" if kind == "instances" else "global"
+    ops = call(server, "GET", f"{ROOT}/{scope}/operations")[1]["items"]
+    assert [op["name"] for op in ops].count(op1["name"]) == 1
+    assert len([op for op in ops if op["operationType"] == op1["operationType"]]) == 1
+
+
+def test_request_ids_are_per_project_and_must_be_uuids():
+    with ComputeServer(project="p", zone="z", extra_projects=("q",)) as srv:
+        call(srv, "POST", f"{ROOT}/zones/z/instances?requestId={REQUEST_ID}", instance("a"))
+        other = "/compute/v1/projects/q/zones/z/instances"
+        assert call(srv, "POST", f"{other}?requestId={REQUEST_ID}", instance("a"))[0] == 200
+        assert len(call(srv, "GET", other)[1]["items"]) == 1
+        for bad in ("not-a-uuid", "00000000-0000-0000-0000-000000000000", REQUEST_ID.replace("-", "")):
+            assert_google_error(*call(srv, "POST", f"{ROOT}/zones/z/instances?requestId={bad}", instance("b")),
+                                400, "invalid", "requestId")
+        assert [i["name"] for i in call(srv, "GET", f"{ROOT}/zones/z/instances")[1]["items"]] == ["a"]
+
+
+def test_a_refused_request_leaves_its_request_id_unused(server):
+    bad = instance("a", machineType="e2-small")
+    assert call(server, "POST", f"{ROOT}/zones/z/instances?requestId={REQUEST_ID}", bad)[0] == 400
+    assert call(server, "POST", f"{ROOT}/zones/z/instances?requestId={REQUEST_ID}", instance("a"))[0] == 200
+    assert [i["name"] for i in call(server, "GET", f"{ROOT}/zones/z/instances")[1]["items"]] == ["a"]
+
+
+def test_dropped_reply_is_performed_and_a_retry_with_the_same_request_id_creates_one_machine(server):
+    status, _ = call(server, "POST", "/_test/drop-next-reply", {"method": "POST", "path": r"/instances$"})
+    assert status == 200
+    with pytest.raises((ConnectionError, urllib.error.URLError, http.client.HTTPException)):
+        call(server, "POST", f"{ROOT}/zones/z/instances?requestId={REQUEST_ID}", instance("a"))
+    entry = server.requests("POST")[-1]
+    assert entry["dropped"] is True and entry["status"] == 200
+    status, op = call(server, "POST", f"{ROOT}/zones/z/instances?requestId={REQUEST_ID}", instance("a"))
+    assert status == 200 and op["operationType"] == "insert"
+    assert [i["name"] for i in call(server, "GET", f"{ROOT}/zones/z/instances")[1]["items"]] == ["a"]
+    # only the next matching request was dropped; GETs never matched
+    assert [e.get("dropped", False) for e in server.requests("POST")] == [True, False]
+
+
+def test_drop_reply_through_faults_counts_and_clears(server):
+    call(server, "POST", "/_test/faults", {"drop_reply": {"method": "GET", "path": "/firewalls", "count": 2}})
+    assert call(server, "GET", "/_test/faults")[1]["drop_replies"][0]["remaining"] == 2
+    for _ in range(2):
+        with pytest.raises((ConnectionError, urllib.error.URLError, http.client.HTTPException)):
+            call(server, "GET", f"{ROOT}/global/firewalls")
+    assert call(server, "GET", f"{ROOT}/global/firewalls")[0] == 200
+    call(server, "POST", "/_test/drop-next-reply", {"path": "/firewalls"})
+    call(server, "DELETE", "/_test/faults")
+    assert call(server, "GET", f"{ROOT}/global/firewalls")[0] == 200
+    assert call(server, "POST", "/_test/drop-next-reply", {"path": "("})[0] == 400
