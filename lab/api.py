@@ -8,12 +8,15 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
-from lab import aws_lab, config, inventory, node, vpc
-from lab.sh import LabError, alive, run, spawn, stop, wait_until
+from lab import aws_lab, config, images, inventory, kube, kube_api, node, vpc
+from lab.sh import LabError, alive, in_netns, run, spawn, stop, wait_until
 from lab.state import load, locked
 
 DEFAULT_NODE_PREFIX = "node"
+KUBEASZ_CLUSTER = "k8s-01"  # kubeasz's example cluster name
+CALICO_DATASTORE = "etcdv3"  # what the lab's calico-node uses; decides the node-name rules after a join
 
 
 def _cfg(cfg=None):
@@ -29,16 +32,19 @@ def _ensure_ssh_key(cfg):
 
 
 def up(nodes=3, cfg=None, wait=True):
-    """Bring up the VPC, etcd and `nodes` nodes; wait for the full mesh."""
+    """Bring up the VPC, etcd and `nodes` joined nodes (node-1 is the control plane); wait for the full mesh."""
     cfg = _cfg(cfg)
     with locked(cfg) as state:
         if not vpc.running(cfg, state):
             _teardown(cfg, state)
             _ensure_ssh_key(cfg)
             vpc.create(cfg, state)
+        new_cluster = not state.get("kube")
         missing = max(0, nodes - len(state["nodes"]))
         for _ in range(missing):
-            _add(cfg, state, None, None, None, ())
+            _add(cfg, state, None, None, None, (), joined=True)
+        if new_cluster and state.get("kube"):
+            _write_kubeasz_hosts(cfg, state)
         vpc.apply_firewall(cfg, state)
         inventory.write(cfg, state)
     if wait and nodes:
@@ -58,14 +64,15 @@ def down(cfg=None):
 def _teardown(cfg, state):
     stop([(state.get("cloud") or {}).get("pid"), (state.get("aws") or {}).get("pid")])
     state["cloud"] = state["aws"] = None
+    state["kube"] = None
     for n in list(state["nodes"].values()):
         node.destroy(cfg, n)
     _remove_stray_nodes(cfg)
     vpc.destroy(cfg, state)
     state.update({"nodes": {}, "firewall": None, "next_index": 1})
-    etcd_dir = cfg.state_dir / "etcd"
-    if etcd_dir.exists():
-        run(["rm", "-rf", etcd_dir])
+    for leftover in (cfg.state_dir / "etcd", cfg.state_dir / "kube"):
+        if leftover.exists():
+            run(["rm", "-rf", leftover])
 
 
 def _remove_stray_nodes(cfg):
@@ -77,7 +84,7 @@ def _remove_stray_nodes(cfg):
             node.destroy(cfg, {"netns": ns, "veth": ns[len(cfg.prefix) + 1:], "id": ns[len(cfg.prefix) + 1:]})
 
 
-def _add(cfg, state, name, ip, hostname, tags):
+def _add(cfg, state, name, ip, hostname, tags, image=None, joined=False):
     index = state["next_index"]
     state["next_index"] = index + 1
     node_id = f"n{index}"
@@ -91,23 +98,148 @@ def _add(cfg, state, name, ip, hostname, tags):
     if not _in_vpc(cfg, ip) or ip in (cfg.gateway_ip, cfg.etcd_ip):
         raise LabError(f"address {ip} is not a free node address in the lab VPC range {cfg.vpc_range}")
     n = {"id": node_id, "name": name, "index": index, "ip": ip, "hostname": hostname or name,
-         "tags": list(tags), "netns": cfg.node_netns(node_id), "veth": node_id}
+         "tags": list(tags), "netns": cfg.node_netns(node_id), "veth": node_id, "image": images.resolve(image)}
     state["nodes"][name] = n
     node.create(cfg, n)
+    if joined:
+        _join(cfg, state, n)
     return n
+
+
+# -- Kubernetes membership (docs/lab.md) ------------------------------------------
+def _control_plane_up(cfg, state, n):
+    """Make `n` the control plane: cluster CA, API stand-in on <ip>:6443, admin kubeconfig, kubeasz deploy host."""
+    kube_dir = cfg.state_dir / "kube"
+    if kube_dir.exists():
+        run(["rm", "-rf", kube_dir])
+    ca_pem = kube_api.pki(kube_dir, n["ip"], run)
+    argv = in_netns(n["netns"], [sys.executable, "-m", "lab.kube_api", "--listen", n["ip"], "--dir", kube_dir,
+                                 "--lifetime", node.LIFETIME, "--lab", "--calico-datastore", CALICO_DATASTORE])
+    env = {key: os.environ[key] for key in ("LAB_STATE_ROOT", "LAB_LIFETIME") if key in os.environ}
+    env.update(PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", PYTHONPATH=str(config.REPO),
+               LAB_SLOT=str(cfg.slot))
+    n["pids"]["kube_api"] = spawn(argv, node.node_dir(cfg, n["id"]) / "log" / "kube-apiserver.log", env=env)
+    server = f"https://{n['ip']}:{kube.API_PORT}"
+    state["kube"] = {"control_plane": n["name"], "server": server, "dir": str(kube_dir),
+                     "kubeasz_cluster": KUBEASZ_CLUSTER, "calico_datastore": CALICO_DATASTORE}
+    wait_until(lambda: _api_ready(server, ca_pem), timeout=20, what=f"the Kubernetes API stand-in at {server}")
+    admin = kube.dump_kubeconfig(kube.kubeconfig(server, ca_pem, "kubernetes-admin",
+                                                 (kube_dir / "admin.token").read_text().strip()))
+    node.install_binaries(node.node_dir(cfg, n["id"]) / "localbin", images.CONTROL_PLANE_BINARIES)
+    node.write_files(n, {
+        kube.ADMIN_CONF: (admin, "0600"),
+        "/root/.kube/config": (admin, "0600"),
+        "/etc/kubernetes/pki/ca.key": ((kube_dir / "ca.key").read_text(), "0600"),
+        # The kubeasz deploy host reaches every node over SSH with its own key.
+        "/root/.ssh/id_ed25519": (cfg.ssh_key.read_text(), "0600"),
+    })
+
+
+def _api_ready(server, ca_pem):
+    try:
+        kube.Client(server, ca_pem=ca_pem, timeout=1).request("GET", "/version")
+        return True
+    except kube.KubeError:
+        return False
+
+
+def _kube_admin(state):
+    kube_dir = Path(state["kube"]["dir"])
+    ca_pem = (kube_dir / "ca.crt").read_text()
+    token = (kube_dir / "admin.token").read_text().strip()
+    return kube.Client(state["kube"]["server"], ca_pem=ca_pem, token=token), ca_pem
+
+
+def _join(cfg, state, n):
+    """A machine the lab brings up already in the cluster (not the path for new machines: kubeadm/ezctl)."""
+    if not state.get("kube"):
+        _control_plane_up(cfg, state, n)
+    client, ca_pem = _kube_admin(state)
+    name = n["hostname"].strip().lower()
+    labels = {"node-role.kubernetes.io/control-plane": ""} if state["kube"]["control_plane"] == n["name"] else {}
+    reply = client.request("POST", kube.NODES, {
+        "kind": "Node", "metadata": {"name": name, "labels": labels},
+        "status": {"addresses": [{"type": "InternalIP", "address": n["ip"]},
+                                 {"type": "Hostname", "address": n["hostname"]}]}})
+    kubelet_conf = kube.kubeconfig(state["kube"]["server"], ca_pem, f"system:node:{name}", reply["credential"])
+    node.write_files(n, {kube.KUBELET_CONF: (kube.dump_kubeconfig(kubelet_conf), "0600"),
+                         kube.CA_CRT: (ca_pem, "0644")})
+    _schedule_calico_node(cfg, n, name, state["kube"]["calico_datastore"])
+
+
+def _schedule_calico_node(cfg, n, kube_node_name, datastore):
+    """calico-node's DaemonSet pod on a registered machine: under the kubernetes datastore its
+    NODENAME is the Kubernetes node name; under etcdv3 it names itself (nodename file > hostname)."""
+    n["kube_node_name"] = kube_node_name
+    env = {"CALICO_K8S_NODE_REF": kube_node_name}
+    if datastore == "kubernetes":
+        env["NODENAME"] = kube_node_name
+    n["calico_env"] = env
+    if not alive((n.get("pids") or {}).get("calico_node")):
+        node.start_calico_node(cfg, n)
+
+
+def _write_kubeasz_hosts(cfg, state):
+    """The deploy host's /etc/kubeasz/clusters/<cluster>/hosts for the nodes `lab up` made."""
+    nodes = sorted(state["nodes"].values(), key=lambda n: n["index"])
+    cp = state["kube"]["control_plane"]
+
+    def line(n):
+        return f"{n['ip']} k8s_nodename='{n['hostname'].lower()}'"
+
+    text = "\n".join([
+        f"# kubeasz cluster {KUBEASZ_CLUSTER} of the lab (written by `lab up`)",
+        "[etcd]", cfg.etcd_ip, "",
+        "[kube_master]", *[line(n) for n in nodes if n["name"] == cp], "",
+        "[kube_node]", *[line(n) for n in nodes if n["name"] != cp and n.get("kube_node_name")], "",
+        "[all:vars]", 'SECURE_PORT="6443"', 'CONTAINER_RUNTIME="containerd"', 'CLUSTER_NETWORK="calico"',
+        f'CLUSTER_CIDR="{node.POD_CIDR}"', 'SERVICE_CIDR="10.68.0.0/16"', 'base_dir="/etc/kubeasz"',
+        "k8s_nodename=''", "",
+    ])
+    node.write_files(state["nodes"][cp], {f"/etc/kubeasz/clusters/{KUBEASZ_CLUSTER}/hosts": (text, "0644")})
+
+
+def _node_at(state, ip):
+    return next((n for n in state["nodes"].values() if n["ip"] == ip), None)
+
+
+def kube_node_registered(ip, kube_node_name, datastore=CALICO_DATASTORE, cfg=None):
+    """Called by the API stand-in when a kubelet registered a Node: start calico-node there (DaemonSet)."""
+    cfg = _cfg(cfg)
+    with locked(cfg) as state:
+        n = _node_at(state, ip)
+        if n is None:
+            return None
+        _schedule_calico_node(cfg, n, kube_node_name, datastore)
+        return dict(n)
+
+
+def kube_node_deleted(ip, kube_node_name, cfg=None):
+    """Called by the API stand-in when a Node was deleted: its calico-node pod goes away."""
+    cfg = _cfg(cfg)
+    with locked(cfg) as state:
+        n = _node_at(state, ip)
+        if n is None or n.get("kube_node_name") != kube_node_name:
+            return None
+        node.stop_calico_node(n)
+        n["kube_node_name"] = None
+        n["calico_env"] = None
+        return dict(n)
 
 
 def _in_vpc(cfg, ip):
     return ipaddress.ip_address(ip) in cfg.vpc_range
 
 
-def add_node(name=None, ip=None, hostname=None, tags=(), cfg=None):
-    """Boot one more node (a new machine joining the VPC)."""
+def add_node(name=None, ip=None, hostname=None, tags=(), joined=False, image=None, cfg=None):
+    """Boot one more machine in the VPC from lab image `image` (lab/images.py; unknown or None: the
+    default image). It runs sshd and nothing of Kubernetes or Calico unless `joined` (the lab's own
+    cluster nodes): joining a new machine is kubeadm's or ezctl's job."""
     cfg = _cfg(cfg)
     with locked(cfg) as state:
         if not vpc.running(cfg, state):
             raise LabError("the lab is not up: run `lab up` first")
-        n = _add(cfg, state, name, ip, hostname, tags)
+        n = _add(cfg, state, name, ip, hostname, tags, image=image, joined=joined)
         vpc.apply_firewall(cfg, state)
         inventory.write(cfg, state)
     return dict(n)
@@ -119,6 +251,8 @@ def remove_node(name, cfg=None):
         n = state["nodes"].pop(name, None)
         if n is None:
             raise LabError(f"no lab node named {name!r}")
+        if (state.get("kube") or {}).get("control_plane") == name:
+            state["kube"] = None  # the cluster's control plane is gone with its machine
         node.destroy(cfg, n)
         vpc.apply_firewall(cfg, state)
         inventory.write(cfg, state)
@@ -196,6 +330,7 @@ def _node_status(cfg, n):
     info = {
         "name": n["name"], "id": n["id"], "ip": n["ip"], "tags": n.get("tags", []), "netns": n["netns"],
         "ssh": {"host": n["ip"], "port": 22, "user": "root", "key": str(cfg.ssh_key)},
+        "image": n.get("image"), "kube_node_name": n.get("kube_node_name"),
         "running": up, "hostname": None, "calico_node_name": None, "calico_node_running": False,
         "calico_node_error": None, "bgp_established": 0, "bgp_sessions": {},
     }
@@ -292,6 +427,7 @@ def status(cfg=None):
         },
         "inventory": str(cfg.inventory_file),
         "cloud": state.get("cloud") if alive((state.get("cloud") or {}).get("pid")) else None,
+        "kube": {k: v for k, v in (state.get("kube") or {}).items() if k != "dir"} or None,
         "aws": state.get("aws") if aws_lab.running(state) else None,
         "nodes": [_node_status(cfg, n) for n in sorted(state["nodes"].values(), key=lambda n: n["index"])]
         if running else [],

@@ -68,6 +68,9 @@ def main(argv=None):
     p.add_argument("--ip")
     p.add_argument("--hostname")
     p.add_argument("--tag", action="append", default=[])
+    p.add_argument("--bare", action="store_true",
+                   help="boot a new machine (sshd only running), not a node of the lab's cluster")
+    p.add_argument("--image", help="lab image of a --bare machine (lab/images.py; default lab-k8s-node)")
     p = sub.add_parser("remove-node", help="remove a node (the machine is gone)")
     p.add_argument("name")
     p = sub.add_parser("restart-calico-node", help="restart calico-node (stand-in) on a node")
@@ -104,8 +107,10 @@ def main(argv=None):
             st = api.status()
             print(json.dumps(st, indent=2)) if args.json else _print_status(st)
         elif args.cmd == "add-node":
-            n = api.add_node(args.name, ip=args.ip, hostname=args.hostname, tags=args.tag)
-            print(f"node {n['name']} up at {n['ip']} (hostname {n['hostname']})")
+            n = api.add_node(args.name, ip=args.ip, hostname=args.hostname, tags=args.tag,
+                             joined=not args.bare, image=args.image)
+            state = "bare machine" if args.bare else "joined"
+            print(f"node {n['name']} up at {n['ip']} (hostname {n['hostname']}, image {n['image']}, {state})")
         elif args.cmd == "remove-node":
             api.remove_node(args.name)
         elif args.cmd == "restart-calico-node":

@@ -11,21 +11,24 @@ import json
 def data(cfg, state):
     hostvars = {}
     for n in sorted(state["nodes"].values(), key=lambda n: n["index"]):
-        hostvars[n["name"]] = {"ansible_host": n["ip"], "lab_node_ip": n["ip"], "lab_node_id": n["id"]}
-    return {
-        "all": {
-            "vars": {
-                "ansible_user": "root",
-                "ansible_ssh_private_key_file": str(cfg.ssh_key),
-                "lab_slot": cfg.slot,
-                "lab_etcd_endpoint": cfg.etcd_endpoint,
-                "lab_vpc_range": str(cfg.vpc_range),
-            },
-            "children": ["calico_nodes"],
-        },
-        "calico_nodes": {"hosts": list(hostvars)},
-        "_meta": {"hostvars": hostvars},
+        hostvars[n["name"]] = {"ansible_host": n["ip"], "lab_node_ip": n["ip"], "lab_node_id": n["id"],
+                               "lab_node_image": n.get("image")}
+    lab_vars = {
+        "ansible_user": "root",
+        "ansible_ssh_private_key_file": str(cfg.ssh_key),
+        "lab_slot": cfg.slot,
+        "lab_etcd_endpoint": cfg.etcd_endpoint,
+        "lab_vpc_range": str(cfg.vpc_range),
     }
+    groups = {"calico_nodes": {"hosts": list(hostvars)}}
+    kube = state.get("kube")
+    if kube:
+        # The control-plane host runs `kubeadm token create`; it is also kubeasz's deploy host (ezctl).
+        groups["kube_control_plane"] = {"hosts": [kube["control_plane"]]}
+        lab_vars.update(lab_kube_api_endpoint=kube["server"].split("://", 1)[1],
+                        lab_kubeasz_deploy_host=kube["control_plane"],
+                        lab_kubeasz_cluster=kube["kubeasz_cluster"])
+    return {"all": {"vars": lab_vars, "children": list(groups)}, **groups, "_meta": {"hostvars": hostvars}}
 
 
 def write(cfg, state):

@@ -2,21 +2,27 @@
 
 Each node has its own hostname, its own /etc, /var/lib and /root (overlays on
 the host's, so writes stay in the node), its own /run (tmpfs), one address
-(/32) on eth0 routed through the VPC namespace, and runs sshd, the
-calico-node stand-in and BIRD. /usr/local/sbin carries stand-ins for
-`hostnamectl` and `systemctl` so Ansible treats the node as a systemd host.
+(/32) on eth0 routed through the VPC namespace, and runs sshd. A joined
+node also runs the calico-node stand-in and BIRD; a bare one (a new cloud
+machine) runs nothing else. /usr/local/sbin carries stand-ins for
+`hostnamectl` and `systemctl` so Ansible treats the node as a systemd host;
+/usr/local/bin is the node's own and holds what its image installs
+(lab/images.py).
 """
 
+import json
 import os
 import shlex
 import shutil
 import sys
 
+from lab import images
 from lab.config import REPO
 from lab.sh import LabError, alive, in_node, netns_pids, run, spawn, stop, wait_until
 
 LIFETIME = int(os.environ.get("LAB_LIFETIME", str(6 * 3600)))  # every lab daemon stops by itself
 NODE_BIN = REPO / "lab" / "node_bin"
+KUBE_BIN = REPO / "lab" / "kube_bin"
 POD_CIDR = "172.20.0.0/16"  # kubeasz's default pod network (field notes)
 OVERLAYS = {"/etc": "etc", "/var/lib": "varlib", "/root": "root"}
 
@@ -68,7 +74,17 @@ def _prepare_files(cfg, node):
          etc / "ssh" / "ssh_host_ed25519_key"])
     (base / "varlib.upper" / "calico").mkdir()
     (base / "log").mkdir()
+    (base / "localbin").mkdir()
+    install_binaries(base / "localbin", images.binaries(node.get("image") or images.DEFAULT))
     return base
+
+
+def install_binaries(bin_dir, names):
+    """Put the stand-in executables `names` on a node's PATH (its /usr/local/bin)."""
+    for name in names:
+        link = bin_dir / name
+        if not link.is_symlink():
+            link.symlink_to(KUBE_BIN / name)
 
 
 def _holder_script(base, hostname):
@@ -83,6 +99,7 @@ def _holder_script(base, hostname):
         "mount -t tmpfs -o size=64m,mode=755 tmpfs /run",
         "mkdir -p /run/calico /run/sshd /run/systemd/system /run/lock",
         f"mount --bind -o ro {NODE_BIN} /usr/local/sbin",
+        f"mount --bind {base}/localbin /usr/local/bin",
         f"hostname {shlex.quote(hostname)}",
         f"exec sleep {LIFETIME}",
     ])
@@ -105,7 +122,7 @@ def _wire(cfg, node):
 
 
 def create(cfg, node):
-    """Boot a node: namespaces, files, mounts, sshd, calico-node stand-in."""
+    """Boot a machine: namespaces, files, mounts, its image's binaries, sshd. Nothing of Calico."""
     base = _prepare_files(cfg, node)
     _wire(cfg, node)
     holder = ["ip", "netns", "exec", node["netns"], "unshare", "--mount", "--uts", "--propagation", "private",
@@ -113,8 +130,23 @@ def create(cfg, node):
     node["pids"] = {"holder": spawn(holder, base / "log" / "holder.log")}
     wait_until(lambda: _ready(node), timeout=10, what=f"node {node['name']} namespaces")
     start_sshd(cfg, node)
-    start_calico_node(cfg, node)
     return node
+
+
+WRITE_FILES = """\
+import json, os, sys
+for path, (text, mode) in json.load(sys.stdin).items():
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, int(mode, 8))
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+    os.chmod(path, int(mode, 8))
+"""
+
+
+def write_files(node, files):
+    """Write {path: (text, "0644")} inside the node (its own /etc, /root, ...), in one process."""
+    run(exec_argv(node, ["/usr/bin/python3", "-c", WRITE_FILES]), input=json.dumps(files))
 
 
 def _ready(node):
@@ -139,6 +171,7 @@ def start_sshd(cfg, node):
 def start_calico_node(cfg, node, env_extra=None):
     env = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "PYTHONPATH": str(REPO),
            "CALICO_IPV4POOL_CIDR": POD_CIDR}
+    env.update(node.get("calico_env") or {})
     env.update(env_extra or {})
     argv = exec_argv(node, [sys.executable, "-m", "lab.calico_node", "--ip", node["ip"],
                             "--etcd", cfg.etcd_endpoint, "--lifetime", str(LIFETIME)])

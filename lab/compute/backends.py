@@ -1,15 +1,15 @@
 """Where the server's resource changes land.
 
 NullBackend keeps everything in the server (unit and integration tests).
-LabBackend turns them into lab reality: an instance becomes a lab node with
-its IP, hostname and tags; the firewall rules become the lab VPC's firewall.
+LabBackend turns them into lab reality: an instance becomes a bare lab
+machine with its IP, hostname, tags and image; the firewall rules become the lab VPC's firewall.
 """
 
 import threading
 
 
 class NullBackend:
-    def add_node(self, name, ip=None, hostname=None, tags=()):
+    def add_node(self, name, ip=None, hostname=None, tags=(), image=None):
         return None
 
     def remove_node(self, name):
@@ -29,12 +29,15 @@ class LabBackend:
         # The lab changes namespaces and nftables: one change at a time.
         self._lock = threading.Lock()
 
-    def add_node(self, name, ip=None, hostname=None, tags=()):
+    def add_node(self, name, ip=None, hostname=None, tags=(), image=None):
+        """Boot a bare lab machine, as a cloud image boots: sshd and its hostname, nothing of
+        Kubernetes or Calico (joining it is the product's job). `image` is the last path segment
+        of the boot disk's sourceImage; the lab boots its default image for a name it does not know."""
         # GCE's Debian images set the short name as the OS hostname; the FQDN
         # only resolves through the metadata server (here: not modelled).
         short = hostname.split(".")[0] if hostname else name
         with self._lock:
-            return self.api.add_node(name, ip=ip, hostname=short, tags=list(tags))
+            return self.api.add_node(name, ip=ip, hostname=short, tags=list(tags), joined=False, image=image)
 
     def remove_node(self, name):
         with self._lock:

@@ -253,7 +253,9 @@ class ComputeCloud:
                 error.op_code = fault["code"]
                 raise error
             tags = inst.get("tags", {}).get("items", [])
-            self.backend.add_node(inst["name"], ip=ip, hostname=inst.get("hostname"), tags=list(tags))
+            image = next((str((d.get("initializeParams") or {}).get("sourceImage") or "").rsplit("/", 1)[-1]
+                          for d in body.get("disks", []) if d.get("boot")), "") or None
+            self.backend.add_node(inst["name"], ip=ip, hostname=inst.get("hostname"), tags=list(tags), image=image)
             with self.lock:
                 if key in self.instances:
                     self.instances[key]["status"] = "RUNNING"

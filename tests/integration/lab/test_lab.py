@@ -121,7 +121,7 @@ def test_firewall_passes_bgp_and_drops_ipip_until_allowed(dirty_lab):
 def test_two_nodes_one_hostname_reproduces_the_incident(dirty_lab):
     lab = dirty_lab
     # A scale-out reuses an existing hostname: a new machine called node-1.
-    new = lab.add_node("node-4", hostname="node-1")
+    new = lab.add_node("node-4", hostname="node-1", joined=True)
     time.sleep(8)
 
     nodes = etcd.resources(lab.etcd_endpoint(), "nodes")

@@ -217,8 +217,9 @@ class RecordingLabApi:
     def get_firewall(self):
         return self.rules
 
-    def add_node(self, name, ip=None, hostname=None, tags=()):
+    def add_node(self, name, ip=None, hostname=None, tags=(), joined=False, image=None):
         self.calls.append(("add_node", name, ip, hostname, tuple(tags)))
+        self.boots = [*getattr(self, "boots", []), {"name": name, "joined": joined, "image": image}]
 
     def remove_node(self, name):
         self.calls.append(("remove_node", name))
@@ -240,6 +241,21 @@ def test_lab_backend_receives_nodes_and_the_stored_firewall_rules():
     assert api.calls[1] == ("set_firewall", ["calico-ipip"], [stored])
     assert api.calls[2] == ("set_firewall", [], [])
     assert api.calls[3] == ("remove_node", "n1")
+
+
+def test_lab_backend_boots_bare_machines_from_the_boot_disk_image():
+    """Instances boot bare (joining them is the product's job); the lab image is the last path
+    segment of the boot disk's sourceImage (the lab boots its default image for unknown names)."""
+    api = RecordingLabApi()
+    with ComputeServer(project="p", zone="z", backend=LabBackend(api)) as srv:
+        call(srv, "POST", f"{ROOT}/zones/z/instances", instance("n1"))
+        bare = instance("n2")
+        bare["disks"][0]["initializeParams"]["sourceImage"] = "projects/p/global/images/lab-bare"
+        call(srv, "POST", f"{ROOT}/zones/z/instances", bare)
+    assert sorted(api.boots, key=lambda b: b["name"]) == [
+        {"name": "n1", "joined": False, "image": "debian-12"},
+        {"name": "n2", "joined": False, "image": "lab-bare"},
+    ]
 
 
 def test_a_server_wired_to_a_running_lab_adopts_its_nodes_and_rules():
