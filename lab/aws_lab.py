@@ -503,9 +503,11 @@ def start(cfg, timeout=60):
 
     try:
         wait_until(ready, timeout=timeout, what=f"the AWS test server at {endpoint(cfg)}")
-    except LabError:
+    except LabError as exc:
         stop_server(cfg)
-        raise
+        logfile = cfg.state_dir / "aws.log"
+        tail = "\n".join(logfile.read_text(errors="replace").splitlines()[-15:]) if logfile.exists() else ""
+        raise LabError(f"{exc}\n--- {logfile.name} ---\n{tail}") from None
     info = json.loads(info_file(cfg).read_text())
     with locked(cfg) as state:
         state["aws"] = {"pid": pid, "lab_firewall": saved, **info}
