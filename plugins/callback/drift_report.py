@@ -1,42 +1,70 @@
-"""Callback plugin: summarise drift at the end of a check-mode run.
+"""Callback plugin: the drift report of playbooks/drift_check.yml.
 
-Enabled by playbooks/drift-check.yml (ANSIBLE_CALLBACKS_ENABLED=calico_fleet.fleet.drift_report,
-set by scripts/drift-check.sh). Every task that would change something is
-drift (in check mode nothing is written); every calico_mesh_check finding and
-every failed task is drift too. The summary is printed after the play recap
-and, when DRIFT_REPORT_FILE is set, written there as JSON for a nightly job.
+Collects every task result of the check's sections (each play names its
+sections in the play variable drift_check_sections), builds one report with
+module_utils/drift_report.py and writes it in every format: JSON, JUnit
+XML, Markdown and Prometheus textfile-collector metrics.
 """
 
-import json
 import os
+import time
+from datetime import datetime, timezone
 
+from ansible import constants as C
+from ansible import context as cli_context
 from ansible.plugins.callback import CallbackBase
+from ansible_collections.calico_fleet.fleet.plugins.module_utils import drift_report
 
 DOCUMENTATION = r"""
 name: drift_report
 author: calico-fleet maintainers
 type: aggregate
-short_description: Summarise drift (would-be changes, mesh findings, failures) after a check-mode run
+short_description: Build the drift report (JSON, JUnit XML, Markdown, Prometheus metrics) of a drift check
 description:
-  - Collects every task result that reports a change (in check mode, what would change), every
-    finding returned by calico_mesh_check, and every failed or unreachable host, and prints them
-    grouped after the play recap.
-  - Writes the same report as JSON to the file named by the environment variable DRIFT_REPORT_FILE.
+  - Collects the results of the tasks of every play that sets the play variable C(drift_check_sections)
+    (the sections of playbooks/drift_check.yml) and builds one report from them, with every drift item
+    (section, resource, field, severity, cause and fix) and every part that could not be checked, with
+    the reason.
+  - Prints a DRIFT REPORT after the play recap and writes C(drift-report.json),
+    C(drift-report.junit.xml), C(drift-report.md) and C(drift-report.prom) into O(report_dir).
+  - The report's C(exit_code) follows C(terraform plan -detailed-exitcode) (0 no drift, 2 drift,
+    1 a part could not be checked); scripts/drift-check.sh exits with it.
 requirements:
+  - prometheus_client on the controller
   - enable in ansible.cfg or with ANSIBLE_CALLBACKS_ENABLED=calico_fleet.fleet.drift_report
+options:
+  report_dir:
+    description:
+      - Directory the report files are written to (created when missing). Empty, the report is only
+        printed.
+    type: path
+    default: ""
+    env:
+      - name: DRIFT_REPORT_DIR
+    ini:
+      - section: callback_drift_report
+        key: report_dir
+  basename:
+    description: File name of the reports without the extension.
+    type: str
+    default: drift-report
+    env:
+      - name: DRIFT_REPORT_BASENAME
+    ini:
+      - section: callback_drift_report
+        key: basename
 """
 
+CONTEXT_FACT = "drift_check_context"
 
-def _diff_summary(result):
-    diff = result.get("diff")
-    if not diff:
-        return None
-    diffs = diff if isinstance(diff, list) else [diff]
-    out = []
-    for d in diffs:
-        if isinstance(d, dict) and ("before" in d or "after" in d):
-            out.append({"before": d.get("before"), "after": d.get("after")})
-    return out or None
+
+def _args(result):
+    invocation = result._result.get("invocation") or {}
+    args = invocation.get("module_args")
+    if isinstance(args, dict):
+        return args
+    raw = result._task.args or {}
+    return {k: v for k, v in raw.items() if isinstance(v, (str, int, bool)) and "{{" not in str(v)}
 
 
 class CallbackModule(CallbackBase):
@@ -47,65 +75,83 @@ class CallbackModule(CallbackBase):
 
     def __init__(self):
         super().__init__()
-        self.changes, self.findings, self.failures = [], [], []
+        self.observations = []
+        self.context = {}
+        self.sections = []
+        self.started = time.time()
 
-    def _task(self, result):
-        return result._task.get_name().strip()
+    def v2_playbook_on_start(self, playbook):
+        self.started = time.time()
 
-    def _change(self, result, task):
+    def v2_playbook_on_play_start(self, play):
+        sections = (play.vars or {}).get("drift_check_sections") or []
+        self.sections = list(sections) if isinstance(sections, (list, tuple)) else [sections]
+
+    def _observe(self, result, status):
         res = result._result
-        # Resource modules (calico_ippool, ...) explain each difference: {resource, field, expected,
-        # actual, reason}; mesh findings ({kind, ...}) are reported on their own.
-        details = [f for f in res.get("findings") or [] if isinstance(f, dict) and "kind" not in f]
-        self.changes.append({"host": result._host.get_name(), "task": task, "details": details,
-                             "diff": _diff_summary(res)})
+        facts = res.get("ansible_facts") or {}
+        if isinstance(facts.get(CONTEXT_FACT), dict):
+            self.context.update(facts[CONTEXT_FACT])
+        if not self.sections:
+            return
+        self.observations.append({
+            "sections": self.sections,
+            "module": result._task.action,
+            "host": result._host.get_name(),
+            "task": result._task.get_name().strip(),
+            "status": status,
+            "result": {k: v for k, v in res.items() if not k.startswith("_ansible")},
+            "args": _args(result),
+            "run_once": bool(result._task.run_once),
+        })
 
     def v2_runner_on_ok(self, result):
-        res = result._result
-        for finding in res.get("findings") or []:
-            if isinstance(finding, dict) and "kind" in finding and finding.get("severity") == "error":
-                self.findings.append(finding)
-        if res.get("changed") and not isinstance(res.get("results"), list):  # loop items count themselves
-            self._change(result, self._task(result))
+        if not isinstance(result._result.get("results"), list):  # loop items report themselves
+            self._observe(result, "ok")
 
     def v2_runner_item_on_ok(self, result):
-        if result._result.get("changed"):
-            item = result._result.get("item")
-            label = item.get("name") if isinstance(item, dict) else item
-            self._change(result, f"{self._task(result)} ({label})")
+        self._observe(result, "ok")
 
     def v2_runner_on_failed(self, result, ignore_errors=False):
-        if not ignore_errors:
-            self.failures.append({"host": result._host.get_name(), "task": self._task(result),
-                                  "msg": str(result._result.get("msg", ""))[:500]})
+        if not isinstance(result._result.get("results"), list):
+            self._observe(result, "failed")
+
+    def v2_runner_item_on_failed(self, result):
+        self._observe(result, "failed")
 
     def v2_runner_on_unreachable(self, result):
-        self.failures.append({"host": result._host.get_name(), "task": self._task(result),
-                              "msg": "unreachable: " + str(result._result.get("msg", ""))[:300]})
+        self._observe(result, "unreachable")
 
     def report(self):
-        return {"drift": bool(self.changes or self.findings or self.failures),
-                "changes": self.changes, "findings": self.findings, "failures": self.failures}
+        finished = time.time()
+        inventory = list((cli_context.CLIARGS or {}).get("inventory") or C.DEFAULT_HOST_LIST or [])
+        inventory = [_relative(path) for path in inventory]
+        ctx = {"inventory": inventory, **self.context}
+        ctx.update(
+            started_at=_iso(self.started),
+            finished_at=_iso(finished),
+            duration_seconds=finished - self.started,
+        )
+        return drift_report.build(self.observations, ctx)
 
     def v2_playbook_on_stats(self, stats):
         report = self.report()
         self._display.banner("DRIFT REPORT")
-        if not report["drift"]:
-            self._display.display("No drift: the cloud rules, pools, names and mesh match the inventory.")
-        for change in self.changes:
-            self._display.display(f"would change  {change['host']}: {change['task']}", color="yellow")
-            for d in change["details"]:
-                field = f" {d['field']}" if d.get("field") else ""
-                self._display.display(f"              {d.get('resource')}{field}: {d.get('reason')}")
-        for finding in self.findings:
-            where = ", ".join(finding.get("hosts") or []) or "cluster"
-            self._display.display(f"finding       {finding.get('kind')} on {where}: {finding.get('cause')}",
-                                  color="red")
-            self._display.display(f"              fix: {finding.get('fix')}")
-        for failure in self.failures:
-            self._display.display(f"failed        {failure['host']}: {failure['task']}: {failure['msg']}",
-                                  color="red")
-        path = os.environ.get("DRIFT_REPORT_FILE")
-        if path:
-            with open(path, "w") as handle:
-                json.dump(report, handle, indent=2, sort_keys=True, default=str)
+        colors = {"clean": "green", "drift": "yellow", "incomplete": "red"}
+        for line in drift_report.to_text(report):
+            self._display.display(line, color=colors[report["status"]] if not line.startswith(" ") else None)
+        directory = self.get_option("report_dir")
+        if directory:
+            paths = drift_report.write_all(report, directory, self.get_option("basename"))
+            self._display.display("written: " + ", ".join(paths[f] for f in sorted(paths)))
+
+
+def _iso(epoch):
+    return datetime.fromtimestamp(epoch, timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _relative(path):
+    """A path under the working directory as the user would type it."""
+    path = str(path)
+    relative = os.path.relpath(path) if os.path.isabs(path) else path
+    return path if relative.startswith("..") else relative
