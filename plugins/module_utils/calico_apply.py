@@ -92,6 +92,8 @@ def apply_bgp_configuration(ds, mesh_enabled=None, as_number=None, check_mode=Fa
     target = settings_object("BGPConfiguration", "default", wanted, stored)
     target["spec"] = ordered(target["spec"], BGP_SPEC_ORDER)
     desired = bgp_configuration_state(target)
+    if desired["mesh_enabled"] and not current["mesh_enabled"]:
+        refuse_mesh_with_route_reflectors(ds)
     findings = []
     if desired["mesh_enabled"] != current["mesh_enabled"]:
         findings.append(_finding(
@@ -109,6 +111,24 @@ def apply_bgp_configuration(ds, mesh_enabled=None, as_number=None, check_mode=Fa
         ))
     return _settings_result(ds, stored, target, current, desired, findings, check_mode,
                             ("mesh_enabled", "as_number"))
+
+
+def refuse_mesh_with_route_reflectors(ds):
+    """Never turn the full mesh back on in a cluster that peers through route reflectors or BGPPeers."""
+    reflectors = sorted(n["name"] for n in ds.read_nodes() if n.get("rr_cluster_id"))
+    peers = sorted(p["metadata"]["name"] for p in ds.list("BGPPeer"))
+    if reflectors or peers:
+        found = "; ".join(part for part in (
+            f"route reflectors: {', '.join(reflectors)}" if reflectors else "",
+            f"BGPPeers: {', '.join(peers)}" if peers else "") if part)
+        raise ResourceValidationError(
+            "refusing to turn the node-to-node mesh back on: it is off and the cluster peers through "
+            f"route reflectors or explicit BGPPeers ({found}). Enabling the mesh would add a session from "
+            "every node to every other node on top of them (N*(N-1)/2 sessions) and change how routes are "
+            "learned across the cluster. Leave mesh_enabled unset (calico_network_mesh_enabled not declared) "
+            "to keep the cluster as it is, or remove the route reflectors and BGPPeers first.",
+            "mesh_enabled",
+        )
 
 
 def apply_felix_configuration(ds, ipip_mtu=None, underlay_mtu=None, check_mode=False):

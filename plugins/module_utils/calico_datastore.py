@@ -26,6 +26,7 @@ PLURALS = {
     "Node": "nodes",
     "BGPConfiguration": "bgpconfigurations",
     "FelixConfiguration": "felixconfigurations",
+    "BGPPeer": "bgppeers",
 }
 ETCD_PREFIX = "/calico/resources/v3/projectcalico.org/"
 V3_GROUP = "projectcalico.org/v3"

@@ -17,7 +17,7 @@ PLAY = """\
   hosts: localhost
   gather_facts: false
   roles:
-    - role: calico_network
+    - role: calico_fleet.fleet.calico_network
 """
 RECAP = re.compile(r"localhost\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)")
 
