@@ -227,7 +227,7 @@ def cluster_info(endpoint, timeout=10):
     return Client(endpoint, timeout=timeout).request("GET", CLUSTER_INFO).get("data", {})
 
 
-def discover(endpoint, token, ca_hashes, unsafe_skip=False, timeout=10):
+def discover(endpoint, token, ca_hashes, unsafe_skip=False, timeout=5):
     """kubeadm's token discovery: the cluster CA (PEM) and server, once trusted. KubeError otherwise."""
     token_id, token_secret = split_token(token)
     data = cluster_info(endpoint, timeout=timeout)

@@ -298,14 +298,21 @@ class LabHooks:
             print(f"calico-node DaemonSet: {name} ({ip}): {exc}", file=sys.stderr, flush=True)
 
 
-def serve(listen, port, directory, lifetime, hooks=None):
-    server_url = f"https://{listen}:{port}"
-    handler = type("LabHandler", (Handler,), {"store": Store(directory, server_url), "hooks": hooks})
+def make_server(listen, port, directory, hooks=None):
+    """The HTTPS server (not started); port 0 picks a free one."""
+    handler = type("LabHandler", (Handler,), {"hooks": hooks})
     httpd = ThreadingHTTPServer((listen, port), handler)
     httpd.daemon_threads = True
+    handler.store = Store(directory, f"https://{listen}:{httpd.server_address[1]}")
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(Path(directory) / "apiserver.crt", Path(directory) / "apiserver.key")
     httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
+    return httpd
+
+
+def serve(listen, port, directory, lifetime, hooks=None):
+    httpd = make_server(listen, port, directory, hooks)
+    server_url = f"https://{listen}:{port}"
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
