@@ -1,19 +1,32 @@
 #!/usr/bin/python
-"""Ansible module: delete one Calico Node registration, guarded by the IP it must still have."""
+"""Ansible module: decommission a Calico node as Calico's node delete does, guarded by its IP and liveness."""
 
 DOCUMENTATION = r"""
 ---
 module: calico_node
-short_description: Delete a Calico Node registration, only while it points at the expected IP
+short_description: Decommission a Calico node as Calico's own node delete does, guarded by its IP and liveness
 description:
-  - Deletes one Calico Node (what C(calicoctl delete node <name>) does), through the etcdv3 or
-    kubernetes datastore.
-  - With O(expected_ipv4_address) the Node is deleted only while it is registered with that IPv4 address.
+  - Does what C(calicoctl delete node <name>) does (libcalico-go's node client), in the same order, through
+    the etcdv3 or kubernetes datastore. Releases the addresses of the workload endpoints whose C(spec.node)
+    is the node and the node's IPIP, VXLAN and WireGuard tunnel addresses in their IPAM blocks (handle counts
+    decremented, handles deleted at zero, an empty block without affinity deleted); deletes those workload
+    endpoints; releases the node's block affinities (an empty block is deleted, a non-empty one loses its
+    affinity) and deletes its IPAM host key; deletes the BGPPeers and HostEndpoints whose C(spec.node) is the
+    node and FelixConfiguration and BGPConfiguration C(node.<name>); then deletes the Node.
+  - With O(expected_ipv4_address) nothing is deleted unless the Node is registered with that IPv4 address.
     Two hosts can write one Node (last writer wins), so the name alone does not say whose registration it
-    is; a Node registered with another address belongs to another host, and deleting it would take that
-    host out of the BGP mesh. The module then fails before any write and names the address it found.
-  - The delete is conditional on the revision that was read, so a Node rewritten in between is not deleted.
-  - Idempotent (an absent Node is no change); supports check mode and diff.
+    is; a Node registered with another address belongs to another host. The module then fails before any
+    write and names the address it found.
+  - Unless O(force), it also fails before any write while something accepts TCP connections on the BGP port
+    (179) at the Node's address, because the host is then alive and its calico-node uses the registration.
+  - Every write carries the revision that was read (etcd compare-and-swap on the mod revision, Kubernetes
+    resourceVersion), so a key changed in between stops the run; running it again finishes the job.
+  - Under the kubernetes datastore, workload endpoints are the node's pods (their Calico annotations are removed),
+    IPAM is written as C(crd.projectcalico.org/v1) C(ipamblocks), C(blockaffinities), C(ipamhandles) (as
+    Calico does), and the Kubernetes Node itself is not deleted (Calico does not either); it is listed in
+    RV(not_deleted).
+  - Idempotent (a node with nothing left is no change); check mode lists every key it would remove or
+    change, and diff shows their values.
 version_added: "1.0.0"
 author: calico-fleet
 options:
@@ -22,7 +35,7 @@ options:
     type: str
     required: true
   state:
-    description: C(absent) deletes the registration.
+    description: C(absent) decommissions the node.
     type: str
     choices: [absent]
     default: absent
@@ -32,10 +45,21 @@ options:
         normally the IP of the host whose registration this is.
       - Leave it out only for a Node whose host is known to be gone.
     type: str
+  force:
+    description:
+      - Delete even while BGP answers at the Node's address (the host is alive). The IP guard of
+        O(expected_ipv4_address) still applies. A calico-node that keeps running there registers its
+        Node again when it restarts.
+    type: bool
+    default: false
+  liveness_timeout:
+    description: Seconds to wait for a TCP connection to the BGP port of the Node's address.
+    type: float
+    default: 2
 attributes:
   check_mode:
     support: full
-    details: The same comparison runs; nothing is written.
+    details: The same reads and computations run on copies; nothing is written.
   diff_mode:
     support: full
   platform:
@@ -51,9 +75,9 @@ extends_documentation_fragment:
 """
 
 EXAMPLES = r"""
-- name: Delete node-1's old registration, only if it is still the one of this host
-  calico_node:
-    name: node-1
+- name: Decommission node aws-na-k8s-temp1, only if it is still the registration of the machine removed
+  calico_fleet.fleet.calico_node:
+    name: aws-na-k8s-temp1
     state: absent
     expected_ipv4_address: 172.31.3.33
     etcd_endpoints: [https://10.0.1.1:2379]
@@ -61,6 +85,16 @@ EXAMPLES = r"""
     etcd_cert: /etc/calico/ssl/calico.pem
     etcd_key: /etc/calico/ssl/calico-key.pem
   delegate_to: localhost
+
+- name: Show what the decommission would remove
+  calico_fleet.fleet.calico_node:
+    name: aws-na-k8s-temp1
+    state: absent
+    etcd_endpoints: [https://10.0.1.1:2379]
+  check_mode: true
+  diff: true
+  delegate_to: localhost
+  register: plan
 """
 
 RETURN = r"""
@@ -68,8 +102,39 @@ node:
   description: The registration before the module ran, as C({name, ipv4_address}); null when there was none.
   returned: always
   type: dict
+removed:
+  description: Keys (etcd) or API paths (kubernetes) deleted, in the order of deletion; in check mode the ones
+    that would be.
+  returned: always
+  type: list
+  elements: str
+  sample:
+    - /calico/ipam/v2/assignment/ipv4/block/172.20.139.64-26
+    - /calico/resources/v3/projectcalico.org/nodes/node-1
+updated:
+  description: Keys or API paths rewritten and kept (a non-empty block that lost its affinity or an
+    allocation, a handle with addresses left).
+  returned: always
+  type: list
+  elements: str
+released_addresses:
+  description: Addresses whose allocation was released.
+  returned: always
+  type: list
+  elements: str
+not_deleted:
+  description: What Calico's delete leaves to others, with the reason (the Kubernetes Node under the
+    kubernetes datastore).
+  returned: always
+  type: list
+  elements: dict
+inconsistencies:
+  description: Inconsistencies met and left alone (a handle that does not list a block), as Calico logs them.
+  returned: always
+  type: list
+  elements: str
 diff:
-  description: C(before) and C(after) registration when diff mode is on.
+  description: C(before) has every removed or rewritten key with its value, C(after) the rewritten ones.
   returned: when diff is requested
   type: dict
 """
@@ -83,7 +148,7 @@ from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico_datastor
     connect,
     datastore_argument_spec,
 )
-from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico_node_registration import delete_registration
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico_node_delete import decommission_node
 
 
 def argument_spec():
@@ -92,6 +157,8 @@ def argument_spec():
         name=dict(type="str", required=True),
         state=dict(type="str", choices=["absent"], default="absent"),
         expected_ipv4_address=dict(type="str"),
+        force=dict(type="bool", default=False),
+        liveness_timeout=dict(type="float", default=2),
     )
     return spec
 
@@ -105,14 +172,17 @@ def main():
             ipaddress.IPv4Address(expected.split("/")[0].strip())
     except ValueError:
         module.fail_json(msg=f"expected_ipv4_address {expected!r} is not an IPv4 address; set the host's IP")
+    params = module.params
     try:
-        changed, before = delete_registration(connect(module.params), module.params["name"], expected,
-                                              module.check_mode)
+        result = decommission_node(connect(params), params["name"], expected, params["force"], module.check_mode,
+                                   params["liveness_timeout"])
     except DatastoreError as exc:
         module.fail_json(msg=str(exc), **exc.context)
-    result = dict(changed=changed, node=before)
+    diff = result.pop("diff")
+    for warning in result["inconsistencies"]:
+        module.warn(warning)
     if module._diff:
-        result["diff"] = dict(before=before or {}, after={})
+        result["diff"] = diff
     module.exit_json(**result)
 
 

@@ -1,4 +1,8 @@
-"""calico_node (state absent) against a real etcd: the IP guard, check mode, diff, idempotence."""
+"""calico_node (state absent) against a real etcd: the IP guard, check mode, diff, idempotence.
+
+These Nodes carry addresses of other networks, so the BGP liveness probe is
+switched off (force: true); test_calico_node_delete.py covers the probe.
+"""
 
 from tests.conftest import run_module
 from tests.integration.datastore.conftest import CALICO
@@ -8,7 +12,7 @@ KEY = f"{CALICO}nodes/aws-na-k8s-temp1"
 
 
 def args(etcd, **extra):
-    return dict(etcd_endpoints=[etcd.endpoint], name="aws-na-k8s-temp1", state="absent", **extra)
+    return dict(etcd_endpoints=[etcd.endpoint], name="aws-na-k8s-temp1", state="absent", force=True, **extra)
 
 
 def seed(etcd):
@@ -24,7 +28,8 @@ def test_delete_guarded_by_the_registered_ip_check_mode_then_for_real(etcd):
     assert etcd.values() == before  # check mode wrote nothing
     real = run_module("calico_node", args(etcd, expected_ipv4_address="172.31.3.33"), diff=True)
     assert real["changed"] and real["diff"] == check["diff"]
-    assert real["diff"]["before"] == {"name": "aws-na-k8s-temp1", "ipv4_address": "172.31.3.33"}
+    assert real["node"] == {"name": "aws-na-k8s-temp1", "ipv4_address": "172.31.3.33"}
+    assert list(real["diff"]["before"]) == [KEY] and real["diff"]["after"] == {}
     assert sorted(etcd.values()) == [f"{CALICO}nodes/aws-na-k8s-temp2"]
     again = run_module("calico_node", args(etcd, expected_ipv4_address="172.31.3.33"))
     assert not again["changed"] and again["node"] is None
