@@ -102,7 +102,7 @@ def test_launched_instance_boots_a_lab_machine_and_terminate_removes_it(aws):
 
 def test_unknown_ami_is_refused_with_a_reason(aws):
     lab, info, client = aws
-    other = next(i["ImageId"] for i in client.describe_images()["Images"] if i["ImageId"] not in info["amis"].values())
+    other = client.register_image(Name="someone-elses-image", RootDeviceName="/dev/sda1")["ImageId"]
     iid = client.run_instances(ImageId=other, MinCount=1, MaxCount=1, SubnetId=info["subnet_id"])["Instances"][0][
         "InstanceId"]
     inst = wait(lambda: (i := describe(client, iid))["State"]["Name"] == "terminated" and i, what=f"{iid} refused")
