@@ -156,6 +156,9 @@ def instance_defaults(project, zone, body, network, ip, stamp):
                 "source": disk.get("source") or f"{zone_url}/disks/{device}",
             }
         )
+        size = (disk.get("initializeParams") or {}).get("diskSizeGb") or disk.get("diskSizeGb")
+        if size:  # GCE reports the disk's size on the attached disk
+            disks[-1]["diskSizeGb"] = str(size)
     tags = instance.get("tags") or {}
     instance.update(
         kind="compute#instance",

@@ -18,9 +18,17 @@ try:
 
     HAS_GOOGLE = True
     IMPORT_ERROR = None
+    try:
+        from google.auth.exceptions import TransportError
+        from requests.exceptions import ConnectionError as RequestsConnectionError
+
+        TRANSPORT_ERRORS = (RequestsConnectionError, TransportError, ConnectionError)
+    except ImportError:
+        TRANSPORT_ERRORS = (ConnectionError,)
 except ImportError as exc:  # reported by the module, not here
     HAS_GOOGLE = False
     IMPORT_ERROR = str(exc)
+    TRANSPORT_ERRORS = (ConnectionError,)
 
 SCOPES = ["https://www.googleapis.com/auth/compute"]
 RETRYABLE = (429, 500, 502, 503, 504)
@@ -85,11 +93,14 @@ class Gce:
         self.global_operations = compute_v1.GlobalOperationsClient(**options)
         self.zone_operations = compute_v1.ZoneOperationsClient(**options)
 
-    def call(self, method, timeout=60, **kwargs):
+    def call(self, method, timeout=60, idempotent=False, **kwargs):
         """Call a client method, retrying 429/5xx with bounded exponential backoff.
 
         The client's own retry (503 for up to 600 s on GETs) is switched off
-        with ``retry=None`` so this is the only retry policy.
+        with ``retry=None`` so this is the only retry policy. With
+        ``idempotent=True`` (a request carrying a ``requestId``, sent again
+        unchanged) a lost reply (connection closed or reset) is retried too:
+        Compute answers the repeat with the first request's operation.
         """
         attempt = 0
         while True:
@@ -97,6 +108,9 @@ class Gce:
                 return method(retry=None, timeout=timeout, **kwargs)
             except gexc.GoogleAPICallError as exc:
                 if exc.code not in RETRYABLE or attempt >= self.retries:
+                    raise
+            except TRANSPORT_ERRORS:
+                if not idempotent or attempt >= self.retries:
                     raise
             delay = min(self.retry_delay * (2**attempt), 30.0)
             time.sleep(delay * random.uniform(0.5, 1.0))

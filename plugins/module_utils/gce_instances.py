@@ -3,16 +3,25 @@
 All missing instances are inserted first, then every operation is waited
 for, so a batch takes about as long as one instance. A failed insert or
 operation is recorded for that instance only; the others go on, and a rerun
-creates just what is still missing. Existing instances are never changed.
+creates just what is still missing. Existing instances are never changed:
+a setting that differs from the request is reported (``differences``), never
+"fixed" by recreating the machine.
+
+Every insert and delete carries a ``requestId`` (one uuid4 per instance per
+run), reused when the request is retried, so a retry after a lost reply
+gets the first operation back instead of a 409 or a second machine.
 """
 
 import re
+import uuid
 
 from ansible_collections.calico_fleet.fleet.plugins.module_utils.gce import (
+    TRANSPORT_ERRORS,
     GceError,
     GceInputError,
     api_error,
     is_conflict,
+    is_not_found,
     last_segment,
 )
 
@@ -25,8 +34,13 @@ except ImportError:  # gce.Gce reports the missing library
 NAME = r"[a-z](?:[-a-z0-9]{0,61}[a-z0-9])?"
 LABEL = r"[a-z]([-a-z0-9]*[a-z0-9])?"
 # Per-instance settings; each falls back to the module option of the same name.
-SHARED = ("zone", "machine_type", "image", "disk_size_gb", "network", "subnetwork", "tags", "labels",
-          "can_ip_forward")
+SHARED = ("zone", "machine_type", "image", "disk_size_gb", "disk_type", "network", "subnetwork", "tags", "labels",
+          "can_ip_forward", "service_account_email", "scopes", "metadata", "ssh_keys", "startup_script",
+          "user_data", "provisioning_model", "spot_termination_action")
+SCOPE_BASE = "https://www.googleapis.com/auth/"
+CLOUD_PLATFORM = SCOPE_BASE + "cloud-platform"
+# Compute Engine's default service account is called "default" in requests, then reported by its email.
+DEFAULT_ACCOUNT = re.compile(r"default|[0-9]+-compute@developer\.gserviceaccount\.com")
 
 INSTANCES_SPEC = dict(
     instances=dict(type="list", elements="dict", required=True, options=dict(
@@ -36,22 +50,41 @@ INSTANCES_SPEC = dict(
         machine_type=dict(type="str"),
         image=dict(type="str"),
         disk_size_gb=dict(type="int"),
+        disk_type=dict(type="str"),
         network=dict(type="str"),
         subnetwork=dict(type="str"),
         tags=dict(type="list", elements="str"),
         labels=dict(type="dict"),
         can_ip_forward=dict(type="bool"),
+        service_account_email=dict(type="str"),
+        scopes=dict(type="list", elements="str"),
+        metadata=dict(type="dict"),
+        ssh_keys=dict(type="list", elements="str", no_log=False),
+        startup_script=dict(type="str"),
+        user_data=dict(type="str"),
+        provisioning_model=dict(type="str", choices=["standard", "spot"]),
+        spot_termination_action=dict(type="str", choices=["stop", "delete"]),
     )),
     state=dict(type="str", default="present", choices=["present", "absent"]),
     zone=dict(type="str"),
+    zones=dict(type="list", elements="str", default=[]),
     machine_type=dict(type="str", default="e2-standard-2"),
     image=dict(type="str", default="projects/debian-cloud/global/images/family/debian-12"),
     disk_size_gb=dict(type="int", default=20),
+    disk_type=dict(type="str", default="pd-balanced"),
     network=dict(type="str", default="default"),
     subnetwork=dict(type="str"),
     tags=dict(type="list", elements="str", default=[]),
     labels=dict(type="dict", default={}),
     can_ip_forward=dict(type="bool", default=False),
+    service_account_email=dict(type="str", default="default"),
+    scopes=dict(type="list", elements="str", default=["cloud-platform"]),
+    metadata=dict(type="dict", default={}),
+    ssh_keys=dict(type="list", elements="str", default=[], no_log=False),
+    startup_script=dict(type="str"),
+    user_data=dict(type="str"),
+    provisioning_model=dict(type="str", default="standard", choices=["standard", "spot"]),
+    spot_termination_action=dict(type="str", default="stop", choices=["stop", "delete"]),
 )
 
 
@@ -61,22 +94,46 @@ def valid_hostname(value):
 
 
 def desired(params):
-    """The requested instances with defaults filled in; raises GceInputError on bad input."""
-    out, seen_hostnames = [], {}
+    """The requested instances with defaults filled in; raises GceInputError on bad input.
+
+    An instance without its own zone takes the next of ``zones`` (round-robin in list order),
+    else ``zone``. ``pinned`` says whether the instance named its zone itself.
+    """
+    out, seen_hostnames, spread = [], {}, list(params.get("zones") or [])
+    unpinned = 0
     for entry in params["instances"]:
         item = {key: entry.get(key) if entry.get(key) is not None else params.get(key) for key in SHARED}
-        item.update(name=entry["name"], hostname=entry.get("hostname"))
+        item.update(name=entry["name"], hostname=entry.get("hostname"), pinned=bool(entry.get("zone")))
+        if not item["pinned"] and spread:
+            item["zone"] = spread[unpinned % len(spread)]
+            unpinned += 1
         name = item["name"]
         if not re.fullmatch(NAME, name or ""):
             raise GceInputError(f"Instance name '{name}' is invalid: use 1-63 characters matching {NAME}.")
         if any(other["name"] == name for other in out):
             raise GceInputError(f"Instance '{name}' is listed twice in instances.")
         if not item["zone"]:
-            raise GceInputError(f"No zone for instance '{name}': set zone on the module or the instance.")
+            raise GceInputError(f"No zone for instance '{name}': set zone or zones on the module, or zone on "
+                                "the instance.")
         if params["state"] == "present":
             _validate_present(item, seen_hostnames)
+        item["metadata_items"] = metadata_items(item)
+        item["scopes"] = sorted({scope if "/" in scope else SCOPE_BASE + scope for scope in item["scopes"] or []})
         out.append(item)
     return out
+
+
+def metadata_items(item):
+    """The instance metadata: ``metadata`` plus the ssh-keys, startup-script and user-data keys."""
+    items = {str(key): str(value) for key, value in (item.get("metadata") or {}).items()}
+    for key, value in (("ssh-keys", "\n".join(item.get("ssh_keys") or [])),
+                       ("startup-script", item.get("startup_script")), ("user-data", item.get("user_data"))):
+        if value:
+            if key in items:
+                raise GceInputError(f"Instance '{item['name']}': metadata key '{key}' is also set by its own "
+                                    "option; use one of them.")
+            items[key] = value
+    return items
 
 
 def _validate_present(item, seen_hostnames):
@@ -94,6 +151,9 @@ def _validate_present(item, seen_hostnames):
     for tag in item["tags"] or []:
         if not re.fullmatch(NAME, tag):
             raise GceInputError(f"Network tag '{tag}' of instance '{name}' is invalid: tags match {NAME}.")
+    if item["disk_size_gb"] is not None and item["disk_size_gb"] < 10:
+        raise GceInputError(f"disk_size_gb of instance '{name}' is {item['disk_size_gb']}: boot disks need at "
+                            "least 10 GB.")
 
 
 def describe(inst, zone, project, created=False):
@@ -114,9 +174,10 @@ def to_api(item, project):
     zone = item["zone"]
     nic = compute_v1.NetworkInterface(network=f"projects/{project}/global/networks/{last_segment(item['network'])}")
     if item["subnetwork"]:
-        region = zone.rsplit("-", 1)[0]
-        nic.subnetwork = f"projects/{project}/regions/{region}/subnetworks/{last_segment(item['subnetwork'])}"
+        nic.subnetwork = f"projects/{project}/regions/{region_of(zone)}/subnetworks/{last_segment(item['subnetwork'])}"
     params = compute_v1.AttachedDiskInitializeParams(source_image=item["image"], disk_size_gb=item["disk_size_gb"])
+    if item["disk_type"]:
+        params.disk_type = f"zones/{zone}/diskTypes/{last_segment(item['disk_type'])}"
     disk = compute_v1.AttachedDisk(boot=True, auto_delete=True, initialize_params=params)
     resource = compute_v1.Instance(
         name=item["name"],
@@ -130,7 +191,77 @@ def to_api(item, project):
         resource.tags = compute_v1.Tags(items=sorted(set(item["tags"])))
     if item["hostname"]:
         resource.hostname = item["hostname"]
+    if item["service_account_email"]:
+        resource.service_accounts = [compute_v1.ServiceAccount(email=item["service_account_email"],
+                                                               scopes=item["scopes"])]
+    if item["metadata_items"]:
+        resource.metadata = compute_v1.Metadata(
+            items=[compute_v1.Items(key=key, value=value) for key, value in sorted(item["metadata_items"].items())])
+    if item["provisioning_model"] == "spot":
+        # Spot machines cannot restart themselves or live-migrate; GCE refuses other settings.
+        resource.scheduling = compute_v1.Scheduling(
+            provisioning_model="SPOT", instance_termination_action=item["spot_termination_action"].upper(),
+            automatic_restart=False, on_host_maintenance="TERMINATE")
+    else:
+        resource.scheduling = compute_v1.Scheduling(provisioning_model="STANDARD")
     return resource
+
+
+def region_of(zone):
+    return zone.rsplit("-", 1)[0]
+
+
+# Settings a running machine keeps until it is stopped or recreated; the others change in place
+# (setLabels, setTags, setMetadata), which this module does not do either: both are reported.
+IMMUTABLE = ("zone", "machine_type", "hostname", "network", "subnetwork", "disk_size_gb", "can_ip_forward",
+             "service_account_email", "scopes", "provisioning_model")
+
+
+def differences(item, inst, zone):
+    """[{field, have, want, needs_recreate_or_stop}] where ``inst`` differs from the request."""
+    nics = list(inst.network_interfaces)
+    nic = nics[0] if nics else compute_v1.NetworkInterface()
+    accounts = list(inst.service_accounts)
+    account = accounts[0] if accounts else compute_v1.ServiceAccount()
+    boot = next((disk for disk in inst.disks if disk.boot), None)
+    have = {
+        "zone": zone,
+        "machine_type": last_segment(inst.machine_type),
+        "network": last_segment(nic.network),
+        "can_ip_forward": bool(inst.can_ip_forward),
+        "service_account_email": account.email or None,
+        "scopes": sorted(account.scopes) if accounts else [],
+        "provisioning_model": "spot" if inst.scheduling.provisioning_model == "SPOT" else "standard",
+        "tags": sorted(inst.tags.items),
+        "labels": dict(inst.labels),
+        "metadata": {entry.key: entry.value for entry in inst.metadata.items},
+    }
+    want = {
+        "zone": item["zone"],
+        "machine_type": last_segment(item["machine_type"]),
+        "network": last_segment(item["network"]),
+        "can_ip_forward": bool(item["can_ip_forward"]),
+        "service_account_email": item["service_account_email"] or None,
+        "scopes": item["scopes"] if item["service_account_email"] else [],
+        "provisioning_model": item["provisioning_model"],
+        "tags": sorted(set(item["tags"] or [])),
+        "labels": {str(k): str(v) for k, v in (item["labels"] or {}).items()},
+        # only the keys asked for: GCE and guest agents add their own
+        "metadata": dict(item["metadata_items"]),
+    }
+    have["metadata"] = {key: have["metadata"].get(key) for key in want["metadata"]}
+    if item["hostname"]:
+        have["hostname"], want["hostname"] = inst.hostname or None, item["hostname"]
+    if item["subnetwork"]:
+        have["subnetwork"], want["subnetwork"] = last_segment(nic.subnetwork) or None, last_segment(item["subnetwork"])
+    if boot is not None and boot.disk_size_gb and item["disk_size_gb"]:
+        have["disk_size_gb"], want["disk_size_gb"] = int(boot.disk_size_gb), item["disk_size_gb"]
+    if want["service_account_email"] == "default" and DEFAULT_ACCOUNT.fullmatch(have["service_account_email"] or ""):
+        have["service_account_email"] = "default"
+    return [
+        {"field": field, "have": have[field], "want": want[field], "needs_recreate_or_stop": field in IMMUTABLE}
+        for field in sorted(want) if have.get(field) != want[field]
+    ]
 
 
 def _existing(gce, zones):
@@ -146,26 +277,59 @@ def _existing(gce, zones):
     return found
 
 
+def _locate(items, existing):
+    """Point each item at the zone its machine already runs in (an unpinned one may have been spread
+    differently last time); returns {name: [zones]} for names found in more than one zone."""
+    where = {}
+    for zone, name in existing:
+        where.setdefault(name, []).append(zone)
+    for item in items:
+        zones = where.get(item["name"], [])
+        if zones and item["zone"] not in zones:
+            item["found_in"] = zones[0]
+            if not item["pinned"]:
+                item["zone"] = zones[0]
+    return {name: zones for name, zones in where.items() if len(zones) > 1}
+
+
 def ensure(gce, params, check_mode):
     items = desired(params)
-    existing = _existing(gce, {item["zone"] for item in items})
+    zones = {item["zone"] for item in items} | set(params.get("zones") or [])
+    existing = _existing(gce, zones)
+    _locate(items, existing)
     present = params["state"] == "present"
     todo = [i for i in items if ((i["zone"], i["name"]) in existing) != present]
+    if present:  # a pinned instance running in another zone is reported, not recreated
+        todo = [i for i in todo if "found_in" not in i]
     names = sorted(i["name"] for i in items if (i["zone"], i["name"]) in existing)
     after = sorted(i["name"] for i in items) if present else []
-    result = {"changed": bool(todo), "failures": [],
+    result = {"changed": bool(todo), "failures": [], "warnings": [], "differences": [],
               "diff": {"before": {"instances": names}, "after": {"instances": after}}}
     if present:
         _check_hostname_clashes(items, existing, gce.project)
+        for item in items:
+            zone = item.get("found_in") or item["zone"]
+            inst = existing.get((zone, item["name"]))
+            if inst is None:
+                continue
+            found = differences(item, inst, zone)
+            if found:
+                result["differences"].append({"name": item["name"], "zone": zone, "fields": found})
+                fields = ", ".join(f"{d['field']} (have {d['have']!r}, want {d['want']!r})" for d in found)
+                result["warnings"].append(
+                    f"Instance '{item['name']}' in {zone} differs from the request and is left as it is: {fields}. "
+                    "Machine type, zone, network, service account and provisioning need the machine stopped or "
+                    "recreated; delete it (state: absent) and rerun to recreate it with the requested settings.")
     if todo and not check_mode:
         done, result["failures"] = _run_batch(gce, todo, present)
         result["changed"] = bool(done)
-        existing = _existing(gce, {item["zone"] for item in items})
+        existing = _existing(gce, zones)
     else:
         done = set()
+    located = [(i, i.get("found_in") if present and i.get("found_in") else i["zone"]) for i in items]
     result["instances"] = [
-        describe(existing[(i["zone"], i["name"])], i["zone"], gce.project, created=i["name"] in done)
-        for i in items if (i["zone"], i["name"]) in existing
+        describe(existing[(zone, i["name"])], zone, gce.project, created=i["name"] in done)
+        for i, zone in located if (zone, i["name"]) in existing
     ]
     result["created" if present else "deleted"] = sorted(done) if not check_mode else sorted(i["name"] for i in todo)
     return result
@@ -181,24 +345,33 @@ def _check_hostname_clashes(items, existing, project):
 
 
 def _run_batch(gce, todo, present):
-    """Start every insert/delete, then wait for every operation; per-instance failures."""
+    """Start every insert/delete, then wait for every operation; per-instance failures.
+
+    Each request carries its own uuid4 ``requestId``, the same on every retry of that request.
+    """
     started, failures, done = [], [], set()
     permission = "compute.instances.create" if present else "compute.instances.delete"
     for item in todo:
+        request = {"project": gce.project, "zone": item["zone"], "request_id": str(uuid.uuid4())}
         try:
             if present:
-                op = gce.call(gce.instances.insert_unary, project=gce.project, zone=item["zone"],
-                              instance_resource=to_api(item, gce.project))
+                request["instance_resource"] = to_api(item, gce.project)
+                op = gce.call(gce.instances.insert_unary, idempotent=True, request=request)
             else:
-                op = gce.call(gce.instances.delete_unary, project=gce.project, zone=item["zone"],
-                              instance=item["name"])
+                request["instance"] = item["name"]
+                op = gce.call(gce.instances.delete_unary, idempotent=True, request=request)
             started.append((item, op))
         except GoogleAPICallError as exc:
             if present and is_conflict(exc):
-                continue  # created meanwhile (or by an insert whose answer was lost): converged
+                continue  # created meanwhile by someone else: converged
+            if not present and is_not_found(exc):
+                continue  # deleted meanwhile: converged
             error = api_error(exc, permission, f"instance '{item['name']}'", network=item["network"],
                               project=gce.project)
             failures.append({"name": item["name"], "msg": error.msg})
+        except TRANSPORT_ERRORS as exc:
+            failures.append({"name": item["name"], "msg": f"No answer from Compute Engine for instance "
+                                                          f"'{item['name']}' after retries: {type(exc).__name__}"})
     for item, op in started:
         try:
             gce.wait_zone(op, item["zone"])

@@ -1,6 +1,7 @@
 """gcp_instances against the Compute Engine test server, through the real client library."""
 
 import ipaddress
+import uuid
 
 import pytest
 
@@ -121,3 +122,168 @@ def test_403_on_insert_names_the_permission(compute_server, args):
     compute_server.faults.forbid(PROJECT, ["compute.instances.create"])
     result = run_module("gcp_instances", args)
     assert result["failed"] and all("compute.instances.create" in f["msg"] for f in result["failures"])
+
+
+# -- cluster-node settings, zones, requestId, state absent (three zones) ------------------------
+ZONES = [ZONE, "europe-west1-c", "europe-west1-d"]
+NODE_SETTINGS = {
+    "zones": ZONES,
+    "tags": ["calico-node"],
+    "labels": {"role": "worker"},
+    "service_account_email": "k8s-node@calico-test.iam.gserviceaccount.com",
+    "scopes": ["cloud-platform", "https://www.googleapis.com/auth/devstorage.read_only"],
+    "ssh_keys": ["admin:ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBdmG6s1Y0gY admin"],
+    "startup_script": "#!/bin/sh\necho ready > /run/node-ready\n",
+    "metadata": {"enable-oslogin": "FALSE"},
+    "disk_type": "pd-ssd",
+    "disk_size_gb": 50,
+    "machine_type": "e2-standard-4",
+}
+
+
+@pytest.fixture
+def zones_server():
+    from lab.compute import ComputeServer
+
+    with ComputeServer(project=PROJECT, zone=ZONES[0], extra_zones=ZONES[1:], vpc_range=VPC_RANGE,
+                       operation_latency=0.1) as server:
+        yield server
+
+
+@pytest.fixture
+def node_args(zones_server):
+    return {"api_endpoint": zones_server.url, "project": PROJECT, "retry_delay": 0.05, **NODE_SETTINGS,
+            "instances": [{"name": f"node-{i}"} for i in range(8)]}
+
+
+def machines(server):
+    """{name: (zone, id)} of every instance the server holds, over all zones."""
+    import json
+    import urllib.request
+
+    with urllib.request.urlopen(f"{server.url}/compute/v1/projects/{PROJECT}/aggregated/instances", timeout=10) as r:
+        items = json.loads(r.read())["items"]
+    return {i["name"]: (scope.split("/")[1], i["id"]) for scope, s in items.items() for i in s.get("instances", [])}
+
+
+def request_ids(entries):
+    return [e["query"].get("requestId", [None])[0] for e in entries]
+
+
+def test_batch_of_eight_over_three_zones_with_node_settings_then_rerun_is_a_no_op(zones_server, node_args):
+    check = run_module("gcp_instances", node_args, check=True, diff=True)
+    assert zones_server.writes() == [] and check["changed"] is True and len(check["created"]) == 8
+
+    real = run_module("gcp_instances", node_args, diff=True)
+    assert real["changed"] is True and not real.get("failed") and real["failures"] == []
+    assert real["diff"] == check["diff"] and real["created"] == check["created"]
+    posts = inserts(zones_server)
+    assert len(posts) == 8
+    ids = request_ids(posts)
+    assert len(set(ids)) == 8 and all(uuid.UUID(i).version == 4 for i in ids)
+    placed = machines(zones_server)
+    assert [placed[f"node-{i}"][0] for i in range(8)] == [ZONES[i % 3] for i in range(8)]
+    body = posts[0]["body"]
+    assert body["serviceAccounts"] == [{"email": NODE_SETTINGS["service_account_email"], "scopes": [
+        "https://www.googleapis.com/auth/cloud-platform", "https://www.googleapis.com/auth/devstorage.read_only"]}]
+    assert {i["key"]: i["value"] for i in body["metadata"]["items"]} == {
+        "enable-oslogin": "FALSE", "ssh-keys": NODE_SETTINGS["ssh_keys"][0],
+        "startup-script": NODE_SETTINGS["startup_script"]}
+    params = body["disks"][0]["initializeParams"]
+    assert params["diskType"] == f"zones/{ZONE}/diskTypes/pd-ssd" and int(params["diskSizeGb"]) == 50
+    assert body["scheduling"] == {"provisioningModel": "STANDARD"}
+    assert body["machineType"] == f"zones/{ZONE}/machineTypes/e2-standard-4"
+
+    zones_server.clear_log()
+    for check_mode in (True, False):
+        again = run_module("gcp_instances", node_args, check=check_mode, diff=True)
+        assert again["changed"] is False and again["differences"] == [] and not again.get("warnings")
+        assert again["diff"]["before"] == again["diff"]["after"]
+    assert zones_server.writes() == []
+    # the spread is found again even when it would now place instances elsewhere
+    shifted = run_module("gcp_instances", {**node_args, "zones": list(reversed(ZONES))})
+    assert shifted["changed"] is False and zones_server.writes() == []
+
+
+def test_a_dropped_insert_reply_is_retried_with_the_same_request_id_and_yields_one_machine(zones_server, node_args):
+    zones_server.drop_next_reply("POST", r"/instances$")
+    args = {**node_args, "instances": [{"name": "node-a"}, {"name": "node-b"}]}
+    result = run_module("gcp_instances", args)
+    assert result["changed"] is True and result["failures"] == [] and result["created"] == ["node-a", "node-b"]
+    posts = inserts(zones_server)
+    assert [e.get("dropped", False) for e in posts] == [True, False, False]
+    assert request_ids(posts)[0] == request_ids(posts)[1] != request_ids(posts)[2]
+    assert sorted(machines(zones_server)) == ["node-a", "node-b"]
+    assert [e["status"] for e in posts] == [200, 200, 200]  # the retry got the first operation, not a 409
+
+
+def test_state_absent_for_two_removes_them_and_leaves_the_rest_untouched(zones_server, node_args):
+    run_module("gcp_instances", node_args)
+    before = machines(zones_server)
+    gone = {**node_args, "state": "absent", "instances": [{"name": "node-1"}, {"name": "node-5"}]}
+    zones_server.clear_log()
+
+    check = run_module("gcp_instances", gone, check=True, diff=True)
+    assert zones_server.writes() == [] and check["changed"] is True and check["deleted"] == ["node-1", "node-5"]
+    zones_server.drop_next_reply("DELETE", r"/instances/node-5$")  # a lost reply on delete is retried too
+    real = run_module("gcp_instances", gone, diff=True)
+    assert real["changed"] is True and real["failures"] == [] and real["deleted"] == ["node-1", "node-5"]
+    assert real["diff"] == check["diff"]
+    deletes = [e for e in zones_server.writes() if e["method"] == "DELETE"]
+    assert [e["path"].rsplit("/", 1)[-1] for e in deletes] == ["node-1", "node-5", "node-5"]
+    assert request_ids(deletes)[1] == request_ids(deletes)[2]
+    after = machines(zones_server)  # gone once the module returns: it waited
+    assert after == {name: place for name, place in before.items() if name not in ("node-1", "node-5")}
+
+    zones_server.clear_log()
+    for check_mode in (True, False):
+        again = run_module("gcp_instances", gone, check=check_mode)
+        assert again["changed"] is False and again["deleted"] == []
+    assert zones_server.writes() == []
+
+
+def test_a_setting_a_running_machine_cannot_take_is_reported_never_recreated(zones_server, node_args):
+    args = {**node_args, "instances": [{"name": "node-a", "zone": ZONES[1]}]}
+    run_module("gcp_instances", args)
+    zones_server.clear_log()
+    changed = {**args, "machine_type": "e2-standard-8", "provisioning_model": "spot", "labels": {"role": "cp"},
+               "instances": [{"name": "node-a", "zone": ZONES[2]}]}
+    for check_mode in (True, False):
+        result = run_module("gcp_instances", changed, check=check_mode, diff=True)
+        assert result["changed"] is False and not result.get("failed")
+        [entry] = result["differences"]
+        assert entry["name"] == "node-a" and entry["zone"] == ZONES[1]
+        fields = {f["field"]: f for f in entry["fields"]}
+        assert sorted(fields) == ["labels", "machine_type", "provisioning_model", "zone"]
+        assert fields["machine_type"] == {"field": "machine_type", "have": "e2-standard-4", "want": "e2-standard-8",
+                                          "needs_recreate_or_stop": True}
+        assert fields["labels"]["needs_recreate_or_stop"] is False
+        warnings = str(result["warnings"])  # ansible-core 2.19 returns warning summaries
+        assert "Instance 'node-a'" in warnings and "machine_type (have 'e2-standard-4'" in warnings
+        assert [i["zone"] for i in result["instances"]] == [ZONES[1]]
+    assert zones_server.writes() == []
+
+
+def test_spot_machines_get_the_scheduling_gce_requires(zones_server, node_args):
+    args = {**node_args, "provisioning_model": "spot", "spot_termination_action": "delete",
+            "service_account_email": "", "instances": [{"name": "node-s"}]}
+    assert run_module("gcp_instances", args)["changed"] is True
+    body = inserts(zones_server)[0]["body"]
+    assert body["scheduling"] == {"provisioningModel": "SPOT", "instanceTerminationAction": "DELETE",
+                                  "automaticRestart": False, "onHostMaintenance": "TERMINATE"}
+    assert "serviceAccounts" not in body
+    assert run_module("gcp_instances", args)["changed"] is False
+
+
+@pytest.mark.parametrize(
+    "change, text",
+    [
+        ({"disk_size_gb": 5}, "at least 10 GB"),
+        ({"metadata": {"ssh-keys": "x"}}, "metadata key 'ssh-keys' is also set"),
+        ({"zones": [], "zone": None}, "No zone for instance"),
+    ],
+)
+def test_bad_settings_fail_before_any_request(zones_server, node_args, change, text):
+    result = run_module("gcp_instances", {**node_args, **change})
+    assert result["failed"] is True and text in result["msg"]
+    assert zones_server.requests() == []
