@@ -8,7 +8,7 @@ XML, Markdown and Prometheus textfile-collector metrics.
 
 import os
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from ansible import constants as C
 from ansible import context as cli_context
@@ -147,7 +147,7 @@ class CallbackModule(CallbackBase):
 
 
 def _iso(epoch):
-    return datetime.fromtimestamp(epoch, timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def _relative(path):

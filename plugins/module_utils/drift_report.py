@@ -85,7 +85,7 @@ def field_diff(before, after, path=""):
     if (isinstance(before, list) and isinstance(after, list) and len(before) == len(after)
             and all(isinstance(x, dict) for x in before + after)):
         out = []
-        for index, (b, a) in enumerate(zip(before, after)):
+        for index, (b, a) in enumerate(zip(before, after, strict=True)):
             out += field_diff(b, a, f"{path}[{index}]")
         return out
     return [] if before == after else [(path, before, after)]
@@ -169,7 +169,8 @@ def security_group_items(result, args, context):
 
 
 def _snake(name):
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+    """IPPool -> ip_pool, BGPConfiguration -> bgp_configuration."""
+    return re.sub(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", name).lower()
 
 
 def calico_items(result, context):
@@ -476,7 +477,7 @@ def to_markdown(report):
         "| section | status | checks | errors | warnings | not checked |",
         "|---|---|---|---|---|---|",
     ]
-    for name, s in report["sections"].items():
+    for s in report["sections"].values():
         lines.append(f"| {s['title']} | {s['status']} | {s['checks']} | {s['errors']} | {s['warnings']} "
                      f"| {s['not_checked']} |")
     if report["items"]:

@@ -1,6 +1,6 @@
 """playbooks/verify-mesh.yml against the lab: each broken mesh gives exactly
 its finding (kind, hosts, node, peer) and nothing else; verification writes
-nothing; the drift check reports drift and only drift.
+nothing. The drift check's tests are in tests/integration/drift.
 
 Tests that leave the lab as they found it use `lab` / `open_lab`; tests that
 break it use `dirty_lab` (rebuilt afterwards). Where a session is meant to
@@ -10,13 +10,10 @@ that cannot come up.
 """
 
 import json
-import os
-import subprocess
-import urllib.request
 
 import pytest
 
-from tests.integration.conftest import ROOT, recap, run_playbook
+from tests.integration.conftest import recap, run_playbook
 from tests.integration.verify.conftest import (
     HERE,
     allow_ipip,
@@ -27,7 +24,6 @@ from tests.integration.verify.conftest import (
     summary,
     verify,
     wait,
-    written_state,
 )
 
 pytestmark = pytest.mark.lab
@@ -182,65 +178,6 @@ def test_nodename_with_trailing_newline_is_nodename_invalid(dirty_lab):
     finding = result["findings"][0]
     assert f"{NODENAME_FILE} on node-2 contains 'node-2\\n'" in finding["evidence"][0]
     assert finding["fix"].startswith(f"printf '%s' node-2 > {NODENAME_FILE} on node-2")
-
-
-# -- the drift check -------------------------------------------------------------
-
-def compute(lab, method, path):
-    url = f"{lab.status()['cloud']['url']}{path}"
-    req = urllib.request.Request(url, method=method)
-    with urllib.request.urlopen(req, timeout=20) as resp:
-        return json.load(resp)
-
-
-def firewalls(lab):
-    rules = compute(lab, "GET", "/compute/v1/projects/calico-fleet-lab/global/firewalls").get("items", [])
-    return sorted(json.dumps(r, sort_keys=True) for r in rules)
-
-
-def drift_check(tmp_path):
-    report = tmp_path / "drift-report.json"
-    env = {**os.environ, "DRIFT_REPORT_FILE": str(report)}
-    proc = subprocess.run(["bash", str(ROOT / "scripts" / "drift-check.sh")], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=300)
-    return proc, (json.loads(report.read_text()) if report.exists() else None)
-
-
-def written(lab):
-    """Write requests the Compute test server received (its request log)."""
-    log = compute(lab, "GET", "/_test/log")["requests"]
-    return [(r["method"], r["path"]) for r in log if r["method"] in ("POST", "PATCH", "PUT", "DELETE")
-            and not r["path"].startswith("/_test") and not r["path"].endswith("/wait")]
-
-
-def test_drift_check_is_clean_after_scale_out_then_names_a_deleted_rule(dirty_lab, tmp_path):
-    lab = dirty_lab
-    lab.cloud_start()
-    run_playbook(ROOT / "playbooks" / "scale-out.yml")  # the one full scale-out of this file
-
-    compute(lab, "DELETE", "/_test/log")
-    before = (written_state(lab), firewalls(lab))
-    proc, report = drift_check(tmp_path)
-    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
-    assert report == {"drift": False, "changes": [], "findings": [], "failures": []}
-    assert "drift-check: no drift" in proc.stdout
-    assert (written_state(lab), firewalls(lab)) == before and written(lab) == []
-
-    compute(lab, "DELETE", "/compute/v1/projects/calico-fleet-lab/global/firewalls/calico-ipip")
-    wait(lambda: "calico-ipip" not in lab.status()["vpc"]["firewall"], "the rule to leave the VPC firewall")
-    compute(lab, "DELETE", "/_test/log")
-    before = (written_state(lab), firewalls(lab))
-    proc, report = drift_check(tmp_path)
-    assert proc.returncode == 2, proc.stdout[-4000:] + proc.stderr[-2000:]
-    assert report["drift"] is True and report["failures"] == []
-    assert [(c["host"], c["task"]) for c in report["changes"]] == [
-        ("localhost", "gcp_network : Allow IP protocol 4 (IPIP) from the VPC range")]
-    assert report["changes"][0]["diff"][0]["before"] == {}
-    assert report["changes"][0]["diff"][0]["after"]["name"] == "calico-ipip"
-    # The mesh check sees the consequence: protocol 4 dropped between every pair.
-    assert [(f["kind"], f["hosts"]) for f in report["findings"]] == [
-        ("ipip_blocked", sorted(n["name"] for n in lab.status()["nodes"]))]
-    assert (written_state(lab), firewalls(lab)) == before and written(lab) == []
 
 
 # -- calico_network writes pools the lab's calico-node still reads -----------------

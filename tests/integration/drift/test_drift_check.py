@@ -1,0 +1,205 @@
+"""scripts/drift-check.sh against the lab: a healthy cluster is clean three
+times in a row; each hand-made change is exactly its drift item (exit 2);
+each part that cannot be checked is named as such (exit 1) while the other
+sections are still reported. Every run writes nothing but its reports, and
+the reports parse: the JSON against docs/drift-report.schema.json, the JUnit
+XML, and the metrics with prometheus_client's own parser.
+
+One healthy lab per module (drift_lab); each test breaks one thing and puts
+it back. The Compute API test stops the Compute test server, so it runs last.
+"""
+
+import pytest
+
+from tests.integration.drift.conftest import (
+    drift_check,
+    etcd_delete,
+    etcd_get,
+    etcd_put,
+    full_mesh,
+    patch_rule,
+)
+from tests.integration.verify.conftest import wait
+
+pytestmark = pytest.mark.lab
+
+NODENAME_FILE = "/var/lib/calico/nodename"
+IPPOOL_KEY = "/calico/resources/v3/projectcalico.org/ippools/default-ipv4-ippool"
+BGPCONFIG_KEY = "/calico/resources/v3/projectcalico.org/bgpconfigurations/default"
+SECTIONS = ("cloud_rules", "calico_settings", "names", "bgp_mesh", "ipip_underlay")
+FIX_NETWORK = "ansible-playbook -i inventories/lab playbooks/scale-out.yml --tags network"
+FIX_CALICO = "ansible-playbook -i inventories/lab playbooks/scale-out.yml --tags calico_network"
+
+
+def status(**changed):
+    return {s: changed.get(s, "ok") for s in SECTIONS}
+
+
+def test_healthy_cluster_is_clean_three_runs_in_a_row(drift_lab, tmp_path):
+    for _ in range(3):
+        run = drift_check(drift_lab, tmp_path)
+        assert run.rc == 0, run
+        assert run.report["items"] == [] and run.report["not_checked"] == []
+        assert run.sections() == status()
+        assert "drift-check: everything checked, no drift" in run.proc.stdout
+    report = run.report
+    assert report["cluster"] == "lab" and report["inventory"] == ["inventories/lab"]
+    assert report["calico_namespace"] == "kube-system" and report["duration_seconds"] > 0
+    assert report["mesh"] == {"bgp_sessions": {"Established": 6}, "ipip_blocked_pairs": 0}
+    junit = run.junit()
+    assert (junit.get("failures"), junit.get("errors")) == ("0", "0")
+    assert int(junit.get("tests")) == len(report["checks"]) == len(junit.findall(".//testcase"))
+    metrics = run.metrics()
+    assert metrics[("calico_fleet_drift_check_success", frozenset({("cluster", "lab")}))] == 1
+    assert metrics[("calico_fleet_bgp_sessions", frozenset({("cluster", "lab"), ("state", "Established")}))] == 6
+    assert not [k for k in metrics if k[0] == "calico_fleet_drift_items"]
+
+
+def test_ipip_rule_narrowed_below_the_nodes(drift_lab, tmp_path):
+    lab = drift_lab
+    base = lab.status()["vpc"]["range"].split("/")[0]
+    patch_rule(lab, "calico-ipip", sourceRanges=[f"{base}/29"])  # the nodes are .11 and up
+    try:
+        run = drift_check(lab, tmp_path)
+    finally:
+        patch_rule(lab, "calico-ipip", sourceRanges=[lab.status()["vpc"]["range"]])
+    assert run.rc == 2, run
+    # The rule's field, and its consequence: protocol 4 dropped between every pair.
+    assert run.items() == [
+        ("cloud_rules", "firewall/calico-ipip", "firewall_rule_changed", "source_ranges", "error"),
+        ("ipip_underlay", "host/node-1,node-2,node-3", "ipip_blocked", None, "error"),
+    ]
+    item = run.report["items"][0]
+    assert (item["actual"], item["expected"]) == ([f"{base}/29"], [lab.status()["vpc"]["range"]])
+    assert item["fix"] == FIX_NETWORK
+    assert run.report["mesh"]["ipip_blocked_pairs"] == 3
+    junit = run.junit()
+    assert junit.get("failures") == str(len([c for c in run.report["checks"] if c["status"] == "drift"]))
+    failed = sorted(c.get("name") for c in junit.iter("testcase") if c.find("failure") is not None)
+    assert failed == ["firewall/calico-ipip", "host/node-1", "host/node-2", "host/node-3"]
+    metrics = run.metrics()
+    assert metrics[("calico_fleet_ipip_blocked_pairs", frozenset({("cluster", "lab")}))] == 3
+    assert metrics[("calico_fleet_drift_items", frozenset({("cluster", "lab"), ("section", "cloud_rules"),
+                                                           ("kind", "firewall_rule_changed"),
+                                                           ("severity", "error")}))] == 1
+
+
+def test_rule_description_edited_is_a_warning_naming_the_field(drift_lab, tmp_path):
+    lab = drift_lab
+    patch_rule(lab, "calico-bgp", description="edited in the console")
+    try:
+        run = drift_check(lab, tmp_path)
+    finally:
+        patch_rule(lab, "calico-bgp", description="Calico BGP mesh between nodes (managed by calico-fleet)")
+    assert run.rc == 2, run
+    assert run.items() == [("cloud_rules", "firewall/calico-bgp", "firewall_rule_changed", "description", "warning")]
+    assert run.report["items"][0]["actual"] == "edited in the console"
+    assert run.sections() == status(cloud_rules="drift")
+
+
+def test_pool_ipip_mode_changed_in_the_datastore(drift_lab, tmp_path):
+    lab = drift_lab
+    pool = etcd_get(lab, IPPOOL_KEY)
+    etcd_put(lab, IPPOOL_KEY, {**pool, "spec": {**pool["spec"], "ipipMode": "Never"}})
+    try:
+        run = drift_check(lab, tmp_path)
+    finally:
+        etcd_put(lab, IPPOOL_KEY, pool)
+    assert run.rc == 2, run
+    assert run.items() == [("calico_settings", "IPPool/default-ipv4-ippool", "ip_pool_changed", "ipipMode", "error")]
+    item = run.report["items"][0]
+    assert (item["actual"], item["expected"], item["fix"]) == ("Never", "Always", FIX_CALICO)
+
+
+def test_node_to_node_mesh_disabled_by_hand(drift_lab, tmp_path):
+    lab = drift_lab
+    etcd_put(lab, BGPCONFIG_KEY, {"kind": "BGPConfiguration", "apiVersion": "projectcalico.org/v3",
+                                  "metadata": {"name": "default"}, "spec": {"nodeToNodeMeshEnabled": False}})
+    try:
+        run = drift_check(lab, tmp_path, "-e", "calico_network_mesh_enabled=true", "-e", "mesh_verify_wait_timeout=5")
+    finally:
+        etcd_delete(lab, BGPCONFIG_KEY)
+        wait(lambda: full_mesh(lab), "the mesh to come back", timeout=60)
+    assert run.rc == 2, run
+    assert [i for i in run.items() if i[0] == "calico_settings"] == [
+        ("calico_settings", "BGPConfiguration/default", "bgp_configuration_changed", "nodeToNodeMeshEnabled",
+         "error")]
+    assert run.report["items"][0]["fix"] == FIX_CALICO
+
+
+def test_hostname_changed_by_hand(drift_lab, tmp_path):
+    lab = drift_lab
+    lab.node_exec("node-2", ["hostname", "node-2-renamed"], check=True)
+    try:
+        run = drift_check(lab, tmp_path)
+    finally:
+        lab.node_exec("node-2", ["hostname", "node-2"], check=True)
+    assert run.rc == 2, run
+    assert run.items() == [("names", "host/node-2", "nodename_mismatch", None, "warning")]
+    item = run.report["items"][0]
+    assert item["fix"] == "ansible-playbook -i inventories/lab playbooks/fix-nodename-conflict.yml --limit node-2"
+
+
+def test_nodename_file_with_a_trailing_newline(drift_lab, tmp_path):
+    lab = drift_lab
+    lab.node_exec("node-2", ["sh", "-c", f"printf 'node-2\\n' > {NODENAME_FILE}"], check=True)
+    try:
+        lab.restart_calico_node("node-2")
+        wait(lambda: "Metadata.Name" in (lab.status()["nodes"][1]["calico_node_error"] or ""),
+             "calico-node on node-2 to refuse the name")
+        run = drift_check(lab, tmp_path, "-e", "mesh_verify_wait_timeout=5")
+    finally:
+        lab.node_exec("node-2", ["sh", "-c", f"printf 'node-2' > {NODENAME_FILE}"], check=True)
+        lab.restart_calico_node("node-2")
+        wait(lambda: full_mesh(lab), "the mesh to come back", timeout=60)
+    assert run.rc == 2, run
+    assert run.items() == [("names", "host/node-2", "nodename_invalid", None, "error")]
+    assert run.report["items"][0]["fix"].startswith(f"printf '%s' node-2 > {NODENAME_FILE} on node-2")
+
+
+def test_datastore_down_is_not_checked_naming_the_endpoint(drift_lab, tmp_path):
+    endpoint = "http://127.0.0.1:9"  # nothing listens on the discard port
+    run = drift_check(drift_lab, tmp_path, "-e", f'{{"lab_etcd_endpoints": ["{endpoint}"]}}')
+    assert run.rc == 1, run
+    assert run.items() == []
+    assert run.sections() == status(calico_settings="not_checked", names="not_checked", bgp_mesh="not_checked",
+                                    ipip_underlay="not_checked")
+    assert run.not_checked() == [
+        ("calico_settings", "FelixConfiguration/default"), ("calico_settings", "IPPool/default-ipv4-ippool"),
+        ("names", "cluster"), ("bgp_mesh", "cluster"), ("ipip_underlay", "cluster")]
+    assert all(endpoint in n["reason"] for n in run.report["not_checked"]), run.report["not_checked"]
+    junit = run.junit()
+    assert junit.get("failures") == "0" and int(junit.get("errors")) == 5
+    assert run.metrics()[("calico_fleet_drift_check_success", frozenset({("cluster", "lab")}))] == 0
+
+
+def test_one_node_unreachable_is_named_and_the_rest_reported(drift_lab, tmp_path):
+    lab = drift_lab
+    # SSH on node-3 answers with a reset; BGP and IPIP are untouched.
+    lab.node_exec("node-3", ["nft", "-f", "-"], input="table inet drift_test { chain input { "
+                  "type filter hook input priority 0; tcp dport 22 reject with tcp reset; } }\n",
+                  text=True, check=True)
+    try:
+        run = drift_check(lab, tmp_path)
+    finally:
+        lab.node_exec("node-3", ["nft", "delete", "table", "inet", "drift_test"], check=True)
+    assert run.rc == 1, run
+    assert run.items() == []
+    assert run.not_checked() == [("names", "host/node-3"), ("bgp_mesh", "host/node-3"),
+                                 ("ipip_underlay", "host/node-3")]
+    assert all("node-3" in n["reason"] for n in run.report["not_checked"])
+    assert run.sections() == status(names="not_checked", bgp_mesh="not_checked", ipip_underlay="not_checked")
+
+
+def test_compute_api_down_is_not_checked_and_the_rest_reported(drift_lab, tmp_path):
+    lab = drift_lab
+    lab.cloud_stop()
+    try:
+        run = drift_check(lab, tmp_path)
+    finally:
+        lab.cloud_start()
+    assert run.rc == 1, run
+    assert run.items() == []
+    assert run.not_checked() == [("cloud_rules", "firewall/calico-bgp"), ("cloud_rules", "firewall/calico-ipip")]
+    assert run.sections() == status(cloud_rules="not_checked")
+    assert "could not be checked" in run.proc.stderr

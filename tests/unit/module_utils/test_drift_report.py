@@ -1,0 +1,244 @@
+"""The drift report model and its renderers (module_utils/drift_report.py)."""
+
+import json
+from xml.etree import ElementTree
+
+import jsonschema
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from ansible_collections.calico_fleet.fleet.plugins.module_utils import drift_report as dr
+from tests.conftest import ROOT
+
+SCHEMA = json.loads((ROOT / "docs" / "drift-report.schema.json").read_text())
+CONTEXT = {"cluster": "prod-eu", "inventory": ["inventories/prod"], "calico_namespace": "calico-system",
+           "vpc_range": "10.0.0.0/16", "started_at": "2025-01-01T02:15:00Z", "finished_at": "2025-01-01T02:16:00Z",
+           "duration_seconds": 60}
+RULE = {"name": "calico-ipip", "network": "default", "description": "Calico IPIP", "direction": "INGRESS",
+        "priority": 1000, "disabled": False, "allowed": [{"protocol": "ipip", "ports": []}], "denied": [],
+        "source_ranges": ["10.0.0.0/16"], "source_tags": [], "target_tags": []}
+HEALTHY_MESH = {"findings": [], "matrix": {"n1": {"n2": "Established"}, "n2": {"n1": "Established"}},
+                "expected_peers": {"n1": ["10.0.0.2"], "n2": ["10.0.0.1"]}}
+
+
+def obs(sections, module, result, status="ok", args=None, host="localhost", task="t", run_once=True):
+    return {"sections": sections, "module": f"calico_fleet.fleet.{module}", "host": host, "task": task,
+            "status": status, "result": result, "args": args or {}, "run_once": run_once}
+
+
+def firewall(before, after=RULE):
+    return obs(["cloud_rules"], "gcp_firewall_rule", {"changed": before != after, "rule": after,
+                                                      "diff": {"before": before, "after": after}},
+               args={"name": after["name"]})
+
+
+def calico(findings=(), module="calico_felix_configuration"):
+    return obs(["calico_settings"], module, {"changed": bool(findings), "findings": list(findings)})
+
+
+def mesh(result=HEALTHY_MESH):
+    return obs(["names", "bgp_mesh", "ipip_underlay"], "calico_mesh_check", result, host="n1")
+
+
+def build(*observations):
+    report = dr.build(list(observations), CONTEXT)
+    jsonschema.validate(report, SCHEMA)
+    return report
+
+
+def healthy(**replace):
+    parts = {"cloud": firewall(RULE), "calico": calico(), "mesh": mesh()}
+    parts.update(replace)
+    return [p for p in parts.values() if p is not None]
+
+
+# -- field paths -------------------------------------------------------------
+
+def test_field_diff_names_each_differing_field_path():
+    after = {**RULE, "allowed": [{"protocol": "tcp", "ports": ["179"]}]}
+    before = {**RULE, "description": "x", "allowed": [{"protocol": "tcp", "ports": ["180"]}],
+              "source_ranges": ["10.0.0.0/24"]}
+    assert dr.field_diff(before, after) == [
+        ("allowed[0].ports", ["180"], ["179"]),
+        ("description", "x", "Calico IPIP"),
+        ("source_ranges", ["10.0.0.0/24"], ["10.0.0.0/16"]),
+    ]
+    assert dr.field_diff(RULE, dict(RULE)) == []
+    # Lists of different length are one difference, not one per index.
+    assert dr.field_diff({"a": [{"x": 1}]}, {"a": [{"x": 1}, {"x": 2}]}) == [("a", [{"x": 1}], [{"x": 1}, {"x": 2}])]
+
+
+# -- exit codes and sections ----------------------------------------------------
+
+def test_clean_run_exits_0_with_every_section_ok():
+    report = build(*healthy())
+    assert (report["exit_code"], report["status"], report["drift"]) == (0, "clean", False)
+    assert {s: v["status"] for s, v in report["sections"].items()} == dict.fromkeys(dr.SECTIONS, "ok")
+    assert report["items"] == [] and report["not_checked"] == []
+    assert (report["schema_version"], report["cluster"], report["inventory"]) == ("1.0", "prod-eu",
+                                                                                  ["inventories/prod"])
+    assert report["mesh"] == {"bgp_sessions": {"Established": 2}, "ipip_blocked_pairs": 0}
+
+
+def test_description_only_difference_is_one_warning_naming_the_field():
+    report = build(*healthy(cloud=firewall({**RULE, "description": "edited"})))
+    assert report["exit_code"] == 2
+    [item] = report["items"]
+    assert (item["section"], item["resource"], item["kind"], item["field"], item["severity"]) == (
+        "cloud_rules", "firewall/calico-ipip", "firewall_rule_changed", "description", "warning")
+    assert (item["actual"], item["expected"]) == ("edited", "Calico IPIP")
+    assert item["fix"] == "ansible-playbook -i inventories/prod playbooks/scale-out.yml --tags network"
+    assert report["sections"]["cloud_rules"] == {**report["sections"]["cloud_rules"], "status": "drift",
+                                                 "warnings": 1, "errors": 0}
+
+
+def test_missing_rule_is_an_error_without_a_field():
+    [item] = build(*healthy(cloud=firewall({})))["items"]
+    assert (item["kind"], item["field"], item["severity"], item["expected"]["name"]) == (
+        "firewall_rule_missing", None, "error", "calico-ipip")
+
+
+def test_calico_findings_become_items_with_field_expected_and_actual():
+    finding = {"resource": "IPPool/default", "field": "ipipMode", "expected": "Always", "actual": "Never",
+               "reason": "ipipMode is 'Never', expected 'Always'"}
+    report = build(*healthy(calico=calico([finding], "calico_ippool")))
+    [item] = report["items"]
+    assert (item["section"], item["kind"], item["field"], item["expected"], item["actual"]) == (
+        "calico_settings", "ip_pool_changed", "ipipMode", "Always", "Never")
+    assert item["cause"] == finding["reason"]
+
+
+def test_mesh_findings_keep_warnings_and_go_to_their_sections():
+    findings = [
+        {"kind": "nodename_mismatch", "severity": "warning", "hosts": ["n2"], "node": "n2x", "peer": None,
+         "evidence": ["e"], "cause": "renamed", "fix": "ansible-playbook playbooks/fix-nodename-conflict.yml --limit n2"},
+        {"kind": "mesh_too_large", "severity": "warning", "hosts": [], "node": None, "peer": None,
+         "evidence": ["120 nodes"], "cause": "big", "fix": "use route reflectors"},
+        {"kind": "ipip_blocked", "severity": "error", "hosts": ["n1", "n2"], "node": "n1", "peer": "10.0.0.2",
+         "evidence": ["IPIP probe n1 (10.0.0.1) -> n2 (10.0.0.2) failed (BGP n1 -> n2: Established)",
+                      "IPIP probe n2 (10.0.0.2) -> n1 (10.0.0.1) failed (BGP n1 -> n2: Established)"],
+         "cause": "blocked", "fix": "add the security group rule {proto: '4', cidr_ip: <VPC CIDR>} (role "
+         "aws_network): ansible-playbook playbooks/scale-out.yml --tags network"},
+        {"kind": "bird_down", "severity": "error", "hosts": ["n1"], "node": "n1", "peer": None, "evidence": [],
+         "cause": "down", "fix": "restart calico-node on n1 (kubectl -n kube-system delete pod <calico-node pod of n1>)"},
+    ]
+    report = build(*healthy(mesh=mesh({**HEALTHY_MESH, "findings": findings})))
+    got = [(i["section"], i["resource"], i["kind"], i["severity"]) for i in report["items"]]
+    assert got == [
+        ("names", "host/n2", "nodename_mismatch", "warning"),
+        ("bgp_mesh", "host/n1", "bird_down", "error"),
+        ("bgp_mesh", "cluster", "mesh_too_large", "warning"),
+        ("ipip_underlay", "host/n1,n2", "ipip_blocked", "error"),
+    ]
+    fixes = {i["kind"]: i["fix"] for i in report["items"]}
+    assert fixes["nodename_mismatch"] == "ansible-playbook -i inventories/prod playbooks/fix-nodename-conflict.yml --limit n2"
+    assert fixes["bird_down"] == ("restart calico-node on n1: kubectl -n calico-system delete pod -l "
+                                  "k8s-app=calico-node --field-selector spec.nodeName=n1, then read the new pod's log")
+    assert "cidr_ip: 10.0.0.0/16" in fixes["ipip_blocked"]
+    assert all("<" not in i["fix"] for i in report["items"])
+    assert report["mesh"]["ipip_blocked_pairs"] == 1
+    assert report["exit_code"] == 2
+
+
+# -- could not be checked --------------------------------------------------------
+
+def test_a_failed_section_is_not_checked_and_other_drift_is_still_listed():
+    down = obs(["cloud_rules"], "gcp_firewall_rule", {"failed": True, "msg": "cannot reach the Compute API"},
+               status="failed", args={"name": "calico-ipip"})
+    finding = {"resource": "FelixConfiguration/default", "field": "ipipMTU", "expected": 1440, "actual": None,
+               "reason": "ipipMTU is not set"}
+    report = build(*healthy(cloud=down, calico=calico([finding])))
+    assert (report["exit_code"], report["status"], report["drift"]) == (1, "incomplete", True)
+    assert report["not_checked"] == [{"section": "cloud_rules", "resource": "firewall/calico-ipip",
+                                      "reason": "t on localhost: cannot reach the Compute API"}]
+    assert [i["field"] for i in report["items"]] == ["ipipMTU"]
+    assert report["sections"]["cloud_rules"]["status"] == "not_checked"
+    assert report["sections"]["calico_settings"]["status"] == "drift"
+
+
+def test_datastore_down_in_the_mesh_play_is_one_entry_per_section():
+    failed = obs(["names", "bgp_mesh", "ipip_underlay"], "calico_nodes_info",
+                 {"msg": "cannot reach etcd (http://10.0.0.9:2379: refused)"}, status="failed", host="n1")
+    per_host = [obs(["names", "bgp_mesh", "ipip_underlay"], "calico_bgp_status", {"msg": "undefined"},
+                    status="failed", host=h, run_once=False) for h in ("n1", "n2")]
+    report = build(firewall(RULE), calico(), failed, *per_host)
+    assert [(n["section"], n["resource"]) for n in report["not_checked"]] == [
+        ("names", "cluster"), ("bgp_mesh", "cluster"), ("ipip_underlay", "cluster")]
+    assert all("http://10.0.0.9:2379" in n["reason"] for n in report["not_checked"])
+    assert report["exit_code"] == 1
+
+
+def test_unreachable_host_is_not_checked_not_drift():
+    unreachable = {"kind": "host_unreachable", "severity": "error", "hosts": ["n2"], "node": "n2", "peer": None,
+                   "evidence": ["n2 (10.0.0.2) answered nothing: ssh: connect to host refused"],
+                   "cause": "down", "fix": "check"}
+    report = build(*healthy(mesh=mesh({**HEALTHY_MESH, "findings": [unreachable]})))
+    assert report["items"] == []
+    assert [(n["section"], n["resource"]) for n in report["not_checked"]] == [
+        ("names", "host/n2"), ("bgp_mesh", "host/n2"), ("ipip_underlay", "host/n2")]
+    assert all("n2" in n["reason"] for n in report["not_checked"])
+    assert report["exit_code"] == 1
+
+
+def test_a_section_without_any_check_is_not_checked():
+    report = build(firewall(RULE), calico())
+    assert [(n["section"], n["resource"]) for n in report["not_checked"]] == [
+        ("names", "cluster"), ("bgp_mesh", "cluster"), ("ipip_underlay", "cluster")]
+    assert report["exit_code"] == 1
+
+
+# -- renderers -------------------------------------------------------------------
+
+@pytest.fixture
+def mixed():
+    down = obs(["calico_settings"], "calico_ippool", {"msg": "cannot reach etcd"}, status="failed",
+               args={"name": "default"})
+    return build(firewall({**RULE, "source_ranges": ["10.0.0.0/29"], "description": "x"}), down, mesh())
+
+
+def test_junit_has_one_testcase_per_check_drift_fails_and_not_checked_errors(mixed):
+    root = ElementTree.fromstring(dr.to_junit(mixed).encode())
+    cases = root.findall(".//testcase")
+    assert len(cases) == len(mixed["checks"]) == int(root.get("tests"))
+    assert (root.get("failures"), root.get("errors")) == ("1", "1")
+    failed = [c for c in cases if c.find("failure") is not None]
+    assert [(c.get("classname"), c.get("name")) for c in failed] == [("drift_check.cloud_rules", "firewall/calico-ipip")]
+    assert "description" in failed[0].find("failure").get("message")
+    assert "source_ranges" in failed[0].find("failure").get("message")
+    errored = [c for c in cases if c.find("error") is not None]
+    assert [c.get("name") for c in errored] == ["IPPool/default"]
+    assert [s.get("name") for s in root.findall("testsuite")] == list(dr.SECTIONS)
+
+
+def test_metrics_parse_with_prometheus_own_parser(mixed):
+    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
+               for f in text_string_to_metric_families(dr.to_metrics(mixed)) for s in f.samples}
+    key = (("cluster", "prod-eu"),)
+    assert samples[("calico_fleet_drift_check_success", key)] == 0
+    assert samples[("calico_fleet_drift_check_exit_code", key)] == 1
+    assert samples[("calico_fleet_drift_check_last_run_timestamp_seconds", key)] == 1735697760
+    assert samples[("calico_fleet_ipip_blocked_pairs", key)] == 0
+    assert samples[("calico_fleet_bgp_sessions", (("cluster", "prod-eu"), ("state", "Established")))] == 2
+    items = {k[1]: v for k, v in samples.items() if k[0] == "calico_fleet_drift_items"}
+    assert items == {
+        (("cluster", "prod-eu"), ("kind", "firewall_rule_changed"), ("section", "cloud_rules"),
+         ("severity", "error")): 1,
+        (("cluster", "prod-eu"), ("kind", "firewall_rule_changed"), ("section", "cloud_rules"),
+         ("severity", "warning")): 1,
+    }
+    checked = {dict(k[1])["section"]: v for k, v in samples.items() if k[0] == "calico_fleet_drift_section_checked"}
+    assert checked == {**dict.fromkeys(dr.SECTIONS, 1), "calico_settings": 0}
+
+
+def test_markdown_summary_lists_drift_and_what_could_not_be_checked(mixed):
+    text = dr.to_markdown(mixed)
+    assert text.startswith("# Drift check prod-eu: could not check everything (exit 1)\n")
+    assert "| warning | cloud_rules | firewall/calico-ipip | description |" in text
+    assert "## Could not be checked" in text and "| calico_settings | IPPool/default |" in text
+
+
+def test_write_all_writes_the_four_files(mixed, tmp_path):
+    paths = dr.write_all(mixed, tmp_path / "out")
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        "drift-report.json", "drift-report.junit.xml", "drift-report.md", "drift-report.prom"]
+    assert json.loads(open(paths["json"]).read()) == mixed
