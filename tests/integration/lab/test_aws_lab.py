@@ -96,8 +96,27 @@ def test_launched_instance_boots_a_lab_machine_and_terminate_removes_it(aws):
     assert (proc.returncode, proc.stdout.strip()) == (0, "aws-na-k8s-temp7.lab.internal"), proc.stderr
     if {"joined", "image"} <= set(inspect.signature(lab.add_node).parameters):
         assert not lab.status()["nodes"][-1]["calico_node_running"]  # a bare machine, not joined
+        assert lab.node_exec("temp7", ["sh", "-c", "command -v kubeadm"]).returncode != 0  # AMI lab-bare
     client.terminate_instances(InstanceIds=[iid])
     wait(lambda: "temp7" not in lab_nodes(lab), what="the lab node of a terminated instance to go")
+
+
+def test_shell_user_data_sets_the_hostname_and_the_node_ami_has_kubeadm(aws):
+    lab, info, client = aws
+    inst = client.run_instances(
+        ImageId=info["amis"]["lab-k8s-node"], MinCount=1, MaxCount=1, SubnetId=info["subnet_id"],
+        SecurityGroupIds=[info["security_group_id"]], UserData="#!/bin/sh\nhostnamectl set-hostname k8s-extra-1\n",
+    )["Instances"][0]
+    iid = inst["InstanceId"]
+    try:
+        wait(lambda: describe(client, iid)["State"]["Name"] == "running", what=f"{iid} running")
+        # No Name tag: the lab node is named after the instance.
+        assert lab.node_exec(iid, ["hostname"]).stdout.strip() == "k8s-extra-1"
+        if {"joined", "image"} <= set(inspect.signature(lab.add_node).parameters):
+            assert lab.node_exec(iid, ["sh", "-c", "command -v kubeadm"]).returncode == 0
+    finally:
+        client.terminate_instances(InstanceIds=[iid])
+    wait(lambda: iid not in lab_nodes(lab), what="the lab node of a terminated instance to go")
 
 
 def test_unknown_ami_is_refused_with_a_reason(aws):
