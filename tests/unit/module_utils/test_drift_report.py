@@ -5,9 +5,9 @@ from xml.etree import ElementTree
 
 import jsonschema
 import pytest
+from ansible_collections.calico_fleet.fleet.plugins.module_utils import drift_report as dr
 from prometheus_client.parser import text_string_to_metric_families
 
-from ansible_collections.calico_fleet.fleet.plugins.module_utils import drift_report as dr
 from tests.conftest import ROOT
 
 SCHEMA = json.loads((ROOT / "docs" / "drift-report.schema.json").read_text())
@@ -111,7 +111,8 @@ def test_calico_findings_become_items_with_field_expected_and_actual():
 def test_mesh_findings_keep_warnings_and_go_to_their_sections():
     findings = [
         {"kind": "nodename_mismatch", "severity": "warning", "hosts": ["n2"], "node": "n2x", "peer": None,
-         "evidence": ["e"], "cause": "renamed", "fix": "ansible-playbook playbooks/fix-nodename-conflict.yml --limit n2"},
+         "evidence": ["e"], "cause": "renamed",
+         "fix": "ansible-playbook playbooks/fix-nodename-conflict.yml --limit n2"},
         {"kind": "mesh_too_large", "severity": "warning", "hosts": [], "node": None, "peer": None,
          "evidence": ["120 nodes"], "cause": "big", "fix": "use route reflectors"},
         {"kind": "ipip_blocked", "severity": "error", "hosts": ["n1", "n2"], "node": "n1", "peer": "10.0.0.2",
@@ -120,7 +121,8 @@ def test_mesh_findings_keep_warnings_and_go_to_their_sections():
          "cause": "blocked", "fix": "add the security group rule {proto: '4', cidr_ip: <VPC CIDR>} (role "
          "aws_network): ansible-playbook playbooks/scale-out.yml --tags network"},
         {"kind": "bird_down", "severity": "error", "hosts": ["n1"], "node": "n1", "peer": None, "evidence": [],
-         "cause": "down", "fix": "restart calico-node on n1 (kubectl -n kube-system delete pod <calico-node pod of n1>)"},
+         "cause": "down",
+         "fix": "restart calico-node on n1 (kubectl -n kube-system delete pod <calico-node pod of n1>)"},
     ]
     report = build(*healthy(mesh=mesh({**HEALTHY_MESH, "findings": findings})))
     got = [(i["section"], i["resource"], i["kind"], i["severity"]) for i in report["items"]]
@@ -131,7 +133,8 @@ def test_mesh_findings_keep_warnings_and_go_to_their_sections():
         ("ipip_underlay", "host/n1,n2", "ipip_blocked", "error"),
     ]
     fixes = {i["kind"]: i["fix"] for i in report["items"]}
-    assert fixes["nodename_mismatch"] == "ansible-playbook -i inventories/prod playbooks/fix-nodename-conflict.yml --limit n2"
+    assert fixes["nodename_mismatch"] == (
+        "ansible-playbook -i inventories/prod playbooks/fix-nodename-conflict.yml --limit n2")
     assert fixes["bird_down"] == ("restart calico-node on n1: kubectl -n calico-system delete pod -l "
                                   "k8s-app=calico-node --field-selector spec.nodeName=n1, then read the new pod's log")
     assert "cidr_ip: 10.0.0.0/16" in fixes["ipip_blocked"]
@@ -202,7 +205,8 @@ def test_junit_has_one_testcase_per_check_drift_fails_and_not_checked_errors(mix
     assert len(cases) == len(mixed["checks"]) == int(root.get("tests"))
     assert (root.get("failures"), root.get("errors")) == ("1", "1")
     failed = [c for c in cases if c.find("failure") is not None]
-    assert [(c.get("classname"), c.get("name")) for c in failed] == [("drift_check.cloud_rules", "firewall/calico-ipip")]
+    assert [(c.get("classname"), c.get("name")) for c in failed] == [
+        ("drift_check.cloud_rules", "firewall/calico-ipip")]
     assert "description" in failed[0].find("failure").get("message")
     assert "source_ranges" in failed[0].find("failure").get("message")
     errored = [c for c in cases if c.find("error") is not None]
