@@ -4,10 +4,10 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.calico_fleet.fleet.plugins.module_utils import nodename_conflict
 
 
-def calico_nodename_conflict_plan(hosts, nodes, plan_options=None):
-    """{findings, fixes, unhandled, healthy} for hosts {inv: {ip, hostname, nodename}} and Calico nodes."""
+def calico_nodename_conflict_plan(hosts, nodes, plan_options=None, keep=None):
+    """{findings, fixes, unhandled, ambiguous, healthy, report} for hosts {inv: {ip, hostname, nodename, created}}."""
     try:
-        return nodename_conflict.remediation_plan(hosts, nodes, plan_options)
+        return nodename_conflict.remediation_plan(hosts, nodes, plan_options, keep or None)
     except nodename_conflict.RemediationPlanError as exc:
         raise AnsibleFilterError(f"node-name remediation plan: {exc}") from None
 

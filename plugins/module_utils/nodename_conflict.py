@@ -2,16 +2,32 @@
 Node registration is deleted and which is kept, and why.
 
 Detection is the identity checks of findings.py (one finding, one place);
-names come from the hostname plan (hostnames.py). The rule that makes the
-fix safe: a registration is deleted only when its IPv4 address is the
-address of the host being renamed, or of no live host at all. The
-registration a live host holds (the winner of "last writer wins") is never
-deleted: the host that lost the name is renamed instead.
+names come from the hostname plan (hostnames.py).
 
-Host records: {inventory_host: {ip, hostname, nodename}} (nodename = raw
-content of the nodename file, None when absent). Calico nodes: as
-calico_nodes_info returns them.
+Two hosts, one name (FIELD-NOTES section 3): the established host keeps the
+name, with its workloads, address allocations and Kubernetes identity; the
+newcomer is renamed. Established = the older machine by the cloud's creation
+time, else the host whose BGP sessions were Established first, else the host
+the operator names with ``keep``; when the evidence does not decide, the plan
+changes nothing and says so (``ambiguous``). Which host wrote the Node last
+says nothing about age: the newcomer usually did.
+
+What is deleted: a registration is decommissioned (the Calico way, with its
+addresses, affinities and per-node resources) only when no host keeps its
+name after the fix and its IPv4 address is the renamed host's own, or no live
+host's. A name a host keeps is never deleted; when its Node points at another
+host's address (the newcomer wrote it last) the keeper writes it back by
+restarting its calico-node (``reclaim``), before the newcomer restarts under
+its new name (calico-node refuses a second name for one IP).
+
+Host records: {inventory_host: {ip, hostname, nodename, created,
+established_since}} (nodename = raw content of the nodename file, None when
+absent; created = the machine's creation time from the cloud inventory;
+established_since = when its BGP sessions were first Established; both ISO
+8601 or epoch seconds, optional). Calico nodes: as calico_nodes_info returns them.
 """
+
+import datetime
 
 from ansible_collections.calico_fleet.fleet.plugins.module_utils.findings import (
     effective_nodename,
@@ -57,20 +73,63 @@ def _owner(ip, hosts):
     return None
 
 
-def _hosts_to_fix(findings, hosts, registered_ip):
-    """{inventory_host: [finding kinds]} for the hosts the remediation renames or re-registers."""
-    to_fix = {}
+def _when(value):
+    """A timestamp as seconds since the epoch (ISO 8601 with or without offset, or a number); None if unknown."""
+    if value in (None, ""):
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    text = str(value).strip()
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    try:
+        parsed = datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=datetime.UTC)
+    return parsed.timestamp()
+
+
+def _keeper(finding, hosts, keep):
+    """(host that keeps the name, why) for two hosts with one name; (None, why not) when undecided."""
+    group = sorted(finding.hosts)
+    if keep in group:
+        return keep, f"{keep} named by keep"
+    for field, what in (("created", "created first (cloud creation time)"),
+                        ("established_since", "BGP sessions Established first")):
+        times = {inv: _when(hosts[inv].get(field)) for inv in group}
+        if all(t is not None for t in times.values()):
+            oldest = min(times.values())
+            first = [inv for inv, t in times.items() if t == oldest]
+            if len(first) == 1:
+                return first[0], f"{first[0]} {what}"
+    return None, (f"cannot tell which of {', '.join(group)} is the established host (no creation time or BGP "
+                  f"history for every one of them): run again with -e keep=<host> (one of {', '.join(group)})")
+
+
+def _hosts_to_fix(findings, hosts, keep):
+    """({inventory_host: [finding kinds]}, {host: keeper}, [ambiguous]) for the hosts to rename or re-register."""
+    to_fix, keepers, ambiguous = {}, {}, []
     for finding in findings:
         if finding.kind == "duplicate_nodename":
-            holder = [i for i in finding.hosts if normalize_ip(hosts[i]["ip"]) == registered_ip.get(finding.node)]
-            targets = [i for i in finding.hosts if i not in holder] or finding.hosts
+            keeper, why = _keeper(finding, hosts, keep)
+            if keeper is None:
+                ambiguous.append({"name": finding.node, "hosts": sorted(finding.hosts), "reason": why})
+                continue
+            targets = [i for i in finding.hosts if i != keeper]
+            for inv in targets:
+                keepers[inv] = {"host": keeper, "name": finding.node, "reason": why}
         elif finding.kind in RENAME_KINDS + REGISTER_KINDS:
             targets = finding.hosts
         else:
             continue
         for inv in targets:
             to_fix.setdefault(inv, []).append(finding.kind)
-    return to_fix
+    blocked = {inv for a in ambiguous for inv in a["hosts"]}
+    return {inv: kinds for inv, kinds in to_fix.items() if inv not in blocked}, keepers, ambiguous
 
 
 def _keeps_its_name(inv, kinds, hosts, nodes):
@@ -118,49 +177,72 @@ def _new_names(to_fix, hosts, nodes, plan_options):
     return names, {inv: by_ip[normalize_ip(hosts[inv]["ip"])]["hostname"] for inv in renamed}
 
 
-def _registrations(inv, new_name, kinds, hosts, nodes, stale_claimed):
-    """(delete, keep) for one host: what its rename removes, and what it must leave alone."""
+def _registrations(inv, new_name, hosts, nodes, kept_names, keeper, claimed):
+    """(delete, keep, reclaim) for one host: what its rename removes, what stays, what its keeper writes back."""
     ip = normalize_ip(hosts[inv]["ip"])
     old_name = effective_nodename(hosts[inv])
-    delete, keep = [], []
+    delete, keep, reclaim = [], [], []
     for node in sorted(nodes, key=lambda n: n["name"]):
-        node_ip = node_ipv4(node)
-        if node_ip == ip and node["name"] != new_name:
-            delete.append({"name": node["name"], "ipv4_address": node_ip,
-                           "reason": f"registered with this host's IP {ip}; calico-node refuses a second name "
-                                     "for one IP"})
-        elif node["name"] == old_name and node_ip != ip:
-            owner = _owner(node_ip, hosts)
-            if owner is None and "duplicate_nodename" in kinds and node["name"] not in stale_claimed:
-                stale_claimed.add(node["name"])
-                delete.append({"name": node["name"], "ipv4_address": node_ip,
-                               "reason": f"the conflicting name is registered with {node_ip}, an IP no live "
-                                         "host has"})
-            elif owner is not None:
-                keep.append({"name": node["name"], "ipv4_address": node_ip, "owner": owner,
-                             "reason": f"held by {owner}, a live host: never deleted"})
-    return delete, keep
+        node_ip, name = node_ipv4(node), node["name"]
+        owner = _owner(node_ip, hosts)
+        if name == new_name or name in claimed:
+            continue
+        if name in kept_names:
+            holder = kept_names[name]
+            if keeper and name == keeper["name"] and holder == keeper["host"] and \
+                    node_ip != normalize_ip(hosts[holder]["ip"]):
+                claimed.add(name)
+                reclaim.append({"name": name, "ipv4_address": node_ip, "host": holder,
+                                "host_ip": normalize_ip(hosts[holder]["ip"]),
+                                "reason": f"the name stays with {holder} ({keeper['reason']}); its calico-node "
+                                          f"restarts and registers it again with {hosts[holder]['ip']}"})
+            elif node_ip == ip or name == old_name:
+                keep.append({"name": name, "ipv4_address": node_ip, "owner": holder,
+                             "reason": f"the name of {holder}, a live host: never deleted"})
+            continue
+        if node_ip == ip:
+            claimed.add(name)
+            delete.append({"name": name, "ipv4_address": node_ip, "force": True,
+                           "reason": f"registered with this host's IP {ip} under a name no host keeps; "
+                                     "calico-node refuses a second name for one IP"})
+        elif name == old_name and owner is None:
+            claimed.add(name)
+            delete.append({"name": name, "ipv4_address": node_ip, "force": False,
+                           "reason": f"the old name is registered with {node_ip}, an IP no live host has, and "
+                                     "no host keeps it"})
+    return delete, keep, reclaim
 
 
-def remediation_plan(hosts, nodes, plan_options=None):
+def remediation_plan(hosts, nodes, plan_options=None, keep=None):
     """The whole remediation, decided before anything changes.
 
-    Returns {findings, fixes, unhandled, healthy, report}: ``fixes`` has one
-    entry per host to change, sorted by inventory host, each {host, ip,
-    old_name, new_name, fqdn, hostname, rename, kinds, delete, keep, summary};
-    ``unhandled`` are findings this remediation does not fix (stale Nodes,
-    two names for one IP); ``report`` is the plan as lines for a person.
+    Returns {findings, fixes, unhandled, ambiguous, healthy, report}: ``fixes``
+    has one entry per host to change, sorted by inventory host, each {host,
+    ip, old_name, new_name, fqdn, hostname, rename, kinds, delete, keep,
+    reclaim, keeper, summary}; ``ambiguous`` lists the name conflicts whose
+    established host the evidence does not decide (nothing of them is in
+    ``fixes``: the caller stops and asks for ``keep``); ``unhandled`` are
+    findings this remediation does not fix (stale Nodes, two names for one
+    IP); ``report`` is the plan as lines for a person.
     """
     _check_inputs(hosts, nodes)
+    if keep and keep not in hosts:
+        raise RemediationPlanError(f"keep={keep} is not one of the hosts ({', '.join(sorted(hosts))})")
     hosts = {inv: dict(h, ip=normalize_ip(h["ip"])) for inv, h in hosts.items()}
     findings, _ = identity_findings(hosts, nodes)
-    registered_ip = {n["name"]: node_ipv4(n) for n in nodes}
-    to_fix = _hosts_to_fix(findings, hosts, registered_ip)
+    to_fix, keepers, ambiguous = _hosts_to_fix(findings, hosts, keep)
     names, fqdns = _new_names(to_fix, hosts, nodes, plan_options) if to_fix else ({}, {})
-    fixes, stale_claimed = [], set()
+    # The name every host carries after the plan: its new name, or the one it has.
+    kept_names = {}
+    for inv, host in sorted(hosts.items()):
+        name = names.get(inv) or effective_nodename(host)
+        if name:
+            kept_names.setdefault(name, inv)
+    fixes, claimed = [], set()
     for inv in sorted(to_fix):
         host = hosts[inv]
-        delete, keep = _registrations(inv, names[inv], to_fix[inv], hosts, nodes, stale_claimed)
+        delete, kept, reclaim = _registrations(inv, names[inv], hosts, nodes, kept_names, keepers.get(inv),
+                                               claimed)
         live_elsewhere = [d for d in delete if _owner(d["ipv4_address"], hosts) not in (None, inv)]
         if live_elsewhere:  # cannot happen by construction; the guard of last resort
             raise RemediationPlanError(f"refusing a plan that deletes {live_elsewhere}, held by a live host")
@@ -168,7 +250,7 @@ def remediation_plan(hosts, nodes, plan_options=None):
             "host": inv, "ip": host["ip"], "old_name": effective_nodename(host),
             "hostname": (host.get("hostname") or None), "new_name": names[inv],
             "fqdn": fqdns.get(inv) or names[inv], "kinds": sorted(set(to_fix[inv])),
-            "delete": delete, "keep": keep,
+            "delete": delete, "keep": kept, "reclaim": reclaim, "keeper": keepers.get(inv),
         }
         fix["rename"] = fix["new_name"] != fix["old_name"] or (host.get("nodename") or "") != fix["new_name"]
         fix["summary"] = _summary(fix)
@@ -177,11 +259,13 @@ def remediation_plan(hosts, nodes, plan_options=None):
     report = [f"{len(findings)} identity finding(s); {len(fixes)} host(s) to fix, one at a time, stopping at "
               "the first that does not come back healthy"]
     report += [fix["summary"] for fix in fixes]
+    report += [f"stop: {a['name']} is carried by {', '.join(a['hosts'])}; {a['reason']}" for a in ambiguous]
     report += [f"not fixed here: {f.summary()}" for f in sort_findings(unhandled)]
     return {
         "findings": findings_to_dicts(findings),
         "fixes": fixes,
         "unhandled": findings_to_dicts(unhandled),
+        "ambiguous": ambiguous,
         "healthy": not findings,
         "report": report,
     }
@@ -194,8 +278,13 @@ def _summary(fix):
     else:
         text += f"keep the name {fix['new_name']}"
     text += f" [{', '.join(fix['kinds'])}]"
-    text += "; delete Calico Node " + (", ".join(f"{d['name']} ({d['ipv4_address']})" for d in fix["delete"])
-                                       if fix["delete"] else "none")
+    text += "; decommission Calico Node " + (", ".join(f"{d['name']} ({d['ipv4_address']})" for d in fix["delete"])
+                                             if fix["delete"] else "none")
+    if fix["keeper"]:
+        text += f"; {fix['keeper']['host']} keeps {fix['keeper']['name']} ({fix['keeper']['reason']})"
     if fix["keep"]:
         text += "; keep " + ", ".join(f"{k['name']} ({k['ipv4_address']}, {k['reason']})" for k in fix["keep"])
-    return text + "; restart calico-node; wait for every expected peer Established"
+    for item in fix["reclaim"]:
+        text += (f"; restart calico-node on {item['host']} so that {item['name']} is registered with "
+                 f"{item['host_ip']} again (now {item['ipv4_address']})")
+    return text + "; restart calico-node; wait for this host's peers among the live hosts Established"

@@ -28,42 +28,75 @@ def fixes(plan):
     return {f["host"]: f for f in plan["fixes"]}
 
 
-def test_incident_renames_the_host_that_lost_and_keeps_the_winner_registration():
-    plan = remediation_plan(INCIDENT_HOSTS, INCIDENT_NODES)
-    assert list(fixes(plan)) == ["old"]
-    fix = fixes(plan)["old"]
-    assert fix["new_name"] == "ip-172-31-3-33" and fix["old_name"] == "aws-na-k8s-temp1" and fix["rename"]
+def aged(hosts, **created):
+    return {inv: dict(h, created=created.get(inv)) for inv, h in hosts.items()}
+
+
+# The cloud inventory's creation times: "old" booted a year before "new".
+INCIDENT_AGED = aged(INCIDENT_HOSTS, old="2024-05-01T10:00:00.000-07:00", new="2025-06-02T08:00:00Z",
+                     temp2="2024-05-01T10:00:00Z")
+
+
+def test_incident_renames_the_newcomer_and_the_established_host_reclaims_the_name():
+    plan = remediation_plan(INCIDENT_AGED, INCIDENT_NODES)
+    assert list(fixes(plan)) == ["new"]
+    fix = fixes(plan)["new"]
+    assert fix["new_name"] == "ip-172-31-7-227" and fix["old_name"] == "aws-na-k8s-temp1" and fix["rename"]
+    # The established host's name (with its addresses and endpoints) is never decommissioned:
+    # its calico-node writes it back with its own IP.
     assert fix["delete"] == []
-    assert fix["keep"] == [{"name": "aws-na-k8s-temp1", "ipv4_address": "172.31.7.227", "owner": "new",
-                            "reason": "held by new, a live host: never deleted"}]
-    assert [f["kind"] for f in plan["findings"]] == ["duplicate_nodename"]
-    assert "old (172.31.3.33): rename aws-na-k8s-temp1 -> ip-172-31-3-33" in plan["report"][1]
+    assert fix["reclaim"] == [{"name": "aws-na-k8s-temp1", "ipv4_address": "172.31.7.227", "host": "old",
+                               "host_ip": "172.31.3.33", "reason": fix["reclaim"][0]["reason"]}]
+    assert fix["keeper"]["host"] == "old" and "created first" in fix["keeper"]["reason"]
+    assert [f["kind"] for f in plan["findings"]] == ["duplicate_nodename"] and plan["ambiguous"] == []
+    assert "new (172.31.7.227): rename aws-na-k8s-temp1 -> ip-172-31-7-227" in plan["report"][1]
+    assert "restart calico-node on old so that aws-na-k8s-temp1 is registered with 172.31.3.33" in plan["report"][1]
 
 
-def test_upper_case_hostname_collides_with_the_lower_case_one():
-    hosts = dict(INCIDENT_HOSTS, new=host("172.31.7.227", "AWS-na-k8s-temp1", "aws-na-k8s-temp1"))
-    assert list(fixes(remediation_plan(hosts, INCIDENT_NODES))) == ["old"]
-
-
-def test_registration_of_the_renamed_host_itself_is_deleted_with_its_ip_as_guard():
-    # The loser wrote last: the Node points at it, so the other host is renamed and its own Node goes.
-    nodes = [reg("aws-na-k8s-temp1", "172.31.3.33"), reg("aws-na-k8s-temp2", "172.31.8.108"),
-             reg("stale-name-of-new", "172.31.7.227")]
-    fix = fixes(remediation_plan(INCIDENT_HOSTS, nodes))
-    assert list(fix) == ["new"]
-    assert fix["new"]["delete"] == [{"name": "stale-name-of-new", "ipv4_address": "172.31.7.227",
-                                     "reason": "registered with this host's IP 172.31.7.227; calico-node "
-                                               "refuses a second name for one IP"}]
+def test_which_host_wrote_the_node_last_does_not_decide():
+    nodes = [reg("aws-na-k8s-temp1", "172.31.3.33"), reg("aws-na-k8s-temp2", "172.31.8.108")]
+    fix = fixes(remediation_plan(INCIDENT_AGED, nodes))
+    assert list(fix) == ["new"] and fix["new"]["reclaim"] == [] and fix["new"]["delete"] == []
     assert fix["new"]["keep"][0]["owner"] == "old"
 
 
-def test_no_live_holder_renames_both_and_deletes_the_stale_registration_once():
+def test_bgp_history_decides_without_creation_times():
+    hosts = {inv: dict(h, established_since=t) for (inv, h), t in
+             zip(INCIDENT_HOSTS.items(), (1700000000, 1750000000, 1700000000), strict=True)}
+    assert list(fixes(remediation_plan(hosts, INCIDENT_NODES))) == ["new"]
+
+
+def test_ambiguous_evidence_stops_with_the_plan_and_keep_decides():
+    for hosts in (INCIDENT_HOSTS, aged(INCIDENT_HOSTS, old="2024-05-01T10:00:00Z", new="2024-05-01T10:00:00Z")):
+        plan = remediation_plan(hosts, INCIDENT_NODES)
+        assert plan["fixes"] == [] and plan["ambiguous"][0]["hosts"] == ["new", "old"]
+        assert "run again with -e keep=<host>" in plan["report"][1]
+    plan = remediation_plan(INCIDENT_HOSTS, INCIDENT_NODES, keep="new")
+    assert list(fixes(plan)) == ["old"] and fixes(plan)["old"]["keeper"]["reason"] == "new named by keep"
+    with pytest.raises(RemediationPlanError, match="keep=nope is not one of the hosts"):
+        remediation_plan(INCIDENT_HOSTS, INCIDENT_NODES, keep="nope")
+
+
+def test_upper_case_hostname_collides_with_the_lower_case_one():
+    hosts = dict(INCIDENT_AGED, new=dict(INCIDENT_AGED["new"], hostname="AWS-na-k8s-temp1"))
+    assert list(fixes(remediation_plan(hosts, INCIDENT_NODES))) == ["new"]
+
+
+def test_registration_of_the_renamed_host_under_a_name_nobody_keeps_is_decommissioned():
+    nodes = [reg("aws-na-k8s-temp1", "172.31.3.33"), reg("aws-na-k8s-temp2", "172.31.8.108"),
+             reg("stale-name-of-new", "172.31.7.227")]
+    fix = fixes(remediation_plan(INCIDENT_AGED, nodes))
+    assert list(fix) == ["new"]
+    assert fix["new"]["delete"] == [{"name": "stale-name-of-new", "ipv4_address": "172.31.7.227", "force": True,
+                                     "reason": "registered with this host's IP 172.31.7.227 under a name no host "
+                                               "keeps; calico-node refuses a second name for one IP"}]
+
+
+def test_the_established_name_at_a_dead_address_is_reclaimed_not_deleted():
     nodes = [reg("aws-na-k8s-temp1", "172.31.9.9"), reg("aws-na-k8s-temp2", "172.31.8.108")]
-    fix = fixes(remediation_plan(INCIDENT_HOSTS, nodes))
-    assert sorted(fix) == ["new", "old"]
-    deletes = [d for f in fix.values() for d in f["delete"]]
-    assert [(d["name"], d["ipv4_address"]) for d in deletes] == [("aws-na-k8s-temp1", "172.31.9.9")]
-    assert {f["new_name"] for f in fix.values()} == {"ip-172-31-3-33", "ip-172-31-7-227"}
+    fix = fixes(remediation_plan(INCIDENT_AGED, nodes))
+    assert list(fix) == ["new"] and fix["new"]["delete"] == []
+    assert [(r["name"], r["host"]) for r in fix["new"]["reclaim"]] == [("aws-na-k8s-temp1", "old")]
 
 
 def test_nodename_file_with_a_newline_gets_the_plan_name_and_its_old_node_goes():
@@ -94,11 +127,10 @@ def test_stale_registration_is_reported_not_fixed():
     assert plan["report"][1].startswith("not fixed here: [error] stale_node")
 
 
-def test_prefix_scheme_gives_each_renamed_host_its_own_index():
-    nodes = [reg("aws-na-k8s-temp1", "172.31.9.9"), reg("aws-na-k8s-temp2", "172.31.8.108")]
-    plan = remediation_plan(INCIDENT_HOSTS, nodes, {"scheme": "prefix", "prefix": "aws-na-k8s-temp",
-                                                    "separator": ""})
-    assert sorted(f["new_name"] for f in plan["fixes"]) == ["aws-na-k8s-temp3", "aws-na-k8s-temp4"]
+def test_prefix_scheme_gives_the_renamed_host_the_next_index():
+    plan = remediation_plan(INCIDENT_AGED, INCIDENT_NODES, {"scheme": "prefix", "prefix": "aws-na-k8s-temp",
+                                                            "separator": ""})
+    assert [f["new_name"] for f in plan["fixes"]] == ["aws-na-k8s-temp3"]
 
 
 def test_a_host_without_an_ip_is_refused():
