@@ -135,3 +135,24 @@ def test_vpc_and_subnet_are_in_the_lab_range(patched):
     assert vpc["CidrBlock"] == "198.18.0.0/20"
     assert subnet["CidrBlock"] == "198.18.0.0/24"
     assert subnet["VpcId"] == net["vpc_id"]
+
+
+def test_lab_mode_needs_an_info_file():
+    proc = subprocess.run([sys.executable, "-m", "lab.moto_server", "--lab"], cwd=REPO, capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 2 and "--lab needs --info FILE" in proc.stderr
+
+
+def test_lab_mode_instances_boot_pending_until_the_lab_has_booted_them():
+    # The patch is process-wide: try it in a child, as the lab server does.
+    code = (
+        "from moto import mock_aws; from lab import aws_lab; from lab.moto_server import *; import boto3\n"
+        "aws_lab.patch_instances_boot_pending()\n"
+        "with mock_aws():\n"
+        "    c = boto3.client('ec2', region_name='us-east-1', **FAKE_CREDENTIALS)\n"
+        "    ami = c.register_image(Name='img', RootDeviceName='/dev/sda1')['ImageId']\n"
+        "    i = c.run_instances(ImageId=ami, MinCount=1, MaxCount=1)['Instances'][0]['InstanceId']\n"
+        "    print(c.describe_instances(InstanceIds=[i])['Reservations'][0]['Instances'][0]['State']['Name'])\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert proc.stdout.strip() == "pending", proc.stderr
