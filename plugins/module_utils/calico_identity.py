@@ -1,5 +1,7 @@
 """What decides a host's Calico node name, read on the host itself."""
 
+import os
+
 HOSTNAME_FILE = "/proc/sys/kernel/hostname"
 NODENAME_FILE = "/var/lib/calico/nodename"
 
@@ -14,3 +16,17 @@ def read_identity(hostname_file=HOSTNAME_FILE, nodename_file=NODENAME_FILE):
     except FileNotFoundError:
         nodename = None
     return {"hostname": hostname, "nodename": nodename, "nodename_file": nodename_file}
+
+
+# The kubelet's kubeconfig, written when a machine joins Kubernetes: kubeadm
+# and kubespray write kubelet.conf, kubeasz kubelet.kubeconfig.
+KUBELET_KUBECONFIGS = ("/etc/kubernetes/kubelet.conf", "/etc/kubernetes/kubelet.kubeconfig")
+
+
+def read_membership(kubeconfigs=KUBELET_KUBECONFIGS):
+    """Whether the host is joined to Kubernetes: the first kubelet kubeconfig that exists.
+
+    Without it, the calico-node DaemonSet never lands on the host, so BIRD not
+    answering there is a membership problem, not a BGP one."""
+    found = next((path for path in kubeconfigs if os.path.exists(path)), None)
+    return {"joined": found is not None, "kubelet_kubeconfig": found}

@@ -7,7 +7,8 @@ seen (evidence), why it probably happened (cause) and the command that
 fixes it (fix).
 
 Host records used by the identity checks: {inventory_host: {ip, hostname,
-nodename}}, where nodename is the raw content of /var/lib/calico/nodename
+nodename, joined}}, where nodename is the raw content of /var/lib/calico/nodename
+(None when unknown) and joined says whether the host has a kubelet kubeconfig
 (None when unknown). Calico nodes: [{name, ipv4_address, ...}] as
 calico_nodes_info returns them.
 """
@@ -20,6 +21,8 @@ WARNING = "warning"
 _SEVERITY_ORDER = {ERROR: 0, WARNING: 1}
 
 NODENAME_FILE = "/var/lib/calico/nodename"
+# The kubelet's kubeconfig a join writes (kubeadm and kubespray; kubeasz).
+KUBELET_KUBECONFIGS = ("/etc/kubernetes/kubelet.conf", "/etc/kubernetes/kubelet.kubeconfig")
 FIX_NODENAME_PLAYBOOK = "ansible-playbook playbooks/fix-nodename-conflict.yml --limit {host}"
 
 
@@ -290,6 +293,45 @@ def check_unregistered_hosts(hosts, nodes, skip=()):
     return findings
 
 
+def bird_answered(host):
+    """Whether the host's BGP status was read (BIRD answered)."""
+    status = host.get("status") or {}
+    return bool(status) and not any(status.get(k) for k in ("failed", "unreachable", "skipped"))
+
+
+def check_not_joined(hosts):
+    """Hosts not joined to Kubernetes (no kubelet kubeconfig) where BIRD does not answer.
+
+    The calico-node DaemonSet only lands on a node the kubelet has registered,
+    so such a host is a membership problem, not a BGP fault."""
+    findings = []
+    for inv, host in sorted(hosts.items()):
+        status = host.get("status") or {}
+        if host.get("joined") is not False or bird_answered(host) or status.get("unreachable"):
+            continue
+        name = effective_nodename(host) or inv
+        findings.append(
+            Finding(
+                kind="node_not_joined",
+                severity=ERROR,
+                hosts=[inv],
+                node=name,
+                evidence=[
+                    f"{inv} ({host.get('ip')}) is not joined to Kubernetes: no kubelet kubeconfig "
+                    f"({' or '.join(KUBELET_KUBECONFIGS)}), so calico-node is not running there"
+                ],
+                cause="the machine was never joined to Kubernetes (the join was skipped, node_join_method is "
+                "none and nobody joined it, or the join failed), so the calico-node DaemonSet never landed on "
+                "it; not a BGP fault.",
+                fix=f"join {inv} with node name {name}: re-run playbooks/scale-out.yml with node_join_method set "
+                "(the same scale_out_batch reuses its machines and joins only what is not joined), or on "
+                f"{inv}: kubeadm join <endpoint> --token <token> --discovery-token-ca-cert-hash <hash> "
+                f"--node-name {name}",
+            )
+        )
+    return findings
+
+
 def identity_findings(hosts, nodes):
     """All identity checks.
 
@@ -312,5 +354,6 @@ def identity_findings(hosts, nodes):
     findings.extend(f for f in check_nodename_vs_hostname(hosts) if not set(f.hosts) & set(explained))
     explain(check_duplicate_ips(hosts, nodes))
     findings.extend(check_stale_nodes(hosts, nodes))
+    explain(check_not_joined({k: v for k, v in hosts.items() if k not in explained}))
     explain(check_unregistered_hosts(hosts, nodes, skip=set(explained)))
     return findings, explained

@@ -197,6 +197,11 @@ class _Evaluation:
             if status.get("failed") and "not running" in msg:
                 finding.kind = "bird_down"
                 finding.cause = "calico-node / BIRD is not running on this host, so no node can peer with it."
+                if self.hosts[inv].get("joined"):
+                    finding.cause = (
+                        "the host is joined to Kubernetes but calico-node / BIRD is not running on it (the "
+                        "calico-node pod is missing, crashing or not ready), so no node can peer with it."
+                    )
                 finding.fix = (
                     f"restart calico-node on {inv} (kubectl -n kube-system delete pod <calico-node pod of "
                     f"{self.node_of(inv) or inv}>) and read its log"

@@ -52,7 +52,8 @@ options:
   identity:
     description:
       - Also return the host's running hostname and the raw content of O(nodename_file), what decides
-        its Calico node name, so one call per host gives the mesh check everything it needs.
+        its Calico node name, and whether the host is joined to Kubernetes (a kubelet kubeconfig
+        exists), so one call per host gives the mesh check everything it needs.
     type: bool
     default: false
   nodename_file:
@@ -106,6 +107,19 @@ nodename:
   returned: when identity is true
   type: str
   sample: node-1
+joined:
+  description:
+    - Whether the host is joined to Kubernetes, that is a kubelet kubeconfig exists
+      (C(/etc/kubernetes/kubelet.conf), or C(/etc/kubernetes/kubelet.kubeconfig) as kubeasz writes it).
+    - Without it the calico-node DaemonSet never lands on the host.
+  returned: when identity is true
+  type: bool
+  sample: true
+kubelet_kubeconfig:
+  description: The kubelet kubeconfig found, null when the host is not joined (with O(identity)).
+  returned: when identity is true
+  type: str
+  sample: /etc/kubernetes/kubelet.conf
 bird_version:
   description: BIRD's version, from C(show status).
   returned: success
@@ -166,7 +180,7 @@ from ansible_collections.calico_fleet.fleet.plugins.module_utils.bird import (
     normalize_peers,
     wait_for_peers,
 )
-from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico_identity import read_identity
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico_identity import read_identity, read_membership
 
 ARGUMENT_SPEC = dict(
     socket=dict(type="path"),
@@ -189,7 +203,7 @@ def main():
         normalize_peers(p["expect_peers"])
     except ValueError as exc:
         module.fail_json(msg=str(exc))
-    identity = read_identity(nodename_file=p["nodename_file"]) if p["identity"] else {}
+    identity = {**read_identity(nodename_file=p["nodename_file"]), **read_membership()} if p["identity"] else {}
     try:
         result = wait_for_peers(
             p["expect_peers"], p["ip_version"], p["socket"], p["timeout"], p["wait_timeout"], p["retry_interval"]

@@ -21,9 +21,10 @@ author: calico-fleet
 options:
   hosts:
     description:
-      - "Every live node, keyed by inventory host: C({ip, hostname, nodename, status})."
+      - "Every live node, keyed by inventory host: C({ip, hostname, nodename, joined, status})."
       - C(ip) is the node's IPv4 address, C(hostname) its OS hostname, C(nodename) the raw content of
-        C(/var/lib/calico/nodename) (optional, null when unknown).
+        C(/var/lib/calico/nodename) (optional, null when unknown), C(joined) whether it has a kubelet
+        kubeconfig (optional, null when unknown; M(calico_bgp_status) returns it with identity).
       - "C(status) is the registered M(calico_bgp_status) result, or C({failed: true, msg: ...}) /
         C({unreachable: true, msg: ...}) for a host that answered nothing."
       - Pass every node of the cluster; a registered node whose IP is in no host is reported as stale.
@@ -101,8 +102,8 @@ findings:
     kind:
       description: >-
         duplicate_nodename, nodename_invalid, nodename_mismatch, duplicate_ip, stale_node,
-        unregistered_host, host_unreachable, bird_down, status_failed, missing_peer, peer_not_established,
-        tcp179_blocked, ipip_blocked, unexpected_peer, mesh_too_large.
+        unregistered_host, node_not_joined, host_unreachable, bird_down, status_failed, missing_peer,
+        peer_not_established, tcp179_blocked, ipip_blocked, unexpected_peer, mesh_too_large.
       type: str
     severity: {description: error or warning, type: str}
     hosts: {description: Inventory hosts concerned, type: list, elements: str}

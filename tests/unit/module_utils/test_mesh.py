@@ -345,3 +345,48 @@ def test_skipped_status_counts_as_no_answer():
     f = only(cluster.evaluate())
     assert (f.kind, f.hosts) == ("host_unreachable", ["node3"])
     assert "the status task was skipped" in f.evidence[0]
+
+
+# -- new nodes not joined to Kubernetes ---------------------------------------
+
+
+def _add_unjoined(cluster, inv, ip, joined=False):
+    """A new machine with its identity written but no Calico Node (calico-node never ran there)."""
+    cluster.hosts[inv] = {"ip": ip, "hostname": inv, "nodename": inv, "joined": joined}
+    cluster.rows[inv] = {}
+    cluster.fail_host(inv)
+
+
+def test_new_nodes_not_joined_are_named_as_such_not_as_a_bgp_fault():
+    cluster = Cluster(3)
+    for host in cluster.hosts.values():
+        host["joined"] = True
+    _add_unjoined(cluster, "node4", "10.0.1.204")
+    _add_unjoined(cluster, "node5", "10.0.1.205")
+    report = cluster.evaluate(probe=cluster.probe_matrix())
+    assert [(f.kind, f.hosts, f.node) for f in report["findings"]] == [
+        ("node_not_joined", ["node4"], "node4"),
+        ("node_not_joined", ["node5"], "node5"),
+    ]
+    f = report["findings"][0]
+    assert "is not joined to Kubernetes: no kubelet kubeconfig" in f.evidence[0]
+    assert "calico-node / BIRD is not running" in f.evidence[1]
+    assert "not a BGP fault" in f.cause and "--node-name node4" in f.fix
+    assert report["healthy"] is False
+
+
+def test_joined_node_without_calico_node_is_not_called_unjoined():
+    cluster = Cluster(3)
+    cluster.hosts["node3"]["joined"] = True
+    cluster.fail_host("node3")
+    for a in ("node1", "node2"):
+        cluster.session(a, cluster.ip("node3"), "start", "Active        Socket: Connection refused")
+    f = only(cluster.evaluate())
+    assert (f.kind, f.hosts) == ("bird_down", ["node3"])
+    assert f.cause.startswith("the host is joined to Kubernetes but calico-node / BIRD is not running")
+
+
+def test_unknown_membership_keeps_the_old_findings():
+    cluster = Cluster(3)
+    _add_unjoined(cluster, "node4", "10.0.1.204", joined=None)
+    assert [f.kind for f in cluster.evaluate()["findings"]] == ["unregistered_host"]
