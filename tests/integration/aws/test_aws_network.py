@@ -171,3 +171,48 @@ def test_public_source_is_accepted_when_explicitly_allowed(run_playbook, ec2, ne
     )
     assert run.returncode == 0, run.explain()
     assert ("4", None, None, "192.0.2.0/24") in ingress_rules(nodes_group(ec2, network))
+
+
+def cluster_with_its_own_group(ec2, network, unique):
+    """An existing cluster: its own group (kubelet 10250 added by hand) and two nodes in it."""
+    cluster_group = ec2.create_security_group(GroupName=f"k8s-{unique}", Description="the cluster's own group",
+                                              VpcId=network["vpc_id"])["GroupId"]
+    ec2.authorize_security_group_ingress(GroupId=cluster_group, IpPermissions=[{
+        "IpProtocol": "tcp", "FromPort": 10250, "ToPort": 10250, "IpRanges": [{"CidrIp": network["vpc_cidr"]}]}])
+    image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    reservation = ec2.run_instances(
+        ImageId=image, MinCount=2, MaxCount=2, SubnetId=network["subnet_id"], SecurityGroupIds=[cluster_group],
+        TagSpecifications=[{"ResourceType": "instance", "Tags": [{"Key": "cluster", "Value": unique}]}])
+    return cluster_group, sorted(i["InstanceId"] for i in reservation["Instances"])
+
+
+def instance_groups(ec2, instance_ids):
+    found = ec2.describe_instances(InstanceIds=instance_ids)
+    return {i["InstanceId"]: sorted(g["GroupId"] for g in i["SecurityGroups"])
+            for r in found["Reservations"] for i in r["Instances"]}
+
+
+def test_rules_of_the_cluster_s_own_group_survive_and_existing_nodes_join_the_group(
+        run_playbook, ec2, network, moto_endpoint, unique):
+    cluster_group, instances = cluster_with_its_own_group(ec2, network, unique)
+    values = role_vars(network, moto_endpoint, aws_network_node_filters={"tag:cluster": unique})
+
+    checked = run_playbook("aws_network", values, "--check", "--diff")
+    assert checked.returncode == 0, checked.explain()
+    assert instance_groups(ec2, instances) == {i: [cluster_group] for i in instances}
+
+    run = run_playbook("aws_network", values, "--diff")
+    assert run.returncode == 0, run.explain()
+    owned = nodes_group(ec2, network)["GroupId"]
+    assert instance_groups(ec2, instances) == {i: sorted([cluster_group, owned]) for i in instances}
+    [members] = run.task_results("Make every existing cluster node a member").values()
+    assert members["changed"] is True and sorted(members["added_to"]) == instances
+    diff = members["diff"]
+    assert all(owned in groups and cluster_group in groups for groups in diff["after"].values())
+    assert all(groups == [cluster_group] for groups in diff["before"].values())
+
+    [kept] = [g for g in groups(ec2, network) if g["GroupId"] == cluster_group]
+    assert ingress_rules(kept) == {("tcp", 10250, 10250, network["vpc_cidr"])}
+
+    again = run_playbook("aws_network", values)
+    assert again.returncode == 0 and again.changed() == 0, again.explain()
