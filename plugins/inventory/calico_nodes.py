@@ -1,3 +1,5 @@
+# Copyright: calico-fleet contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Inventory plugin: the cluster's nodes, as Calico's datastore knows them."""
 
 DOCUMENTATION = r"""
@@ -22,7 +24,7 @@ description:
   - Read-only. Needs the same datastore access as C(calicoctl get nodes) from the controller; without it the
     source is reported as unparsed and the rest of the inventory still loads.
 version_added: "1.1.0"
-author: calico-fleet
+author: calico-fleet contributors (@calico-fleet)
 options:
   plugin:
     description: Marks the file as this plugin's configuration.
@@ -41,6 +43,15 @@ options:
     description: Group of the stale registrations (no BGP IPv4 address, or an address another Node has too).
     type: str
     default: calico_stale_nodes
+  on_datastore_error:
+    description:
+      - What to do when the datastore cannot be read (no credentials, unreachable).
+      - C(fail) reports the source as unparsed (with C(inventory_unparsed_failed) the run stops).
+      - C(warn) prints one warning and leaves the groups empty; the playbooks still read the datastore
+        themselves and fail there with the reason, so nothing runs on a partial view of the cluster.
+    type: str
+    choices: [fail, warn]
+    default: fail
 extends_documentation_fragment:
   - calico_fleet.fleet.calico_datastore
   - constructed
@@ -148,10 +159,12 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
         try:
             hosts = read_hosts(params)
         except DatastoreError as exc:
-            raise AnsibleParserError(
-                f"{path}: cannot read the Calico Nodes ({exc}). Check the datastore settings and that this "
-                "controller reaches the datastore (as calicoctl get nodes would)."
-            ) from exc
+            hosts = {}
+            message = (f"{path}: cannot read the Calico Nodes ({exc}). Check the datastore settings and that this "
+                       "controller reaches the datastore (as calicoctl get nodes would).")
+            if self.get_option("on_datastore_error") == "fail":
+                raise AnsibleParserError(message) from None
+            self.display.warning(message + " The groups of this source are empty.")
         strict = self.get_option("strict")
         groups = {key: self.inventory.add_group(self.get_option(key))
                   for key in ("nodes_group", "route_reflectors_group", "stale_group")}

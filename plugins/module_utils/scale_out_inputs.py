@@ -1,3 +1,5 @@
+# Copyright: calico-fleet contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Every input of scale-out, checked before anything is created.
 
 ``validate_scale_out_inputs(variables)`` takes the variables the inventory (or
@@ -176,6 +178,7 @@ def _check_names(v, cloud, out):
 
 
 def _check_datastore(v, out):
+    missing = {}  # path -> variables naming it: one problem per missing file
     for role in _DATASTORE_ROLES:
         kind = v.get(f"{role}_datastore", "etcdv3")
         if kind not in DATASTORES:
@@ -193,11 +196,14 @@ def _check_datastore(v, out):
         for suffix in ("etcd_ca_cert", "etcd_cert", "etcd_key", "kubeconfig"):
             path = v.get(f"{role}_{suffix}")
             if path and isinstance(path, str) and not os.path.isfile(os.path.expanduser(path)):
-                out.add(f"{role}_{suffix}", f"{path} is not a file on the controller",
-                        "copy the file to the controller and give its path")
+                missing.setdefault(path, []).append(f"{role}_{suffix}")
         if kind == "kubernetes" and role == "calico_network" and not v.get(f"{role}_kubeconfig"):
             out.add(f"{role}_kubeconfig", "is not set although the datastore is kubernetes",
                     "set it to a kubeconfig that may read and write projectcalico.org resources")
+    for path, names in missing.items():
+        out.add(", ".join(names), f"{path} is not a file on the controller",
+                "copy the file to the controller (for etcd: the CA, client certificate and key calicoctl "
+                "uses) and give its path")
 
 
 def _check_pools(v, out):
