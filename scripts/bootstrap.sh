@@ -49,4 +49,14 @@ if [[ ! -x $VENV/bin/python || ! -f $stamp || $(cat "$stamp") != "$want" ]]; the
   "$VENV/bin/pip" install -q --disable-pip-version-check -r requirements-dev.txt
   echo "$want" > "$stamp"
 fi
+# The lowest ansible-core meta/runtime.yml claims, in a venv of its own, so the
+# collection tests can run the installed collection with both ends of the range.
+MIN_VENV=.venv-ansible-min
+MIN_CORE=$(sed -n 's/^requires_ansible: ">=\([0-9.]*\),.*/\1/p' meta/runtime.yml)
+if [[ ! -x $MIN_VENV/bin/ansible-playbook || $($MIN_VENV/bin/ansible --version 2>/dev/null | head -1) != *"core $MIN_CORE"* ]]; then
+  echo "bootstrap: installing ansible-core $MIN_CORE into $MIN_VENV"
+  rm -rf "$MIN_VENV"
+  "$PYTHON" -m venv "$MIN_VENV"
+  "$MIN_VENV/bin/pip" install -q --disable-pip-version-check "ansible-core==$MIN_CORE"
+fi
 echo "bootstrap: ready"

@@ -1,3 +1,5 @@
+# Copyright: calico-fleet contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """calico_mesh_check runs on the controller: judge the mesh in-process (see module_utils/in_process.py)."""
 
 from ansible.plugins.action import ActionBase

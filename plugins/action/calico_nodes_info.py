@@ -1,3 +1,5 @@
+# Copyright: calico-fleet contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """calico_nodes_info runs on the controller: read the datastore in-process (see module_utils/in_process.py)."""
 
 from ansible.plugins.action import ActionBase
@@ -15,6 +17,7 @@ def _read(params):
         return read_nodes_info(params)
     except DatastoreError as exc:
         raise ModuleFailure(str(exc), **exc.context) from None
+
 
 class ActionModule(ActionBase):
     TRANSFERS_FILES = False

@@ -1,3 +1,5 @@
+# Copyright: calico-fleet contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Options of every module that reads or writes Calico resources.
 
 They mirror ``datastore_argument_spec()`` in plugins/module_utils/calico_datastore.py;

@@ -1,3 +1,5 @@
+# Copyright: calico-fleet contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Connection options and requirements of every gcp_* module.
 
 They mirror ``CONNECTION_SPEC`` in plugins/module_utils/gce.py;

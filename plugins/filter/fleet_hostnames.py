@@ -1,3 +1,5 @@
+# Copyright: calico-fleet contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Filters over the hostname plan (plugins/module_utils/hostnames.py)."""
 
 from ansible.errors import AnsibleFilterError
@@ -13,11 +15,13 @@ def fleet_hostname_plan(new_machines, existing=None, scheme="ip", prefix=None, t
     except hostnames.HostnamePlanError as exc:
         raise AnsibleFilterError(f"hostname plan: {exc}") from None
 
+
 def fleet_hostname_valid(name, fqdn=False, cloud=None):
     """True when ``name`` is a node name the plan would give (or, with fqdn, a valid hostname)."""
     if fqdn:
         return hostnames.is_valid_fqdn(name, rfc1035=cloud == "gcp")
     return hostnames.is_valid_name(name)
+
 
 class FilterModule:
     def filters(self):

@@ -1,3 +1,5 @@
+# Copyright: calico-fleet contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Filter ``ipip_probe_matrix``: the IPIP probe's pairwise matrix from every node's result."""
 
 from ansible_collections.calico_fleet.fleet.plugins.module_utils.ipip import probe_matrix
@@ -20,6 +22,7 @@ def ipip_probe_matrix(data, hosts=None, key=None):
             value = value[key] if key in value else None
         results[host] = value
     return probe_matrix(results)
+
 
 class FilterModule:
     def filters(self):

@@ -1,3 +1,5 @@
+# Copyright: calico-fleet contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Filter over the node-name remediation plan (plugins/module_utils/nodename_conflict.py)."""
 
 from ansible.errors import AnsibleFilterError
@@ -10,6 +12,7 @@ def calico_nodename_conflict_plan(hosts, nodes, plan_options=None, keep=None):
         return nodename_conflict.remediation_plan(hosts, nodes, plan_options, keep or None)
     except nodename_conflict.RemediationPlanError as exc:
         raise AnsibleFilterError(f"node-name remediation plan: {exc}") from None
+
 
 class FilterModule:
     def filters(self):

@@ -1,3 +1,5 @@
+# Copyright: calico-fleet contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """BIRD control-socket client and `show protocols` parser.
 
 What `calicoctl node status` does, without calicoctl: connect to BIRD's

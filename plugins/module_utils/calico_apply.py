@@ -1,3 +1,5 @@
+# Copyright: calico-fleet contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Read, compare, write: the idempotent flow behind calico_ippool and the settings modules.
 
 Each ``apply_*`` validates everything first, compares the effective (defaulted)

@@ -1,3 +1,5 @@
+# Copyright: calico-fleet contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Calico's datastore behind one interface: etcdv3 (direct) or kubernetes (API server).
 
 Every object in and out is a Calico v3 resource dict (kind, apiVersion, metadata,
@@ -7,15 +9,10 @@ concurrent change, ``put`` without it is a create that fails if the resource
 exists. Nothing else in calico-fleet talks to the datastore directly.
 """
 
-import base64
 import json
 import os
-import ssl
-import tempfile
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 import uuid
 
 from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico_resources import bgp_configuration_state
@@ -156,6 +153,7 @@ def _node_row(name, ipv4, ipv6, rr_cluster_id, tunnel, asn):
 
 # ---------------------------------------------------------------- etcdv3
 
+
 def calico_json(obj):
     """Serialise like Go's json.Marshal: compact, struct order kept, <>& escaped."""
     text = json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
@@ -228,122 +226,91 @@ class EtcdDatastore(Datastore):
 
 # ---------------------------------------------------------------- kubernetes
 
-class KubeApi:
-    """Minimal JSON REST client for the Kubernetes API server (standard library only)."""
 
-    def __init__(self, host, token=None, ca_cert=None, client_cert=None, client_key=None,
-                 validate_certs=True, timeout=10, ca_data=None):
-        if not host:
-            raise DatastoreConnectionError(
-                "datastore kubernetes needs api_host or a kubeconfig (with a current context)"
-            )
-        self.host = host.rstrip("/")
-        self.token = token
+class KubeApi:
+    """JSON requests to the Kubernetes API server through the official ``kubernetes`` client.
+
+    The client reads kubeconfigs as kubectl does (exec credential plugins, token
+    files, client certificates, contexts); ``api_*`` options build the same
+    configuration by hand.
+    """
+
+    def __init__(self, api_client, timeout=10):
+        self.client = api_client
+        self.host = api_client.configuration.host
         self.timeout = timeout
-        self.ssl = None
-        if self.host.startswith("https://"):
-            try:
-                self.ssl = ssl.create_default_context(cafile=ca_cert, cadata=ca_data)
-                if not validate_certs:
-                    self.ssl.check_hostname = False
-                    self.ssl.verify_mode = ssl.CERT_NONE
-                if client_cert:
-                    self.ssl.load_cert_chain(client_cert, client_key)
-            except (OSError, ssl.SSLError) as exc:
-                raise DatastoreConnectionError(f"cannot load Kubernetes TLS files: {exc}",
-                                               api_host=host) from exc
 
     @classmethod
     def from_params(cls, params):
+        try:
+            from kubernetes import client, config
+        except ImportError as exc:
+            raise DatastoreConnectionError(
+                "datastore kubernetes needs the Python package kubernetes where the module runs "
+                "(pip install kubernetes)"
+            ) from exc
         timeout = params.get("timeout") or 10
+        configuration = client.Configuration()
         if params.get("api_host") or not params.get("kubeconfig"):
-            return cls(params.get("api_host"), params.get("api_token"), params.get("api_ca_cert"),
-                       params.get("api_client_cert"), params.get("api_client_key"),
-                       params.get("validate_certs", True), timeout)
-        return _from_kubeconfig(params["kubeconfig"], params.get("kube_context"),
-                                params.get("validate_certs", True), timeout)
+            if not params.get("api_host"):
+                raise DatastoreConnectionError(
+                    "datastore kubernetes needs api_host or a kubeconfig (with a current context)")
+            configuration.host = params["api_host"].rstrip("/")
+            if params.get("api_token"):
+                configuration.api_key = {"authorization": params["api_token"]}
+                configuration.api_key_prefix = {"authorization": "Bearer"}
+            configuration.ssl_ca_cert = params.get("api_ca_cert") or None
+            configuration.cert_file = params.get("api_client_cert") or None
+            configuration.key_file = params.get("api_client_key") or None
+        else:
+            try:
+                config.load_kube_config(config_file=params["kubeconfig"], context=params.get("kube_context"),
+                                        client_configuration=configuration, persist_config=False)
+            except Exception as exc:  # ConfigException, YAML and file errors: all mean "fix the kubeconfig"
+                raise DatastoreConnectionError(f"cannot use kubeconfig {params['kubeconfig']}: {exc}",
+                                               kubeconfig=params["kubeconfig"]) from exc
+        if params.get("validate_certs") is False:
+            configuration.verify_ssl = False
+        for name in ("ssl_ca_cert", "cert_file", "key_file"):
+            path = getattr(configuration, name, None)
+            if path and not os.path.isfile(path):
+                raise DatastoreConnectionError(f"cannot load Kubernetes TLS files: {path} does not exist",
+                                               api_host=configuration.host)
+        return cls(client.ApiClient(configuration), timeout)
 
     def request(self, method, path, body=None):
         """(status, decoded JSON body); 404 is returned, other errors raise."""
-        headers = {"Accept": "application/json"}
-        data = None
-        if body is not None:
-            data = json.dumps(body).encode()
-            headers["Content-Type"] = "application/json"
-        if self.token:
-            headers["Authorization"] = f"Bearer {self.token}"
-        req = urllib.request.Request(self.host + path, data=data, method=method, headers=headers)
+        from kubernetes.client.exceptions import ApiException
+
         try:
-            with urllib.request.urlopen(req, timeout=self.timeout, context=self.ssl) as resp:
-                return resp.status, json.loads(resp.read() or b"{}")
-        except urllib.error.HTTPError as exc:
+            response = self.client.call_api(
+                path, method, header_params={"Accept": "application/json", "Content-Type": "application/json"},
+                body=body, auth_settings=["BearerToken"], _preload_content=False,
+                _request_timeout=self.timeout, _return_http_data_only=True)
+            return response.status, json.loads(response.data or b"{}")
+        except ApiException as exc:
             try:
-                status = json.loads(exc.read() or b"{}")
-            except ValueError:
+                status = json.loads(exc.body or b"{}")
+            except (TypeError, ValueError):
                 status = {}
-            if exc.code == 404:
+            if exc.status == 404:
                 return 404, status
             message = status.get("message") or exc.reason
-            if exc.code == 409:
+            if exc.status == 409:
                 raise ResourceConflictError(
                     f"{method} {path}: {message}; read again and retry", api_host=self.host
                 ) from exc
-            if exc.code in (401, 403):
+            if exc.status in (401, 403):
                 raise DatastoreConnectionError(
-                    f"Kubernetes API {self.host} refused {method} {path} (HTTP {exc.code}): {message}; "
+                    f"Kubernetes API {self.host} refused {method} {path} (HTTP {exc.status}): {message}; "
                     "check the credentials and RBAC for projectcalico.org", api_host=self.host,
                 ) from exc
-            raise DatastoreError(f"Kubernetes API {method} {path} failed (HTTP {exc.code}): {message}",
-                                 api_host=self.host, status=exc.code) from exc
-        except (urllib.error.URLError, OSError) as exc:
+            raise DatastoreError(f"Kubernetes API {method} {path} failed (HTTP {exc.status}): {message}",
+                                 api_host=self.host, status=exc.status) from exc
+        except Exception as exc:  # urllib3 connection, TLS and timeout errors have no common base here
             raise DatastoreConnectionError(
-                f"cannot reach the Kubernetes API at {self.host}: {getattr(exc, 'reason', exc)}",
-                api_host=self.host,
+                f"cannot reach the Kubernetes API at {self.host}: {exc}", api_host=self.host,
             ) from exc
-
-
-def _from_kubeconfig(path, context_name, validate_certs, timeout):
-    try:
-        import yaml
-    except ImportError as exc:
-        raise DatastoreConnectionError("reading a kubeconfig needs PyYAML on this host") from exc
-    try:
-        with open(path) as handle:
-            config = yaml.safe_load(handle) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise DatastoreConnectionError(f"cannot read kubeconfig {path}: {exc}") from exc
-
-    def named(section, name):
-        for item in config.get(section) or []:
-            if item.get("name") == name:
-                return item
-        raise DatastoreConnectionError(f"kubeconfig {path} has no {section[:-1]} named {name!r}")
-
-    context = named("contexts", context_name or config.get("current-context"))["context"]
-    cluster = named("clusters", context["cluster"])["cluster"]
-    user = named("users", context["user"]).get("user") or {}
-    if user.get("exec") or user.get("auth-provider"):
-        raise DatastoreConnectionError(
-            f"kubeconfig {path}: exec/auth-provider credentials are not supported; "
-            "use a token or client certificate (api_token / api_client_cert)"
-        )
-    ca_data = base64.b64decode(cluster["certificate-authority-data"]).decode() \
-        if cluster.get("certificate-authority-data") else None
-    with tempfile.TemporaryDirectory() as tmp:
-        # ssl can only load client certificates from files.
-        cert = _material(user, "client-certificate", os.path.join(tmp, "cert"))
-        key = _material(user, "client-key", os.path.join(tmp, "key"))
-        return KubeApi(cluster.get("server"), user.get("token"), cluster.get("certificate-authority"),
-                       cert, key, validate_certs and not cluster.get("insecure-skip-tls-verify"),
-                       timeout, ca_data)
-
-
-def _material(user, name, tmp_path):
-    if user.get(f"{name}-data"):
-        with open(tmp_path, "wb") as handle:
-            handle.write(base64.b64decode(user[f"{name}-data"]))
-        return tmp_path
-    return user.get(name)
 
 
 class KubernetesDatastore(Datastore):

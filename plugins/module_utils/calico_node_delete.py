@@ -1,3 +1,5 @@
+# Copyright: calico-fleet contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Decommission a Calico node the way Calico's own node delete does.
 
 libcalico-go's node client (``clientv3`` ``nodes.Delete``, Calico v3.30), in
@@ -93,6 +95,7 @@ class Record:
 
 
 # ---------------------------------------------------------------- backends
+
 
 class EtcdNodeStore:
     """Calico's etcdv3 layout: v3 resources under /calico/resources/v3, IPAM under /calico/ipam/v2."""
@@ -303,6 +306,7 @@ def node_store(datastore):
 
 # ---------------------------------------------------------------- IPAM semantics
 
+
 def _tunnel_addresses(node):
     spec = node.get("spec") or {}
     return [a for a in ((spec.get("bgp") or {}).get("ipv4IPIPTunnelAddr"), spec.get("ipv4VXLANTunnelAddr"),
@@ -374,6 +378,7 @@ def release_in_block(block, addresses):
 
 
 # ---------------------------------------------------------------- the decommission
+
 
 class Decommission:
     """One node delete, step by step; ``dry`` (check mode) changes copies only."""

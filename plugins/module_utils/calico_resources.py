@@ -1,3 +1,5 @@
+# Copyright: calico-fleet contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Calico v3 resource models: IPPool, BGPConfiguration, FelixConfiguration.
 
 Plain functions over dicts shaped exactly like Calico's JSON (projectcalico.org/v3).
@@ -68,6 +70,7 @@ def parse_network(text, field):
 
 
 # ---------------------------------------------------------------- IPPool
+
 
 def ippool_request(cidr, block_size=None, ipip_mode=None, vxlan_mode=None, nat_outgoing=None,
                    disabled=None, disable_bgp_export=None, node_selector=None, allowed_uses=None):
@@ -240,6 +243,7 @@ def ippool_comparable(obj):
 
 # ------------------------------------------------- cluster network settings
 
+
 def bgp_configuration_state(obj):
     """Effective mesh/AS values, with Calico's defaults when unset or absent."""
     spec = (obj or {}).get("spec") or {}
@@ -291,6 +295,7 @@ def settings_object(kind, name, wanted, stored=None):
 
 
 # ---------------------------------------------------------------- helpers
+
 
 def ordered(mapping, order):
     """A copy with ``order`` keys first (Go struct order), then the rest as found."""

@@ -1,3 +1,5 @@
+# Copyright: calico-fleet contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """A small etcd v3 client over etcd's JSON gateway (``/v3/kv/...``).
 
 Standard library only (urllib + ssl) so it runs on any managed host without
@@ -10,8 +12,9 @@ import base64
 import json
 import ssl
 import urllib.error
-import urllib.request
 from collections import namedtuple
+
+from ansible.module_utils.urls import open_url
 
 DEFAULT_TIMEOUT = 10
 
@@ -98,11 +101,13 @@ class EtcdClient:
         if bool(cert) != bool(key):
             raise EtcdConfigError("etcd client TLS needs both etcd_cert and etcd_key (only one was given)")
         self.timeout = timeout
-        self._ssl = self._ssl_context(ca_cert, cert, key)
+        self._tls = {"ca_path": ca_cert or None, "client_cert": cert or None, "client_key": key or None}
+        self._check_tls_files(ca_cert, cert, key)
 
-    def _ssl_context(self, ca_cert, cert, key):
+    def _check_tls_files(self, ca_cert, cert, key):
+        """Fail early, naming the files, when the TLS material does not load."""
         if not any(e.startswith("https://") for e in self.endpoints):
-            return None
+            return
         try:
             ctx = ssl.create_default_context(cafile=ca_cert)
             if cert:
@@ -111,17 +116,15 @@ class EtcdClient:
             raise EtcdConfigError(
                 f"cannot load etcd TLS files (ca={ca_cert}, cert={cert}, key={key}): {exc}"
             ) from exc
-        return ctx
+        del ctx
 
     def _call(self, path, body):
         data = json.dumps(body).encode()
         failures = []
         for endpoint in self.endpoints:
-            req = urllib.request.Request(
-                endpoint + path, data=data, method="POST", headers={"Content-Type": "application/json"}
-            )
             try:
-                with urllib.request.urlopen(req, timeout=self.timeout, context=self._ssl) as resp:
+                with open_url(endpoint + path, data=data, method="POST", headers={"Content-Type": "application/json"},
+                              timeout=self.timeout, use_proxy=False, **self._tls) as resp:
                     return json.loads(resp.read() or b"{}"), endpoint
             except urllib.error.HTTPError as exc:
                 raise EtcdRequestError(

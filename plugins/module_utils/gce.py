@@ -1,3 +1,5 @@
+# Copyright: calico-fleet contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Compute Engine access shared by the gcp_* modules.
 
 Client construction (credentials, project, endpoint), the one retry helper,

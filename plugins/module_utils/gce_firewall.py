@@ -1,3 +1,5 @@
+# Copyright: calico-fleet contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """One VPC firewall rule: validate, normalise, compare, apply.
 
 Rules are compared in a normal form (module option names): protocol numbers
@@ -246,4 +248,3 @@ def _apply(gce, action, current, desired):
     except GceError as exc:
         exc.context.setdefault("rule", name)
         raise
-

@@ -1,3 +1,5 @@
+# Copyright: calico-fleet contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """A batch of Compute Engine instances, ensured by name.
 
 All missing instances are inserted first, then every operation is waited

@@ -1,3 +1,5 @@
+# Copyright: calico-fleet contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Hostname plan: unique, lower-case, deterministic names for new machines.
 
 Calico registers a node under its hostname and Kubernetes lower-cases node

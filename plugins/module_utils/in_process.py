@@ -1,3 +1,5 @@
+# Copyright: calico-fleet contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Run a controller-side, read-only module's logic inside the controller process.
 
 calico_nodes_info and calico_mesh_check always run on the controller. As

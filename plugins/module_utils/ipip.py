@@ -1,3 +1,5 @@
+# Copyright: calico-fleet contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """IPIP underlay probe: packets, listener, sender and collector.
 
 Calico in IPIP mode needs IP protocol 4 between every pair of nodes. A cloud

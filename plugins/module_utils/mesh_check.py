@@ -1,3 +1,5 @@
+# Copyright: calico-fleet contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """calico_mesh_check's entry logic: arguments in, result out (module and action plugin share it)."""
 
 from ansible_collections.calico_fleet.fleet.plugins.module_utils.findings import findings_to_dicts

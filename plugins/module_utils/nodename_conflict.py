@@ -1,3 +1,5 @@
+# Copyright: calico-fleet contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The node-name remediation plan: which host gets which name, which Calico
 Node registration is deleted and which is kept, and why.
 

@@ -1,4 +1,6 @@
 #!/usr/bin/python
+# Copyright: calico-fleet contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Ansible module: Calico's cluster-wide BGP settings (BGPConfiguration default)."""
 
 DOCUMENTATION = r"""
@@ -11,7 +13,7 @@ description:
   - Each mismatch is returned in RV(findings) with the reason; in check mode nothing is written, which
     makes this module a drift check.
 version_added: "1.0.0"
-author: calico-fleet
+author: calico-fleet contributors (@calico-fleet)
 options:
   mesh_enabled:
     description: Node-to-node BGP mesh on (recommended up to about 100 nodes) or off (route reflectors).

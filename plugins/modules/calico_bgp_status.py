@@ -1,4 +1,6 @@
 #!/usr/bin/python
+# Copyright: calico-fleet contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Ansible module: BGP peer status of this node, read from BIRD's control socket."""
 
 DOCUMENTATION = r"""
@@ -15,7 +17,7 @@ description:
     not fail for peers that are not Established; M(calico_mesh_check) judges the whole mesh.
   - Read-only, never reports C(changed). Needs root (the socket is root only).
 version_added: "1.0.0"
-author: calico-fleet
+author: calico-fleet contributors (@calico-fleet)
 options:
   socket:
     description:

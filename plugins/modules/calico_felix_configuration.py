@@ -1,4 +1,6 @@
 #!/usr/bin/python
+# Copyright: calico-fleet contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Ansible module: Calico's IPIP tunnel MTU (FelixConfiguration default)."""
 
 DOCUMENTATION = r"""
@@ -12,7 +14,7 @@ description:
   - Each mismatch is returned in RV(findings) with the reason; in check mode nothing is written, which
     makes this module a drift check.
 version_added: "1.0.0"
-author: calico-fleet
+author: calico-fleet contributors (@calico-fleet)
 options:
   underlay_mtu:
     description: MTU of the nodes' network (VPC); the tunnel MTU is derived from it.

@@ -1,4 +1,6 @@
 #!/usr/bin/python
+# Copyright: calico-fleet contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Ansible module: what decides this host's Calico node name (read-only)."""
 
 DOCUMENTATION = r"""
@@ -10,7 +12,7 @@ description:
     (a trailing newline or upper case is kept, because calico-node keeps it too).
   - Read-only, never reports C(changed); works in check mode.
 version_added: "1.0.0"
-author: calico-fleet
+author: calico-fleet contributors (@calico-fleet)
 options:
   nodename_file:
     description: The file calico-node reads its node name from.

@@ -1,4 +1,6 @@
 #!/usr/bin/python
+# Copyright: calico-fleet contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Ansible module: manage one Calico IPPool in the datastore."""
 
 DOCUMENTATION = r"""
@@ -13,7 +15,7 @@ description:
     and explains the migration (new pool, disable the old one, move workloads).
   - Options left out are not managed on an existing pool; a new pool gets Calico's defaults.
 version_added: "1.0.0"
-author: calico-fleet
+author: calico-fleet contributors (@calico-fleet)
 options:
   name:
     description: IPPool name, e.g. C(default-ipv4-ippool).

@@ -1,4 +1,6 @@
 #!/usr/bin/python
+# Copyright: calico-fleet contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Ansible module: judge the Calico BGP mesh and the IPIP underlay of a whole cluster."""
 
 DOCUMENTATION = r"""
@@ -17,7 +19,7 @@ description:
     other node; other BGPPeer resources are not expected and not judged.
   - Read-only, never reports C(changed).
 version_added: "1.0.0"
-author: calico-fleet
+author: calico-fleet contributors (@calico-fleet)
 options:
   hosts:
     description:

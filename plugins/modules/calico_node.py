@@ -1,4 +1,6 @@
 #!/usr/bin/python
+# Copyright: calico-fleet contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Ansible module: decommission a Calico node as Calico's node delete does, guarded by its IP and liveness."""
 
 DOCUMENTATION = r"""
@@ -28,7 +30,7 @@ description:
   - Idempotent (a node with nothing left is no change); check mode lists every key it would remove or
     change, and diff shows their values.
 version_added: "1.0.0"
-author: calico-fleet
+author: calico-fleet contributors (@calico-fleet)
 options:
   name:
     description: Calico node name.

@@ -1,4 +1,6 @@
 #!/usr/bin/python
+# Copyright: calico-fleet contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Ansible module: read Calico's Node registrations and BGP settings."""
 
 DOCUMENTATION = r"""
@@ -11,7 +13,7 @@ description:
     C(projectcalico.org/*) annotations of the Kubernetes Nodes.
   - Never reports a change; works in check mode.
 version_added: "1.0.0"
-author: calico-fleet
+author: calico-fleet contributors (@calico-fleet)
 attributes:
   check_mode:
     support: full

@@ -1,4 +1,6 @@
 #!/usr/bin/python
+# Copyright: calico-fleet contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Create, update or delete one GCP VPC firewall rule (check mode and diff)."""
 
 DOCUMENTATION = r"""
@@ -18,7 +20,7 @@ description:
     O(allow_public_sources=true).
   - Supports check mode and diff mode; check mode sends no write.
 version_added: "1.0.0"
-author: calico-fleet
+author: calico-fleet contributors (@calico-fleet)
 options:
   name:
     description: Rule name, 1-63 characters matching C([a-z]([-a-z0-9]*[a-z0-9])?).

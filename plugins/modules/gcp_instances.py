@@ -1,4 +1,6 @@
 #!/usr/bin/python
+# Copyright: calico-fleet contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Ensure a batch of Compute Engine instances exists (or not), in parallel."""
 
 DOCUMENTATION = r"""
@@ -26,7 +28,7 @@ description:
     already used by another instance in the zone; Calico names nodes by hostname.
   - Check mode reports what would be created or deleted and sends no write.
 version_added: "1.0.0"
-author: calico-fleet
+author: calico-fleet contributors (@calico-fleet)
 options:
   instances:
     description: The instances. Each setting left out falls back to the module option of the same name.

@@ -1,4 +1,6 @@
 #!/usr/bin/python
+# Copyright: calico-fleet contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """List the Compute Engine instances of one or more zones (read-only)."""
 
 DOCUMENTATION = r"""
@@ -10,7 +12,7 @@ description:
     one list call per zone. The hostname plan compares new names against these.
   - Read-only; never reports a change; runs the same in check mode.
 version_added: "1.0.0"
-author: calico-fleet
+author: calico-fleet contributors (@calico-fleet)
 options:
   zones:
     description: Zones to list.

@@ -1,4 +1,6 @@
 #!/usr/bin/python
+# Copyright: calico-fleet contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Prove that IP protocol 4 (IPIP) passes between nodes, with raw packets."""
 
 DOCUMENTATION = r"""
@@ -78,7 +80,7 @@ options:
 notes:
   - Needs root (C(become=true)). The host's firewall must also let IP
     protocol 4 in; that is part of what the probe proves.
-author: calico-fleet
+author: calico-fleet contributors (@calico-fleet)
 attributes:
   check_mode:
     support: full

@@ -216,4 +216,24 @@ def test_kubeconfig_with_token_user(stand_in, tmp_path):
     assert {auth for *_, auth in api.requests} == {"Bearer from-kubeconfig"}
     missing = run_module("calico_nodes_info", {"datastore": "kubernetes", "kubeconfig": str(kubeconfig),
                                                "kube_context": "prod"})
-    assert missing["failed"] is True and "no context named 'prod'" in missing["msg"]
+    assert missing["failed"] is True and "Expected object with name prod" in missing["msg"]
+    assert str(kubeconfig) in missing["msg"]
+
+
+def test_kubeconfig_with_an_exec_credential_plugin(stand_in, tmp_path):
+    """Cloud kubeconfigs (gke-gcloud-auth-plugin, aws eks get-token) get their token from a command."""
+    api = stand_in()
+    plugin = tmp_path / "get-token"
+    plugin.write_text('#!/bin/sh\necho \'{"apiVersion": "client.authentication.k8s.io/v1", '
+                      '"kind": "ExecCredential", "status": {"token": "from-exec-plugin"}}\'\n')
+    plugin.chmod(0o755)
+    kubeconfig = tmp_path / "config"
+    kubeconfig.write_text(
+        "apiVersion: v1\nkind: Config\ncurrent-context: lab\n"
+        f"clusters: [{{name: lab, cluster: {{server: '{api.url}'}}}}]\n"
+        "users: [{name: cloud, user: {exec: {apiVersion: client.authentication.k8s.io/v1, "
+        f"command: '{plugin}', interactiveMode: Never}}}}}}]\n"
+        "contexts: [{name: lab, context: {cluster: lab, user: cloud}}]\n")
+    result = run_module("calico_nodes_info", {"datastore": "kubernetes", "kubeconfig": str(kubeconfig)})
+    assert result["nodes"] == [] and not result.get("failed"), result
+    assert {auth for *_, auth in api.requests} == {"Bearer from-exec-plugin"}
