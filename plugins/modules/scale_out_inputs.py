@@ -1,4 +1,6 @@
 #!/usr/bin/python
+# Copyright: calico-fleet contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Ansible module: check every input of scale-out before anything is created."""
 
 DOCUMENTATION = r"""
@@ -6,16 +8,16 @@ DOCUMENTATION = r"""
 module: scale_out_inputs
 short_description: Check every input of a scale-out before any cloud or datastore call
 description:
-  - Checks the variables the inventory declares for every play of C(scale_out.yml) at once: the batch
+  - Checks the variables the inventory declares for every play of C(scale_out.yml) at once. That is the batch
     (C(scale_out_count), C(scale_out_batch), C(fleet_cloud)), the naming plan, the datastore connection,
     the cloud network, the IP pools (cidr, block size, IPIP/VXLAN mode, overlap with the nodes' range and
     the Service CIDR) and the join method.
   - Fails listing only the rules that failed, each with the variable the user sets and a fix.
   - Makes no network call and never reports a change.
-  - Returns what later plays derive from the inputs, so that one inventory variable decides each of them
-    (the IPIP mode comes from the IP pools).
+  - Returns what later plays derive from the inputs, so that one inventory variable decides each of them;
+    the IPIP mode comes from the IP pools.
 version_added: "1.1.0"
-author: calico-fleet
+author: calico-fleet contributors (@calico-fleet)
 options:
   variables:
     description:
