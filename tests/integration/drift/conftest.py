@@ -49,7 +49,7 @@ def compute_writes(lab):
 
 def patch_rule(lab, name, **fields):
     """Edit a firewall rule by hand (as in the console) and wait until the server holds it."""
-    compute(lab, "PATCH", f"{FIREWALLS}/{name}", fields)
+    compute(lab, "PATCH", f"{FIREWALLS}/{name}", {"name": name, **fields})
     wait(lambda: all(compute(lab, "GET", f"{FIREWALLS}/{name}").get(k) == v for k, v in fields.items()),
          f"rule {name} to be patched", timeout=30)
 

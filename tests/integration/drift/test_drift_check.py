@@ -116,14 +116,17 @@ def test_node_to_node_mesh_disabled_by_hand(drift_lab, tmp_path):
     etcd_put(lab, BGPCONFIG_KEY, {"kind": "BGPConfiguration", "apiVersion": "projectcalico.org/v3",
                                   "metadata": {"name": "default"}, "spec": {"nodeToNodeMeshEnabled": False}})
     try:
-        run = drift_check(lab, tmp_path, "-e", "calico_network_mesh_enabled=true", "-e", "mesh_verify_wait_timeout=5")
+        # The lab's inventory leaves the mesh setting alone; this one declares it.
+        run = drift_check(lab, tmp_path, "-e", '{"calico_network_mesh_enabled": true}',
+                          "-e", "mesh_verify_wait_timeout=5")
     finally:
         etcd_delete(lab, BGPCONFIG_KEY)
         wait(lambda: full_mesh(lab), "the mesh to come back", timeout=60)
     assert run.rc == 2, run
-    assert [i for i in run.items() if i[0] == "calico_settings"] == [
+    assert run.items() == [
         ("calico_settings", "BGPConfiguration/default", "bgp_configuration_changed", "nodeToNodeMeshEnabled",
          "error")]
+    assert (run.report["items"][0]["actual"], run.report["items"][0]["expected"]) == (False, True)
     assert run.report["items"][0]["fix"] == FIX_CALICO
 
 
@@ -176,9 +179,9 @@ def test_datastore_down_is_not_checked_naming_the_endpoint(drift_lab, tmp_path):
 def test_one_node_unreachable_is_named_and_the_rest_reported(drift_lab, tmp_path):
     lab = drift_lab
     # SSH on node-3 answers with a reset; BGP and IPIP are untouched.
-    lab.node_exec("node-3", ["nft", "-f", "-"], input="table inet drift_test { chain input { "
-                  "type filter hook input priority 0; tcp dport 22 reject with tcp reset; } }\n",
-                  text=True, check=True)
+    lab.node_exec("node-3", ["nft", "-f", "-"], check=True, input=(
+        "table inet drift_test {\n chain input {\n  type filter hook input priority 0;\n"
+        "  tcp dport 22 reject with tcp reset\n }\n}\n"))
     try:
         run = drift_check(lab, tmp_path)
     finally:
