@@ -1,7 +1,10 @@
-"""Filter: the BGP peers one node must have, so a play can pass calico_bgp_status expect_peers."""
+# Copyright: calico-fleet contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Filters over the mesh: the peers one node must have, and the host records calico_mesh_check takes."""
 
 from ansible.errors import AnsibleFilterError
 from ansible_collections.calico_fleet.fleet.plugins.module_utils.mesh import expected_peers_for
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.mesh_check import host_records
 
 
 def calico_expected_peers(nodes, bgp_configuration, host_ip):
@@ -15,6 +18,36 @@ def calico_expected_peers(nodes, bgp_configuration, host_ip):
         raise AnsibleFilterError("calico_expected_peers: pass the node's IPv4 address as host_ip")
     return expected_peers_for(nodes, bgp_configuration or {}, host_ip)
 
+
+def _var(hostvars, host, name):
+    if not name or host not in hostvars:
+        return None
+    values = hostvars[host]
+    return values[name] if name in values else None
+
+
+def mesh_check_hosts(hostvars, hosts, status_var=None, results=None, identity_var=None, ip_var=None):
+    """{host: {ip, hostname, nodename, joined, status}} for calico_mesh_check's ``hosts`` option.
+
+    Each host's BGP status comes from its registered ``status_var``, or from ``results`` (the
+    ``results`` list of a loop over the hosts with delegate_to). Its identity comes from
+    ``identity_var`` (a dict with ip, hostname, nodename) or from the status itself; its IP from
+    the identity, ``ip_var``, or ``ansible_host``.
+    """
+    if not isinstance(hosts, (list, tuple)):
+        raise AnsibleFilterError("mesh_check_hosts: pass the list of hosts (e.g. ansible_play_hosts_all)")
+    if (status_var is None) == (results is None):
+        raise AnsibleFilterError("mesh_check_hosts: pass exactly one of status_var or results")
+    by_item = {r.get("item"): r for r in results or [] if isinstance(r, dict)}
+    statuses, identities, ips = {}, {}, {}
+    for host in hosts:
+        statuses[host] = by_item.get(host) if results is not None else _var(hostvars, host, status_var)
+        identities[host] = _var(hostvars, host, identity_var)
+        ips[host] = ((identities[host] or {}).get("ip") or _var(hostvars, host, ip_var)
+                     or _var(hostvars, host, "ansible_host"))
+    return host_records(hosts, ips, identities, statuses)
+
+
 class FilterModule:
     def filters(self):
-        return {"calico_expected_peers": calico_expected_peers}
+        return {"calico_expected_peers": calico_expected_peers, "mesh_check_hosts": mesh_check_hosts}

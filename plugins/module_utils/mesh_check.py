@@ -32,3 +32,27 @@ def mesh_check(p):
         errors = [f.summary() for f in report["findings"] if f.severity == "error"]
         raise ModuleFailure(f"Calico mesh is unhealthy ({len(errors)} problem(s)): " + " | ".join(errors), **result)
     return result
+
+
+def host_records(hosts, ips, identities, statuses):
+    """{inventory host: {ip, hostname, nodename, joined, status}} as calico_mesh_check takes them.
+
+    ips: {host: IPv4}; identities: {host: dict with hostname/nodename/joined, or None};
+    statuses: {host: the registered calico_bgp_status result, or None when the host answered nothing}.
+    A status without peers becomes {failed: true, msg} (or {unreachable: true, msg}), so the
+    check reports the host instead of judging missing sessions.
+    """
+    records = {}
+    for host in hosts:
+        status = statuses.get(host)
+        identity = identities.get(host) or status or {}
+        if not isinstance(status, dict):
+            status = {"unreachable": True, "msg": "no answer"}
+        elif status.get("unreachable"):
+            status = {"unreachable": True, "msg": status.get("msg") or "unreachable"}
+        elif "peers" not in status:
+            status = {"failed": True, "msg": status.get("msg") or "no BGP status"}
+        records[host] = {"ip": ips.get(host) or host, "hostname": identity.get("hostname"),
+                         "nodename": identity.get("nodename"), "joined": identity.get("joined"),
+                         "status": status}
+    return records
