@@ -424,7 +424,7 @@ def normalize_peers(expect_peers):
     out = set()
     for ip in expect_peers or ():
         try:
-            out.add(str(ipaddress.ip_address(str(ip).split("/")[0].strip())))
+            out.add(str(ipaddress.ip_address(str(ip).split("/", maxsplit=1)[0].strip())))
         except ValueError:
             raise ValueError(f"expect_peers: {ip!r} is not an IP address; pass peer IPs such as 10.0.1.203") from None
     return sorted(out)

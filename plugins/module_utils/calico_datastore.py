@@ -323,7 +323,7 @@ class KubernetesDatastore(Datastore):
 
     def group(self, for_write=False):
         if self._group is None:
-            status, _ = self.api.request("GET", f"/apis/{V3_GROUP}")
+            status, _unused = self.api.request("GET", f"/apis/{V3_GROUP}")
             self._group = V3_GROUP if status != 404 else CRD_V1_GROUP
         if for_write and self._group == CRD_V1_GROUP and not self.allow_crd_v1:
             raise CrdV1RefusedError(

@@ -392,7 +392,7 @@ class Decommission:
     def _blocks(self):
         """Every IPAM block, as this run has left it so far."""
         out = []
-        for rec, _ in self.store.blocks():
+        for rec, _unused in self.store.blocks():
             rec = self.state.get(rec.key, rec)
             if rec is not None:
                 out.append((rec, ipaddress.ip_network(_spec(rec)["cidr"], strict=False)))
@@ -429,7 +429,7 @@ class Decommission:
         blocks = {rec.key: (rec, net) for rec, net in self._blocks()}
         by_block = {}
         for ip in ips:
-            found = [key for key, (_, net) in blocks.items() if ip.version == net.version and ip in net]
+            found = [key for key, (_unused, net) in blocks.items() if ip.version == net.version and ip in net]
             if found:  # an address in no block is already free
                 by_block.setdefault(found[0], []).append(ip)
         handles = {}
@@ -473,7 +473,7 @@ class Decommission:
     def remove_ipam_host(self):
         """RemoveIPAMHost: release every block affinity of the node, then the host key."""
         blocks = {str(net): rec for rec, net in self._blocks()}
-        for aff, cidr, _ in sorted(self.store.affinities(self.name), key=lambda a: a[0].key):
+        for aff, cidr, _unused in sorted(self.store.affinities(self.name), key=lambda a: a[0].key):
             try:
                 cidr = str(ipaddress.ip_network(cidr, strict=False))
             except (TypeError, ValueError):
@@ -498,8 +498,8 @@ class Decommission:
         store = self.store
         node, before, tunnels = store.node(self.name)
         weps = store.workload_endpoints(self.name)
-        self.release_addresses([ip for _, ips in weps for ip in ips] + tunnels)
-        for rec, _ in weps:
+        self.release_addresses([ip for _unused, ips in weps for ip in ips] + tunnels)
+        for rec, _unused in weps:
             store.remove_workload_endpoint(rec, self.dry)
             self._note(rec)
         self.remove_ipam_host()
@@ -548,7 +548,7 @@ def decommission_node(datastore, name, expected_ipv4_address=None, force=False, 
     calico-node is alive and uses the registration (NodeInUseError).
     """
     store = node_store(datastore)
-    _, before, _ = store.node(name)
+    _unused, before, _unused = store.node(name)
     if before is not None:
         expected = normalize_ip(expected_ipv4_address) if expected_ipv4_address else None
         if expected and before["ipv4_address"] != expected:

@@ -142,25 +142,25 @@ class EtcdClient:
 
     def revision(self):
         """The store's current revision (moves on every write)."""
-        reply, _ = self._call("/v3/kv/range", {"key": _b64("\0"), "keys_only": True, "limit": 1})
+        reply, _unused = self._call("/v3/kv/range", {"key": _b64("\0"), "keys_only": True, "limit": 1})
         return int(reply.get("header", {}).get("revision", 0))
 
     def get(self, key):
-        reply, _ = self._call("/v3/kv/range", {"key": _b64(key)})
+        reply, _unused = self._call("/v3/kv/range", {"key": _b64(key)})
         kvs = reply.get("kvs") or []
         return _kv(kvs[0]) if kvs else None
 
     def get_prefix(self, prefix):
         body = {"key": _b64(prefix), "range_end": _b64(prefix_range_end(prefix)), "sort_target": "KEY"}
-        reply, _ = self._call("/v3/kv/range", body)
+        reply, _unused = self._call("/v3/kv/range", body)
         return [_kv(item) for item in reply.get("kvs") or []]
 
     def put(self, key, value):
-        reply, _ = self._call("/v3/kv/put", {"key": _b64(key), "value": _b64(value)})
+        reply, _unused = self._call("/v3/kv/put", {"key": _b64(key), "value": _b64(value)})
         return int(reply.get("header", {}).get("revision", 0))
 
     def delete(self, key):
-        reply, _ = self._call("/v3/kv/deleterange", {"key": _b64(key)})
+        reply, _unused = self._call("/v3/kv/deleterange", {"key": _b64(key)})
         return int(reply.get("deleted", 0))
 
     def put_if(self, key, value, mod_revision):

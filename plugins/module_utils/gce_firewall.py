@@ -152,7 +152,7 @@ def validate(params):
         if entry.get("ports") and protocol not in PORT_PROTOCOLS:
             fail(f"ports are only valid for tcp, udp, sctp or all, not for protocol '{entry['protocol']}'.")
         for port in entry.get("ports") or []:
-            low, _, high = str(port).partition("-")
+            low, _unused, high = str(port).partition("-")
             if not (low.isdigit() and (high or low).isdigit() and int(low) <= int(high or low) <= 65535):
                 fail(f"port '{port}' is invalid: use a number or a range like 30000-32767.")
     for key in ("source_ranges", "destination_ranges"):
@@ -243,8 +243,8 @@ def _apply(gce, action, current, desired):
     try:
         op = gce.call(method, project=gce.project, **kwargs)
         gce.wait_global(op)
-    except GoogleAPICallError as exc:
-        raise api_error(exc, permission, f"firewall rule '{name}'", network=network, project=gce.project) from None
     except GceError as exc:
         exc.context.setdefault("rule", name)
         raise
+    except GoogleAPICallError as exc:
+        raise api_error(exc, permission, f"firewall rule '{name}'", network=network, project=gce.project) from None

@@ -338,7 +338,7 @@ def ensure(gce, params, check_mode):
 
 
 def _check_hostname_clashes(items, existing, project):
-    taken = {inst.hostname: name for (_, name), inst in existing.items() if inst.hostname}
+    taken = {inst.hostname: name for (_unused, name), inst in existing.items() if inst.hostname}
     for item in items:
         owner = taken.get(item["hostname"])
         if item["hostname"] and owner not in (None, item["name"]):
@@ -378,18 +378,18 @@ def _run_batch(gce, todo, present):
         try:
             gce.wait_zone(op, item["zone"])
             done.add(item["name"])
+        except GceError as exc:
+            failures.append({"name": item["name"], "msg": exc.msg})
         except GoogleAPICallError as exc:
             failures.append({"name": item["name"], "msg": api_error(exc, "compute.zoneOperations.get",
                                                                     f"instance '{item['name']}'").msg})
-        except GceError as exc:
-            failures.append({"name": item["name"], "msg": exc.msg})
     return done, failures
 
 
 def list_instances(gce, zones):
     """Every instance of `zones` as describe() shows it, plus its labels (read-only)."""
     out = []
-    for (zone, _), inst in sorted(_existing(gce, set(zones)).items()):
+    for (zone, _unused), inst in sorted(_existing(gce, set(zones)).items()):
         item = describe(inst, zone, gce.project)
         item.pop("created")
         item["labels"] = dict(inst.labels)

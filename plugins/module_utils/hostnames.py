@@ -201,11 +201,11 @@ def parse_template(template):
             raise InvalidSchemeError(
                 f"template {template!r}: placeholder {{{field}}} takes no format spec or conversion")
         parts.append((literal, field))
-    fields = {field for _, field in parts}
+    fields = {field for _unused, field in parts}
     if not fields & {"index", "ip"}:
         raise InvalidSchemeError(
             f"template {template!r} would give every machine the same name; include {{index}} or {{ip}}")
-    if "index" in fields and [field for _, field in parts].count("index") > 1:
+    if "index" in fields and [field for _unused, field in parts].count("index") > 1:
         raise InvalidSchemeError(f"template {template!r}: use {{index}} once")
     return tuple(parts)
 
@@ -281,7 +281,7 @@ def _normalise_machines(new_machines):
     if isinstance(new_machines, int) and not isinstance(new_machines, bool):
         if not 0 <= new_machines <= MAX_MACHINES:
             raise InvalidInputError(f"count {new_machines} is out of range 0..{MAX_MACHINES}")
-        return [{"ip": None, "role": None} for _ in range(new_machines)]
+        return [{"ip": None, "role": None} for _unused in range(new_machines)]
     if not isinstance(new_machines, (list, tuple)):
         raise InvalidInputError(
             "new machines must be a count or a list of {ip: <private IP>, role: <optional>} mappings")
@@ -411,7 +411,7 @@ def plan_hostnames(new_machines, existing=None, scheme="ip", prefix=None, templa
     else:
         parts = (("ip-", "ip"),)
     values = _check_variables(variables)
-    fields = {field for _, field in parts if field}
+    fields = {field for _unused, field in parts if field}
     if "cluster" in fields and "cluster" not in values:
         raise InvalidSchemeError(f"template {template!r} uses {{cluster}}: set variables.cluster")
     machines = _normalise_machines(new_machines)
@@ -494,13 +494,13 @@ def _fresh_name(parts, values, machine, by_key, planned, scheme, prefix, templat
     values = dict(values)
     if machine["role"] is not None:
         values["role"] = machine["role"]
-    if "role" in {f for _, f in parts} and "role" not in values:
+    if "role" in {f for _unused, f in parts} and "role" not in values:
         raise InvalidSchemeError(
             f"template {template!r} uses {{role}}: set variables.role or each machine's role")
     if machine["ip"] is not None:
         values["ip"] = _ip_dashed(machine["ip"])
     source = f"prefix {prefix!r}" if scheme == "prefix" else f"template {template!r}"
-    if "index" not in {f for _, f in parts}:
+    if "index" not in {f for _unused, f in parts}:
         name = _render(parts, values)
         _check_name(name, source if scheme == "template" else f"IP {machine['ip']}")
         if name in planned:
@@ -512,7 +512,7 @@ def _fresh_name(parts, values, machine, by_key, planned, scheme, prefix, templat
     family = re.compile(_render(parts, values, index_regex=True))
     used = [int(m.group(1)) for key in list(by_key) + list(planned) if (m := family.fullmatch(key))]
     index = max(used, default=0) + 1
-    for _ in range(MAX_INDEX_TRIES):
+    for _unused in range(MAX_INDEX_TRIES):
         name = _render(parts, dict(values, index=str(index)))
         _check_name(name, source)
         if name not in planned and not _clash(name, by_key, machine["ip"]):

@@ -231,7 +231,7 @@ def remediation_plan(hosts, nodes, plan_options=None, keep=None):
     if keep and keep not in hosts:
         raise RemediationPlanError(f"keep={keep} is not one of the hosts ({', '.join(sorted(hosts))})")
     hosts = {inv: dict(h, ip=normalize_ip(h["ip"])) for inv, h in hosts.items()}
-    findings, _ = identity_findings(hosts, nodes)
+    findings, _unused = identity_findings(hosts, nodes)
     to_fix, keepers, ambiguous = _hosts_to_fix(findings, hosts, keep)
     names, fqdns = _new_names(to_fix, hosts, nodes, plan_options) if to_fix else ({}, {})
     # The name every host carries after the plan: its new name, or the one it has.

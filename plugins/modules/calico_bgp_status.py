@@ -14,7 +14,7 @@ description:
     and BGP state. A session that is down with an empty info column is reported, not dropped.
   - Supports BIRD 1.6 (Calico's BIRD, separate C(bird6.ctl) for IPv6) and BIRD 2.x table layouts.
   - With O(expect_peers), polls until every listed peer is Established or O(wait_timeout) passes. It does
-    not fail for peers that are not Established; M(calico_mesh_check) judges the whole mesh.
+    not fail for peers that are not Established; M(calico_fleet.fleet.calico_mesh_check) judges the whole mesh.
   - Read-only, never reports C(changed). Needs root (the socket is root only).
 version_added: "1.0.0"
 author: calico-fleet contributors (@calico-fleet)
@@ -65,7 +65,7 @@ options:
 notes:
   - Supports check mode (it never changes anything).
 seealso:
-  - module: calico_mesh_check
+  - module: calico_fleet.fleet.calico_mesh_check
 attributes:
   check_mode:
     support: full
@@ -150,10 +150,10 @@ peers:
   contains:
     name: {description: BIRD protocol name, type: str, sample: Mesh_10_0_1_203}
     address: {description: Peer IP decoded from the name (null when not decodable), type: str, sample: 10.0.1.203}
-    port: {description: Peer port when not 179 (C(_port_<n>) suffix), else null, type: int}
+    port: {description: "Peer port when not 179 (C(_port_<n>) suffix), else null", type: int}
     type: {description: "C(node-to-node mesh), C(node specific) or C(global)", type: str}
     state: {description: "BIRD protocol state (up, start, down, ...)", type: str, sample: up}
-    since: {description: Time of the last state change, as BIRD prints it, type: str, sample: "12:49:54"}
+    since: {description: "Time of the last state change, as BIRD prints it", type: str, sample: "12:49:54"}
     bgp_state: {description: First word of the info column (empty when the column is empty), type: str}
     info:
       description: The whole info column, whitespace collapsed.

@@ -8,7 +8,7 @@ DOCUMENTATION = r"""
 module: calico_mesh_check
 short_description: Verify the Calico BGP mesh and IPIP underlay, and say what is wrong
 description:
-  - Runs once, on the controller, on data gathered before it (M(calico_bgp_status) from every node,
+  - Runs once, on the controller, on data gathered before it (M(calico_fleet.fleet.calico_bgp_status) from every node,
     C(calico_nodes_info) from the datastore, optionally the C(ipip_probe) matrix).
   - Computes the peers every node must have (node-to-node mesh, route reflectors; self skipped by IP),
     then reports missing peers, peers not Established, unexpected peers, hosts that answered nothing,
@@ -26,8 +26,8 @@ options:
       - "Every live node, keyed by inventory host: C({ip, hostname, nodename, joined, status})."
       - C(ip) is the node's IPv4 address, C(hostname) its OS hostname, C(nodename) the raw content of
         C(/var/lib/calico/nodename) (optional, null when unknown), C(joined) whether it has a kubelet
-        kubeconfig (optional, null when unknown; M(calico_bgp_status) returns it with identity).
-      - "C(status) is the registered M(calico_bgp_status) result, or C({failed: true, msg: ...}) /
+        kubeconfig (optional, null when unknown; M(calico_fleet.fleet.calico_bgp_status) returns it with identity).
+      - "C(status) is the registered M(calico_fleet.fleet.calico_bgp_status) result, or C({failed: true, msg: ...}) /
         C({unreachable: true, msg: ...}) for a host that answered nothing."
       - Pass every node of the cluster; a registered node whose IP is in no host is reported as stale.
     type: dict
@@ -59,7 +59,7 @@ options:
 notes:
   - Supports check mode (it never changes anything).
 seealso:
-  - module: calico_bgp_status
+  - module: calico_fleet.fleet.calico_bgp_status
 attributes:
   check_mode:
     support: full
