@@ -10,17 +10,25 @@ NODES ?= 3
 # Tests use their own lab slot, so `make test` never touches a demo lab.
 TEST_LAB_SLOT ?= 1
 
-.PHONY: bootstrap test lint unit integration molecule demo lab-up lab-down lab-status bench clean
+.PHONY: bootstrap test lint lint-only unit integration sanity molecule demo lab-up lab-down lab-status bench clean
 
 bootstrap:
 	@bash scripts/bootstrap.sh
 
-test: bootstrap lint unit integration molecule
+# Lint, unit, sanity, integration and Molecule in lanes side by side
+# (scripts/test.sh; each lab lane has its own lab slot).
+test: bootstrap
+	TEST_LAB_SLOT=$(TEST_LAB_SLOT) bash scripts/test.sh
 
-lint: bootstrap
+lint: bootstrap lint-only
+
+lint-only:
 	ruff check .
 	yamllint -s .
 	ansible-lint -q
+
+sanity: bootstrap
+	bash scripts/sanity.sh
 
 unit: bootstrap
 	pytest -q tests/unit

@@ -12,7 +12,6 @@ import re
 import shutil
 import subprocess
 import tarfile
-from pathlib import Path
 
 import pytest
 import yaml
@@ -146,9 +145,11 @@ def test_module_filter_and_role_run_from_the_installed_collection(installed, ven
         out = tmp_path / "out.json"
         playbook = workdir / f"use-{venv.name}.yml"
         playbook.write_text(PLAYBOOK.format(endpoint=etcd.endpoint, out=out))
-        proc = subprocess.run([str(venv / "bin" / "ansible-playbook"), "-i", "localhost,", "-c", "local",
-                               "-e", f"ansible_python_interpreter={venv / 'bin' / 'python'}", str(playbook)], cwd=workdir, env=_clean_env(collections_dir, workdir),
-                              capture_output=True, text=True, timeout=300)
+        python = venv / "bin" / "python"
+        argv = [str(venv / "bin" / "ansible-playbook"), "-i", "localhost,", "-c", "local",
+                "-e", f"ansible_python_interpreter={python}", str(playbook)]
+        proc = subprocess.run(argv, cwd=workdir, env=_clean_env(collections_dir, workdir), capture_output=True,
+                              text=True, timeout=300)
         assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
         result = json.loads(out.read_text())
         assert result == {"pool_changed": True, "names": ["k8s-node-1", "k8s-node-2"], "valid": [True, True]}

@@ -50,7 +50,8 @@ def test_filter_loads_inside_ansible(tmp_path):
                ANSIBLE_LOCAL_TEMP=str(tmp_path / "tmp"))
     proc = subprocess.run(
         [str(pathlib.Path(sys.executable).parent / "ansible"), "localhost", "-i", "localhost,", "-c", "local",
-         "-m", "ansible.builtin.debug", "-a", "msg={{ nodes | calico_fleet.fleet.calico_expected_peers({}, '10.0.1.204') }}",
+         "-m", "ansible.builtin.debug",
+         "-a", "msg={{ nodes | calico_fleet.fleet.calico_expected_peers({}, '10.0.1.204') }}",
          "-e", f"@{tmp_path / 'vars.json'}"],
         capture_output=True, text=True, timeout=120, env=env, cwd=ROOT)
     result = json.loads(proc.stdout)["plays"][0]["tasks"][0]["hosts"]["localhost"]

@@ -46,7 +46,8 @@ def argument_spec(name):
 def docs():
     env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"))
     out = subprocess.run(
-        [sys.executable, "-m", "ansible.cli.doc", "--json", "-t", "module", *(f"calico_fleet.fleet.{m}" for m in MODULES)],
+        [sys.executable, "-m", "ansible.cli.doc", "--json", "-t", "module",
+         *(f"calico_fleet.fleet.{m}" for m in MODULES)],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=True,
     )
     return {name.rsplit(".", 1)[-1]: entry["doc"] for name, entry in json.loads(out.stdout).items()}
