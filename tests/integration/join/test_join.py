@@ -85,7 +85,7 @@ def test_bare_image_is_refused_before_the_join_naming_what_is_missing(cloud_lab)
     tokens_before = bootstrap_tokens()
     proc = scale_out("-e", "scale_out_batch=bare-1", "-e", "gcp_nodes_image=projects/lab/global/images/lab-bare")
     assert proc.returncode != 0
-    text = proc.stdout
+    text = proc.stdout + proc.stderr
     for name in NEW:
         assert f"{name} cannot be joined with kubeadm: missing kubeadm, kubelet, a container runtime" in text
     assert "install them in the machine image (or in its startup script / user-data)" in text
