@@ -177,8 +177,25 @@ def _check_names(v, cloud, out):
                 "set node_names_aws_region (e.g. node_names_aws_region: \"{{ aws_region }}\")")
 
 
+def _with_shared_datastore(v):
+    """The variables with each role's datastore settings filled from calico_fleet_datastore (set once)."""
+    shared = v.get("calico_fleet_datastore") or {}
+    if not isinstance(shared, dict):
+        return v
+    merged = dict(v)
+    for role in _DATASTORE_ROLES:
+        for key, value in shared.items():
+            if not merged.get(f"{role}_{key}"):
+                merged[f"{role}_{key}"] = value
+    return merged
+
+
 def _check_datastore(v, out):
     missing = {}  # path -> variables naming it: one problem per missing file
+    if not isinstance(v.get("calico_fleet_datastore") or {}, dict):
+        out.add("calico_fleet_datastore", "is not a mapping",
+                "write it as {datastore: etcdv3, etcd_endpoints: [...], etcd_ca_cert: ..., ...}")
+    v = _with_shared_datastore(v)
     for role in _DATASTORE_ROLES:
         kind = v.get(f"{role}_datastore", "etcdv3")
         if kind not in DATASTORES:

@@ -119,3 +119,13 @@ def test_module_fails_with_the_problems_and_passes_the_derived_values():
     assert bad["failed"] and bad["problems"][0]["variable"].endswith(".block_size")
     good = run_module("scale_out_inputs", {"variables": GCP})
     assert not good.get("failed") and good["changed"] is False and good["ipip_mode"] == "Always"
+
+
+def test_the_datastore_set_once_serves_every_role():
+    variables = {k: v for k, v in GCP.items() if not k.endswith("_etcd_endpoints")}
+    once = {**variables, "calico_fleet_datastore": {"etcd_endpoints": ETCD}}
+    assert validate_scale_out_inputs(once)["cloud"] == "gcp"
+    found, text = problems({**variables, "calico_fleet_datastore": {"datastore": "etcdv3"}})
+    assert {"node_names_etcd_endpoints", "calico_network_etcd_endpoints", "mesh_verify_etcd_endpoints"} <= set(found)
+    found, text = problems({**variables, "calico_fleet_datastore": "etcdv3"})
+    assert "calico_fleet_datastore" in found and "mapping" in text
