@@ -19,6 +19,7 @@ from ansible_collections.calico_fleet.fleet.plugins.module_utils.gce import (
     is_not_found,
     last_segment,
 )
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.ipip_sources import lets_ipip_in, public_sources
 
 try:
     from google.api_core.exceptions import GoogleAPICallError
@@ -29,9 +30,6 @@ except ImportError:  # gce.Gce reports the missing library
 NAME = r"[a-z](?:[-a-z0-9]{0,61}[a-z0-9])?"
 PROTOCOLS = {"1": "icmp", "4": "ipip", "6": "tcp", "17": "udp", "50": "esp", "51": "ah", "132": "sctp"}
 PORT_PROTOCOLS = {"tcp", "udp", "sctp", "all"}
-# Ranges that are internal to a VPC; anything outside is a public source.
-INTERNAL = [ipaddress.ip_network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16",
-                                              "100.64.0.0/10", "198.18.0.0/15", "fc00::/7")]
 LISTS = ("source_ranges", "destination_ranges", "source_tags", "target_tags", "target_service_accounts")
 
 RULE_SPEC = dict(
@@ -176,14 +174,10 @@ def validate(params):
 
 def public_ipip_sources(rule):
     """Source ranges outside internal space for an INGRESS rule that lets protocol 4 in."""
-    if rule["direction"] != "INGRESS" or not any(e["protocol"] in ("ipip", "all") for e in rule["allowed"]):
+    if rule["direction"] != "INGRESS":
         return []
-    public = []
-    for value in rule["source_ranges"]:
-        net = ipaddress.ip_network(value)
-        if not any(net.version == inner.version and net.subnet_of(inner) for inner in INTERNAL):
-            public.append(value)
-    return public
+    protocols = [e["protocol"] for e in rule["allowed"] if lets_ipip_in(e["protocol"])]
+    return public_sources(protocols[0], rule["source_ranges"]) if protocols else []
 
 
 def plan(current, desired):

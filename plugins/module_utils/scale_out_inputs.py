@@ -25,6 +25,7 @@ from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico_resource
     ippool_request,
     validate_ippool,
 )
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.ipip_sources import is_internal
 
 CLOUDS = ("gcp", "aws")
 JOIN_METHODS = ("kubeadm", "kubeasz", "kubespray", "none")
@@ -33,8 +34,6 @@ POOL_KEYS = ("name", "state", "cidr", "block_size", "ipip_mode", "vxlan_mode", "
              "disable_bgp_export", "node_selector", "allowed_uses")
 # Underlay MTU of each cloud's default network; the IPIP tunnel is 20 bytes less.
 CLOUD_UNDERLAY_MTU = {"gcp": 1460, "aws": 9001}
-PRIVATE_RANGES = tuple(ipaddress.ip_network(n) for n in (
-    "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "198.18.0.0/15"))
 _BATCH_RE = re.compile(r"^[a-z0-9]([-_a-z0-9]{0,61}[a-z0-9])?$")
 _GCP_NAME_RE = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
 _AWS_REGION_RE = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]+$")
@@ -74,7 +73,7 @@ def _network(text):
 
 
 def _is_private(net):
-    return any(net.version == p.version and net.subnet_of(p) for p in PRIVATE_RANGES)
+    return is_internal(net)
 
 
 def _int(value):
