@@ -1,3 +1,5 @@
+# Copyright: calico-fleet contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Callback plugin: the drift report of playbooks/drift_check.yml.
 
 Collects every task result of the check's sections (each play names its
@@ -17,7 +19,7 @@ from ansible_collections.calico_fleet.fleet.plugins.module_utils import drift_re
 
 DOCUMENTATION = r"""
 name: drift_report
-author: calico-fleet maintainers
+author: calico-fleet contributors (@calico-fleet)
 type: aggregate
 short_description: Build the drift report (JSON, JUnit XML, Markdown, Prometheus metrics) of a drift check
 description:

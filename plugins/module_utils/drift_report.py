@@ -1,3 +1,5 @@
+# Copyright: calico-fleet contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The drift report: one model built from the check's task results, one renderer per format.
 
 The drift check (playbooks/drift_check.yml) runs five sections read-only;
@@ -70,6 +72,7 @@ CALICO_POD_SELECTOR = "-l k8s-app=calico-node --field-selector spec.nodeName={no
 
 # -- field-level differences ---------------------------------------------------
 
+
 def field_diff(before, after, path=""):
     """[(field path, before, after)] where two normal-form documents differ, sorted.
 
@@ -92,6 +95,7 @@ def field_diff(before, after, path=""):
 
 
 # -- observations -> items -------------------------------------------------------
+
 
 def _module(name):
     return (name or "").rsplit(".", 1)[-1]
@@ -259,6 +263,7 @@ def _resource_of(obs):
 
 # -- the report ------------------------------------------------------------------
 
+
 def build(observations, context):
     """The report from the run's observations.
 
@@ -414,6 +419,7 @@ def exit_code(report):
 
 
 # -- renderers -------------------------------------------------------------------
+
 
 def to_json(report):
     return json.dumps(report, indent=2, sort_keys=True, default=str) + "\n"

@@ -94,7 +94,8 @@ class Run:
         self.report = json.loads(path.read_text()) if path.exists() else None
 
     def __repr__(self):
-        return f"drift check exit {self.rc}:\n{self.proc.stdout[-5000:]}\n{self.proc.stderr[-2000:]}"
+        found = json.dumps({k: self.report[k] for k in ("items", "not_checked")}, indent=1) if self.report else ""
+        return f"drift check exit {self.rc}: {found}\n{self.proc.stdout[-3000:]}\n{self.proc.stderr[-2000:]}"
 
     def items(self):
         """(section, resource, kind, field, severity) of every item."""
