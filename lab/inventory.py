@@ -3,16 +3,39 @@
 `lab up` writes it as JSON in the lab's state directory; the executable
 `inventories/lab/lab_nodes.py` prints it, so `inventories/lab` (with its
 group_vars) always describes the running lab of the current LAB_SLOT.
+
+Each host has `creation_timestamp`: when the lab booted the machine (the start
+of the process that holds its namespaces), in RFC 3339 as a cloud reports a
+machine's creation time (GCP `creationTimestamp`, EC2 `launch_time`).
 """
 
 import json
+import os
+from datetime import UTC, datetime
+
+
+def _boot_time():
+    with open("/proc/stat") as handle:
+        return next(int(line.split()[1]) for line in handle if line.startswith("btime "))
+
+
+def created(n):
+    """When machine `n` booted (RFC 3339, microseconds, UTC), or None when it is not running."""
+    pid = (n.get("pids") or {}).get("holder")
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            ticks = int(handle.read().rsplit(") ", 1)[1].split()[19])
+        seconds = _boot_time() + ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, StopIteration):
+        return None
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def data(cfg, state):
     hostvars = {}
     for n in sorted(state["nodes"].values(), key=lambda n: n["index"]):
         hostvars[n["name"]] = {"ansible_host": n["ip"], "lab_node_ip": n["ip"], "lab_node_id": n["id"],
-                               "lab_node_image": n.get("image")}
+                               "lab_node_image": n.get("image"), "creation_timestamp": created(n)}
     lab_vars = {
         "ansible_user": "root",
         "ansible_ssh_private_key_file": str(cfg.ssh_key),

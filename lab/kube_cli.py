@@ -9,6 +9,7 @@ on the node with the machine's python3 and talk to the API stand-in
 """
 
 import argparse
+import hashlib
 import json
 import os
 import re
@@ -313,19 +314,30 @@ def _node_row(node, wide):
 
 def kubectl(argv):
     p = _Parser(prog="kubectl", add_help=False)
-    p.add_argument("verb", choices=["get", "delete", "cordon", "uncordon", "version"])
+    p.add_argument("verb", choices=["get", "delete", "cordon", "uncordon", "drain", "version"])
     p.add_argument("args", nargs="*")
     p.add_argument("--kubeconfig")
     p.add_argument("-o", "--output", default="")
     p.add_argument("--ignore-not-found", action="store_true")
+    # drain
+    p.add_argument("--ignore-daemonsets", action="store_true")
+    p.add_argument("--delete-emptydir-data", action="store_true")
+    p.add_argument("--delete-local-data", action="store_true")
+    p.add_argument("--force", action="store_true")
+    p.add_argument("--timeout", default="0s")
+    p.add_argument("--grace-period", type=int, default=-1)
     try:
         args = p.parse_args(argv)
         if args.verb == "version":
             print(f"Client Version: {kube.KUBE_VERSION}")
             return 0
         kind, names = (args.args[0], args.args[1:]) if args.verb in ("get", "delete") and args.args else ("", [])
-        if args.verb in ("cordon", "uncordon"):
+        if args.verb in ("cordon", "uncordon", "drain"):
             kind, names = "nodes", args.args
+        if args.verb == "drain":
+            if len(names) != 1:
+                raise UsageError("USAGE: drain NODE [options]")
+            kube.parse_duration(args.timeout)
         if kind not in ("node", "nodes", "no"):
             raise UsageError(f'the server doesn\'t have a resource type "{kind}" (the lab models nodes only)')
         server, ca_pem, token = kube.load_kubeconfig(_kubeconfig_path(args.kubeconfig))
@@ -334,6 +346,8 @@ def kubectl(argv):
             nodes = [client.request("GET", f"{kube.NODES}/{n}") for n in names] if names else \
                 client.request("GET", kube.NODES)["items"]
             return _print_nodes(nodes, args.output)
+        if args.verb == "drain":
+            return _drain(client, names[0], args)
         for name in names:
             if args.verb == "delete":
                 try:
@@ -350,7 +364,39 @@ def kubectl(argv):
     except UsageError as exc:
         return _fail(f"error: {exc}")
     except kube.KubeError as exc:
-        return _fail(f"Error from server: {exc}")
+        reason = " (NotFound)" if str(exc).endswith("not found") else ""
+        return _fail(f"Error from server{reason}: {exc}")
+    return 0
+
+
+POD_SUFFIX_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"  # Kubernetes' generated-name alphabet
+
+
+def daemonset_pod(node_name, daemonset="calico-node"):
+    """The name of the DaemonSet's pod on a node (stable for one node, like calico-node-xf99f)."""
+    digest = hashlib.sha256(f"{daemonset}/{node_name}".encode()).digest()
+    return daemonset + "-" + "".join(POD_SUFFIX_ALPHABET[b % len(POD_SUFFIX_ALPHABET)] for b in digest[:5])
+
+
+def _drain(client, name, args):
+    """kubectl drain: cordon, then evict every pod but DaemonSets'. The lab models one pod per
+    registered node, calico-node's (DaemonSet), so a drain evicts nothing and needs --ignore-daemonsets."""
+    if args.delete_local_data:
+        print("Flag --delete-local-data has been deprecated, This option is deprecated and will be deleted. "
+              "Use --delete-emptydir-data.", file=sys.stderr)
+    node = client.request("GET", f"{kube.NODES}/{name}")
+    if node["spec"].get("unschedulable"):
+        print(f"node/{name} already cordoned", flush=True)
+    else:
+        client.request("PATCH", f"{kube.NODES}/{name}", {"spec": {"unschedulable": True}})
+        print(f"node/{name} cordoned", flush=True)
+    pod = f"kube-system/{daemonset_pod(name)}"
+    if not args.ignore_daemonsets:
+        reason = f"cannot delete DaemonSet-managed Pods (use --ignore-daemonsets to ignore): {pod}"
+        return _fail(f'error: unable to drain node "{name}" due to error: {reason}, continuing command...\n'
+                     f"There are pending nodes to be drained:\n {name}\n{reason}")
+    print(f"Warning: ignoring DaemonSet-managed Pods: {pod}", file=sys.stderr, flush=True)
+    print(f"node/{name} drained")
     return 0
 
 
