@@ -1,19 +1,28 @@
 # Copyright: calico-fleet contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Filter ``ipip_probe_matrix``: the IPIP probe's pairwise matrix from every node's result."""
+"""Filter ``ipip_probe_matrix``: the IPIP probe's pairwise matrix from the collected results."""
 
 from ansible_collections.calico_fleet.fleet.plugins.module_utils.ipip import probe_matrix
+
+
+def _host_ips(hosts):
+    """{host: ip} from {host: ip} or {host: {ip: ...}} (mesh_check_hosts records)."""
+    return {h: (v.get("ip") if isinstance(v, dict) else v) for h, v in hosts.items()}
 
 
 def ipip_probe_matrix(data, hosts=None, key=None):
     """Matrix from ``collected`` results.
 
-    ``data`` is either {host: result} or ``hostvars`` with ``key`` naming the
-    registered result (``hostvars | ipip_probe_matrix(ansible_play_hosts,
-    '__mesh_verify_probe')``). ``hosts`` limits the hosts looked at.
+    ``data`` is a list of results (the collecting node's, then the nodes
+    asked directly: ``[probe] + direct.results | ipip_probe_matrix(hosts)``
+    with ``hosts`` mapping each host to its IP, so hosts nothing is known
+    about are named), {host: result}, or ``hostvars`` with ``key`` naming the
+    registered result. With a dict, a list ``hosts`` limits the hosts read.
     Returns {matrix: {src_ip: {dst_ip: bool|None}}, failed: [[src, dst]],
     unmeasured: [host], table: str}.
     """
+    if isinstance(data, (list, tuple)):
+        return probe_matrix(list(data), _host_ips(hosts) if isinstance(hosts, dict) else None)
     names = list(hosts) if hosts is not None else list(data)
     results = {}
     for host in names:

@@ -1,6 +1,6 @@
 # Copyright: calico-fleet contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""IPIP underlay probe: packets, listener, sender and collector.
+"""IPIP underlay probe: packets, the probe process, collection and the matrix.
 
 Calico in IPIP mode needs IP protocol 4 between every pair of nodes. A cloud
 firewall that allows tcp/udp/icmp only lets BGP come up while every IPIP
@@ -9,10 +9,28 @@ Calico's routes and of any tunl0 device: each node sends raw protocol-4
 packets (an IPIP-encapsulated ICMP echo) to each peer, and a raw listener on
 the peer records who it heard from.
 
-The probe runs in three steps so that Ansible can run it host by host with
-any number of forks: ``start_listener`` (a detached background process with a
-deadline), ``send_probes``, then ``collect``. Standard library only: this file
-runs on the nodes with their system Python.
+Two Ansible rounds at most, with any number of forks:
+
+1. ``start`` on every node: a detached process with a hard deadline opens
+   the raw socket (so it listens from the moment the call returns), sends a
+   burst to every peer and re-sends every ``interval`` seconds to each peer
+   it has not yet heard from. Every packet carries the sender's column (a
+   bitmap of the peers it has heard from, over the sorted peer list), so any
+   node learns what the others have heard. A node that has heard every
+   peer, and has sent its final column to each of them, exits by itself.
+2. ``collect`` on ONE node (the collector): it waits until its process has
+   heard every peer and every peer's full column (or ``wait`` seconds),
+   reads the whole matrix, sends a stop packet to the peers that can hear
+   it (they exit and remove their files), stops its own process and removes
+   its files. Only the nodes that cannot hear it (as their column says, or
+   whose column never arrived) are collected directly, with the same call.
+
+Why this is correct when round 1 takes longer than any timer: a sender keeps
+re-sending to a peer until it has heard that peer (whose listener was
+therefore up) and has sent to it once more after that; a sender that has not
+heard a peer keeps sending until stopped or its deadline. Collection starts
+after round 1 has reached every node, so every listener is up by then.
+Standard library only: this file runs on the nodes with their system Python.
 """
 
 import errno
@@ -30,20 +48,22 @@ import zlib
 IPPROTO_IPIP = 4
 IPPROTO_ICMP = 1
 ICMP_ECHO_REQUEST = 8
-MAGIC = b"CFIPIP1\0"
+MAGIC = b"CFIPIP2\0"
+KIND_PROBE, KIND_STOP = 0, 1
 RUN_ID_LEN = 32
 RUN_ID_RE = re.compile(rf"^[A-Za-z0-9_.-]{{1,{RUN_ID_LEN}}}$")
 FILE_PREFIX = "calico-fleet-ipip-probe-"
-# A listener records at most this many packets: the result file stays small
-# even when a peer floods us.
-MAX_RECORDS = 10000
+# Packets read per wake-up at most: a flood cannot hold off bursts or the deadline.
+MAX_BATCH = 1000
 # Files of listeners that died without being collected are removed by the
 # next listener once they are this old.
 STALE_AFTER = 3600
 
 _IPV4 = struct.Struct("!BBHHHBBH4s4s")
 _ICMP = struct.Struct("!BBHHH")
-_PAYLOAD = struct.Struct(f"!8s{RUN_ID_LEN}s4sI")
+_PAYLOAD = struct.Struct(f"!8s{RUN_ID_LEN}s4sIBIH")
+# Most peers one probe takes part in (the column bitmap stays within one packet).
+MAX_PEERS = 8000
 
 
 class ProbeError(Exception):
@@ -59,7 +79,7 @@ class NeedsRootError(ProbeError):
 
 
 class NoListenerError(ProbeError):
-    """collect() found no listener files for the run."""
+    """collect() found no probe files for the run."""
 
 
 class BadPacket(ValueError):
@@ -92,14 +112,17 @@ def ipv4_header(src, dst, proto, payload_len, ident=0, ttl=64):
     return _IPV4.pack(*fields)
 
 
-def build_packet(src, dst, run_id, seq):
+def build_packet(src, dst, run_id, seq, kind=KIND_PROBE, column=b"", order_crc=0):
     """Outer IPv4 (proto 4, src -> dst) + inner IPv4 + ICMP echo request.
 
-    The echo payload carries a magic, the run id, the sender's address and
-    the sequence number, so a listener counts only this run's packets.
+    The echo payload carries a magic, the run id, the sender's address, the
+    sequence number, the kind (probe or stop), a checksum of the peer list
+    and the sender's column (bitmap of the peers it has heard from), so a
+    listener counts only this run's packets and learns what the sender heard.
     """
     check_run_id(run_id)
-    payload = _PAYLOAD.pack(MAGIC, run_id.encode(), socket.inet_aton(src), seq)
+    payload = _PAYLOAD.pack(MAGIC, run_id.encode(), socket.inet_aton(src), seq, kind, order_crc,
+                            len(column)) + bytes(column)
     ident = icmp_ident(run_id)
     icmp = _ICMP.pack(ICMP_ECHO_REQUEST, 0, 0, ident, seq & 0xFFFF) + payload
     icmp = icmp[:2] + struct.pack("!H", checksum(icmp)) + icmp[4:]
@@ -132,14 +155,18 @@ def parse_packet(data):
     if checksum(icmp) != 0:
         raise BadPacket("bad ICMP checksum")
     icmp_type, _code, _sum, ident, _seq = _ICMP.unpack_from(icmp)
-    magic, run_id, sender, seq = _PAYLOAD.unpack_from(icmp, _ICMP.size)
+    magic, run_id, sender, seq, kind, order_crc, size = _PAYLOAD.unpack_from(icmp, _ICMP.size)
     if icmp_type != ICMP_ECHO_REQUEST or magic != MAGIC:
         raise BadPacket("not a probe echo")
     run_id = run_id.rstrip(b"\0").decode("ascii", "replace")
     if ident != icmp_ident(run_id):
         raise BadPacket("ICMP identifier does not match the run id")
+    column = icmp[_ICMP.size + _PAYLOAD.size:_ICMP.size + _PAYLOAD.size + size]
+    if len(column) != size:
+        raise BadPacket("short column")
     return {"outer_src": outer_src, "outer_dst": outer_dst, "inner_src": inner_src,
-            "inner_dst": inner_dst, "run_id": run_id, "sender": socket.inet_ntoa(sender), "seq": seq}
+            "inner_dst": inner_dst, "run_id": run_id, "sender": socket.inet_ntoa(sender), "seq": seq,
+            "kind": kind, "order_crc": order_crc, "column": column}
 
 
 # --- inputs --------------------------------------------------------------
@@ -160,7 +187,28 @@ def check_peers(peers):
         except ValueError:
             raise ProbeError(f"peer {peer!r} is not an IPv4 address: list the nodes' private IPv4 "
                              "addresses in peers", peer=peer) from None
+    if len(out) > MAX_PEERS:
+        raise ProbeError(f"{len(out)} peers: the probe takes at most {MAX_PEERS}", peers=len(out))
     return sorted(out, key=ipaddress.IPv4Address)
+
+
+def order_checksum(order):
+    """Checksum of the sorted peer list: columns are only read against the same list."""
+    return zlib.crc32(",".join(order).encode())
+
+
+def to_bitmap(order, members):
+    """Bitmap over ``order`` (bit i set = order[i] in ``members``)."""
+    bits = bytearray((len(order) + 7) // 8)
+    for i, peer in enumerate(order):
+        if peer in members:
+            bits[i // 8] |= 1 << (i % 8)
+    return bytes(bits)
+
+
+def from_bitmap(order, bits):
+    """The set of peers whose bit is set."""
+    return {peer for i, peer in enumerate(order) if i // 8 < len(bits) and bits[i // 8] >> (i % 8) & 1}
 
 
 def source_for(peer):
@@ -205,11 +253,11 @@ def _netns_id():
 
 
 def probe_files(run_id, state_dir=None):
-    """Paths of the result and pid files of a run."""
+    """Paths of the status and pid files of a run."""
     check_run_id(run_id)
     name = f"{FILE_PREFIX}{run_id}-{_netns_id()}"
     base = os.path.join(state_dir or default_state_dir(), name)
-    return {"result": base + ".jsonl", "pid": base + ".pid"}
+    return {"result": base + ".json", "pid": base + ".pid"}
 
 
 def _process_start(pid):
@@ -258,57 +306,173 @@ def _open_write(path):
     return os.fdopen(os.open(path, flags, 0o600), "w")
 
 
-# --- listener ------------------------------------------------------------
+# --- the probe process ----------------------------------------------------
 
 
-def listen(sock, out, run_id, deadline):
-    """Record this run's probes from ``sock`` into ``out`` until ``deadline``.
+class Prober:
+    """What one node's probe process knows and decides; no sockets, no clock.
 
-    ``out`` is a text file; one JSON line per packet, flushed at once so a
-    collector can read it while we run. Returns the number of records.
+    ``order`` is the sorted peer list (this node included), the same on every
+    node. ``pending`` holds the peers still owed a packet: every peer at the
+    start and again whenever our column grows; a peer leaves it once we have
+    heard it and sent it our current column after that.
     """
-    records = 0
-    while records < MAX_RECORDS:
-        left = deadline - time.monotonic()
-        if left <= 0:
+
+    def __init__(self, order, address, collector=False):
+        self.order = order
+        self.address = address
+        self.collector = collector
+        self.others = [p for p in order if p != address]
+        self.crc = order_checksum(order)
+        self.heard = {}
+        self.columns = {}
+        self.pending = set(self.others)
+        self.stopped = False
+        self.changed = True
+
+    def column(self):
+        return to_bitmap(self.order, set(self.heard) | {self.address})
+
+    def on_packet(self, packet):
+        """Take one parsed packet of this run."""
+        src = packet["outer_src"]
+        if packet["kind"] == KIND_STOP:
+            self.stopped = src in self.others
+            return
+        if src not in self.heard:
+            self.pending = set(self.others)
+            self.changed = True
+        self.heard[src] = self.heard.get(src, 0) + 1
+        if packet["order_crc"] == self.crc and src in self.others:
+            bits = bytes(packet["column"])
+            if self.columns.get(src) != bits:
+                self.columns[src] = bits
+                self.changed = True
+
+    def burst(self):
+        """Peers to send to now; those heard already are settled by this send."""
+        targets = sorted(self.pending, key=ipaddress.IPv4Address)
+        self.pending = {p for p in self.pending if p not in self.heard}
+        return targets
+
+    def full_columns(self):
+        full = set(self.order)
+        return [p for p in self.others if from_bitmap(self.order, self.columns.get(p, b"")) >= full]
+
+    def done(self):
+        """Heard everyone and owe nobody; the collector also waits for every full column."""
+        if self.stopped:
+            return True
+        if len(self.heard.keys() & set(self.others)) < len(self.others) or self.pending:
+            return False
+        return not self.collector or len(self.full_columns()) == len(self.others)
+
+    def status(self, finished=None):
+        return {"address": self.address, "order_crc": self.crc, "collector": self.collector,
+                "heard": dict(sorted(self.heard.items())),
+                "columns": {p: bits.hex() for p, bits in sorted(self.columns.items())},
+                "done": self.done(), "stopped": self.stopped, "finished": finished}
+
+
+def write_status(path, status):
+    """Replace the status file atomically (a collector never reads half of it)."""
+    tmp = path + ".tmp"
+    with _open_write(tmp) as fh:
+        json.dump(status, fh, sort_keys=True)
+    os.replace(tmp, path)
+
+
+def run_probe(sock, prober, run_id, deadline, status_path, interval=0.5, count=1, clock=time.monotonic):
+    """The detached process: listen, send, re-send, until stopped or ``deadline``.
+
+    Once done (heard everyone, owes nobody) it only listens, for the
+    collector's stop packet; its status file stays for a direct collection.
+    """
+    seq, next_burst = 0, clock()
+    finished = "deadline"
+    while clock() < deadline:
+        if prober.stopped:
+            finished = "stopped"
             break
-        ready, _, _ = select.select([sock], [], [], min(left, 1.0))
-        if not ready:
-            continue
-        data = sock.recv(65535)
-        try:
-            packet = parse_packet(data)
-        except BadPacket:
-            continue
-        if packet["run_id"] != run_id:
-            continue
-        out.write(json.dumps(packet, sort_keys=True) + "\n")
-        out.flush()
-        records += 1
-    return records
+        if clock() >= next_burst:
+            column = prober.column()
+            for peer in prober.burst():
+                for _unused in range(count):
+                    seq += 1
+                    try:
+                        sock.sendto(build_packet(prober.address, peer, run_id, seq, KIND_PROBE, column,
+                                                 prober.crc), (peer, 0))
+                    except OSError:
+                        pass  # no route, firewall reject: the peer's column shows it
+            next_burst = clock() + interval
+        if prober.changed:
+            write_status(status_path, prober.status())
+            prober.changed = False
+        wait = max(0.0, min(next_burst, deadline) - clock())
+        ready, _w, _x = select.select([sock], [], [], wait)
+        for _unused in range(MAX_BATCH if ready else 0):
+            try:
+                data = sock.recv(65535, socket.MSG_DONTWAIT)
+            except BlockingIOError:
+                break
+            try:
+                packet = parse_packet(data)
+            except BadPacket:
+                continue
+            if packet["run_id"] == run_id:
+                prober.on_packet(packet)
+    if finished == "stopped":
+        # The collector holds this node's column and told it to stop.
+        for path in (status_path, os.path.splitext(status_path)[0] + ".pid"):
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
+    else:
+        write_status(status_path, prober.status(finished))
 
 
-def start_listener(run_id, listen_timeout, state_dir=None):
-    """Start a detached listener that ends by itself after ``listen_timeout`` s.
+def own_address(peers, source=None):
+    """This node's address among ``peers`` (the kernel's source address toward them)."""
+    if source:
+        return str(ipaddress.IPv4Address(source))
+    found = {_safe_source(p) for p in peers} - {None}
+    for addr in found:
+        if addr in peers:
+            return addr
+    if len(found) == 1:
+        return found.pop()
+    raise ProbeError("cannot tell this node's own address among the peers: set source to the node's "
+                     "private IPv4 address", sources=sorted(found))
+
+
+def start(peers, run_id, timeout=300, collector=False, interval=0.5, count=1, source=None, state_dir=None):
+    """Start this node's probe process; it ends by itself after ``timeout`` s at the latest.
 
     The socket is opened here, before forking, so a missing privilege fails
-    this call and packets are queued from the moment it returns.
+    this call and packets are received from the moment it returns.
     """
+    order = check_peers(peers)
     files = probe_files(run_id, state_dir)
     remove_stale(state_dir)
+    address = own_address(order, source)
+    if address not in order:
+        order = check_peers(order + [address])
     running = _read_pidfile(files["pid"])
     if running is not None:
-        return {"pid": running, "started": False, "result_file": files["result"]}
+        return {"pid": running, "started": False, "address": address, "result_file": files["result"]}
     sock = open_raw_socket()
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
-    out = _open_write(files["result"])
-    pid = _daemonize(lambda: listen(sock, out, run_id, time.monotonic() + listen_timeout),
-                     keep=(sock.fileno(), out.fileno()))
+    sock.setsockopt(socket.IPPROTO_IP, socket.IP_HDRINCL, 1)
+    prober = Prober(order, address, collector)
+    write_status(files["result"], prober.status())
+    deadline = time.monotonic() + timeout
+    pid = _daemonize(lambda: run_probe(sock, prober, run_id, deadline, files["result"], interval, count),
+                     keep=(sock.fileno(),))
     sock.close()
-    out.close()
     with _open_write(files["pid"]) as fh:
         fh.write(f"{pid} {_process_start(pid) or 0}\n")
-    return {"pid": pid, "started": True, "result_file": files["result"]}
+    return {"pid": pid, "started": True, "address": address, "result_file": files["result"]}
 
 
 def _daemonize(work, keep):
@@ -349,75 +513,26 @@ def _daemonize(work, keep):
     return int(text)
 
 
-# --- sender --------------------------------------------------------------
+# --- collection -------------------------------------------------------------
 
 
-def send_probes(peers, run_id, count=3, interval=0.05, source=None):
-    """Send ``count`` probes to every peer but ourselves.
-
-    Returns {source, sent: {peer: n}, errors: {peer: message}}; a send error
-    for one peer (no route, firewall reject) is a result, not a failure.
-    """
-    check_run_id(run_id)
-    peers = check_peers(peers)
-    sock = open_raw_socket()
-    sock.setsockopt(socket.IPPROTO_IP, socket.IP_HDRINCL, 1)
-    sent, errors, sources = {}, {}, set()
-    try:
-        targets = []
-        for peer in peers:
-            try:
-                src = source or source_for(peer)
-            except OSError as exc:
-                errors[peer] = str(exc)
-                continue
-            if src == peer:
-                continue
-            sources.add(src)
-            targets.append((peer, src))
-        for seq in range(count):
-            for peer, src in targets:
-                try:
-                    sock.sendto(build_packet(src, peer, run_id, seq), (peer, 0))
-                    sent[peer] = sent.get(peer, 0) + 1
-                except OSError as exc:
-                    errors[peer] = str(exc)
-            if seq + 1 < count:
-                time.sleep(interval)
-    finally:
-        sock.close()
-    return {"source": source or (sorted(sources)[0] if len(sources) == 1 else None),
-            "sent": sent, "errors": errors}
-
-
-# --- collector -----------------------------------------------------------
-
-
-def read_results(path):
-    """{sender: packets} from a listener's result file."""
-    heard = {}
+def read_status(path):
     try:
         with open(path) as fh:
-            for line in fh:
-                try:
-                    packet = json.loads(line)
-                except ValueError:
-                    continue  # the listener may be writing this line right now
-                heard[packet["outer_src"]] = heard.get(packet["outer_src"], 0) + 1
-    except FileNotFoundError:
-        pass
-    return heard
+            return json.load(fh)
+    except (OSError, ValueError):
+        return None
 
 
-def stop_listener(files):
-    """Stop the run's listener if it still runs and remove its files."""
+def stop_process(files):
+    """Stop the run's process if it still runs and remove its files; True if it ran."""
     pid = _read_pidfile(files["pid"])
     if pid is not None:
         try:
-            os.kill(pid, 15)
+            os.kill(pid, 9)
         except ProcessLookupError:
             pass
-    for path in files.values():
+    for path in list(files.values()) + [files["result"] + ".tmp"]:
         try:
             os.unlink(path)
         except FileNotFoundError:
@@ -425,34 +540,83 @@ def stop_listener(files):
     return pid is not None
 
 
-def collect(peers, run_id, wait=2.0, state_dir=None, address=None, poll=0.1):
-    """Wait up to ``wait`` s for every peer, then stop the listener and clean up.
+def send_stop(peers, run_id, address, order_crc):
+    """Tell the peers' processes to end (each exits at its deadline anyway)."""
+    if not peers:
+        return
+    sock = open_raw_socket()
+    sock.setsockopt(socket.IPPROTO_IP, socket.IP_HDRINCL, 1)
+    try:
+        for peer in peers:
+            for seq in range(2):
+                try:
+                    sock.sendto(build_packet(address, peer, run_id, seq, KIND_STOP, b"", order_crc), (peer, 0))
+                except OSError:
+                    pass
+    finally:
+        sock.close()
 
-    Returns {address, received_from: {peer: bool}, packets: {peer: n},
-    listener_expired}; peers equal to this node's own address are left out.
+
+def collect(peers, run_id, wait=5.0, state_dir=None, poll=0.1):
+    """Read this node's probe: its own column and every column it learnt.
+
+    Waits up to ``wait`` s for the process to finish (heard everyone; the
+    collector also every full column), then stops it, removes its files and
+    sends a stop packet to every peer that hears this node. Returns
+    {address, received_from, packets, columns: {peer: {peer: bool}},
+    unfinished: [peers whose process may still run], unexpected, listener_expired}.
     """
-    peers = check_peers(peers)
+    order = check_peers(peers)
     files = probe_files(run_id, state_dir)
-    if not os.path.exists(files["result"]):
+    status = read_status(files["result"])
+    if status is None:
         raise NoListenerError(
-            f"no IPIP probe listener for run {run_id} on this host: run the module with "
-            "state=listening (same run_id) before sending", run_id=run_id)
-    sources = {p: _safe_source(p) for p in peers}
-    if address is None:
-        locals_ = set(sources.values()) - {None}
-        address = sorted(locals_)[0] if len(locals_) == 1 else None
-    others = [p for p in peers if p != address and sources[p] != p]
-    deadline = time.monotonic() + wait
-    heard = read_results(files["result"])
-    while not all(p in heard for p in others) and time.monotonic() < deadline:
+            f"no IPIP probe for run {run_id} on this host: run the module with state=started "
+            "(same run_id) on every node first", run_id=run_id)
+    address = status["address"]
+    if address not in order:
+        order = check_peers(order + [address])
+    end = time.monotonic() + wait
+    running = _read_pidfile(files["pid"]) is not None
+    while running and not status.get("done") and time.monotonic() < end:
         time.sleep(poll)
-        heard = read_results(files["result"])
-    running = stop_listener(files)
+        status = read_status(files["result"]) or status
+        running = _read_pidfile(files["pid"]) is not None
+    expired = status.get("finished") == "deadline"
+    stop_process(files)
+    others = [p for p in order if p != address]
+    heard = status.get("heard") or {}
+    columns = {}
+    if status.get("order_crc") == order_checksum(order):
+        for peer, bits in (status.get("columns") or {}).items():
+            members = from_bitmap(order, bytes.fromhex(bits))
+            columns[peer] = {p: p in members for p in order if p != peer}
+    # A peer whose column says it hears us gets our stop packet; any other
+    # peer must be collected directly (its process and files are still there).
+    hears_us = [p for p in others if columns.get(p, {}).get(address)]
+    unfinished = [p for p in others if p not in hears_us]
+    send_stop(hears_us, run_id, address, order_checksum(order))
     return {"address": address,
             "received_from": {p: p in heard for p in others},
             "packets": {p: heard.get(p, 0) for p in others},
+            "columns": columns,
+            "unfinished": unfinished,
             "unexpected": sorted(set(heard) - set(others)),
-            "listener_expired": not running}
+            "listener_expired": expired}
+
+
+def stop_all(run_id=None, state_dir=None):
+    """Stop every probe process of this host (of one run, or of any run) and remove the files."""
+    directory = state_dir or default_state_dir()
+    prefix = FILE_PREFIX + (f"{run_id}-" if run_id else "")
+    suffix = f"-{_netns_id()}.pid"
+    stopped = []
+    for name in sorted(os.listdir(directory)):
+        if name.startswith(prefix) and name.endswith(suffix):
+            base = os.path.join(directory, name[:-len(".pid")])
+            if stop_process({"result": base + ".json", "pid": base + ".pid"}):
+                stopped.append(name[len(FILE_PREFIX):-len(suffix)])
+    return {"stopped": stopped}
 
 
 def _safe_source(peer):
@@ -465,24 +629,36 @@ def _safe_source(peer):
 # --- matrix (controller side) --------------------------------------------
 
 
-def probe_matrix(results):
-    """Pairwise matrix from the ``collected`` results of every node.
+def probe_matrix(results, hosts=None):
+    """Directional matrix from ``collected`` results.
 
-    ``results`` maps a host name to its ``collected`` result; a host whose
-    result is missing, failed or skipped counts as not measured. Returns
-    {matrix: {src_ip: {dst_ip: true|false|null}}, failed: [[src, dst]],
-    unmeasured: [host], table: str}. A cell is null when the receiver has no
-    result (its listener never answered), so nothing is known about it.
+    ``results`` is a {host: result} dict or a list of results. A result's own
+    ``received_from`` is the receiver's column; its ``columns`` are the ones
+    it learnt from its peers (a direct result wins). ``hosts`` ({host: ip})
+    names the hosts nothing is known about. A result missing, failed or
+    skipped counts as not measured. Returns {matrix: {src_ip: {dst_ip:
+    true|false|null}}, failed: [[src, dst]], unmeasured: [host], table: str}.
+    A cell is null when nothing is known about the receiver.
     """
-    received, unmeasured, addresses = {}, [], set()
-    for host, res in sorted((results or {}).items()):
+    items = sorted(results.items()) if isinstance(results, dict) else [(None, r) for r in results or []]
+    received, learnt, unmeasured, addresses = {}, {}, [], set()
+    for host, res in items:
         if not isinstance(res, dict) or res.get("failed") or res.get("skipped") \
                 or not isinstance(res.get("received_from"), dict) or not res.get("address"):
-            unmeasured.append(host)
+            if host is not None:
+                unmeasured.append(host)
             continue
         received[res["address"]] = res["received_from"]
         addresses.add(res["address"])
         addresses.update(res["received_from"])
+        for peer, column in (res.get("columns") or {}).items():
+            learnt.setdefault(peer, column)
+            addresses.add(peer)
+    for peer, column in learnt.items():
+        received.setdefault(peer, column)
+    if hosts:
+        addresses.update(hosts.values())
+        unmeasured = sorted(set(unmeasured) | {h for h, ip in hosts.items() if ip not in received})
     order = sorted(addresses, key=ipaddress.IPv4Address)
     matrix = {src: {dst: (received[dst].get(src) if dst in received else None)
                     for dst in order if dst != src} for src in order}

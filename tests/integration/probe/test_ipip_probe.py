@@ -17,27 +17,30 @@ pytestmark = pytest.mark.lab
 NODES = ("a", "b")
 
 
-def probe_round(topo, run_id, wait=2.0):
-    """Listen on both nodes, send from both, collect from both: the real step order."""
+def probe_round(topo, run_id, wait=3.0):
+    """Start on both nodes (a collects), collect on a, then directly on what a names unfinished."""
     peers = [topo.ip[n] for n in NODES]
     state_dirs = {n: topo.tmp / f"state-{n}" for n in NODES}
     for node in NODES:
         state_dirs[node].mkdir(exist_ok=True)
-        ok, started = topo.call(node, "start_listener", run_id, 30, str(state_dirs[node]))
-        assert ok and started["started"], started
+        ok, started = topo.call(node, "start", peers, run_id, 30, node == "a", 0.2, 1, None,
+                                str(state_dirs[node]))
+        assert ok and started["started"] and started["address"] == topo.ip[node], started
+    ok, first = topo.call("a", "collect", peers, run_id, wait, str(state_dirs["a"]))
+    assert ok, first
+    results = {"a": first}
+    if topo.ip["b"] in first["unfinished"]:
+        ok, results["b"] = topo.call("b", "collect", peers, run_id, 0, str(state_dirs["b"]))
+        assert ok, results["b"]
     for node in NODES:
-        ok, sent = topo.call(node, "send_probes", peers, run_id)
-        other = topo.ip["b" if node == "a" else "a"]
-        assert ok and sent == {"source": topo.ip[node], "sent": {other: 3}, "errors": {}}, sent
-    results = {}
-    for node in NODES:
-        ok, results[node] = topo.call(node, "collect", peers, run_id, wait, str(state_dirs[node]))
-        assert ok, results[node]
-        # Collected means stopped and gone: no process, no file left behind.
-        assert list(state_dirs[node].iterdir()) == []
-    for node in NODES:
-        assert wait_until(lambda n=node: not topo.listeners(n)), f"listener still running in {node}"
+        # Collected or done means stopped and gone: no process, no file left behind.
+        assert wait_until(lambda n=node: not topo.listeners(n)), f"probe still running in {node}"
+        assert wait_until(lambda n=node: list(state_dirs[n].iterdir()) == []), list(state_dirs[node].iterdir())
     return results
+
+
+def matrix_of(results):
+    return ipip_probe_matrix(list(results.values()), {"a": "198.18.200.2", "b": "198.18.200.18"})
 
 
 def wait_until(cond, timeout=5.0):
@@ -49,16 +52,20 @@ def wait_until(cond, timeout=5.0):
     return cond()
 
 
+NAME = {"198.18.200.2": "a", "198.18.200.18": "b"}
+
+
 def heard(results):
-    """{receiver: {sender: bool}} by node name, for readable assertions."""
-    name = {ip: n for n, ip in (("a", "198.18.200.2"), ("b", "198.18.200.18"))}
-    return {node: {name[ip]: ok for ip, ok in res["received_from"].items()} for node, res in results.items()}
+    """{receiver: {sender: bool}} by node name, from the matrix, for readable assertions."""
+    matrix = matrix_of(results)["matrix"]
+    return {NAME[dst]: {NAME[src]: matrix[src][dst] for src in matrix if src != dst} for dst in matrix}
 
 
 def test_protocol_4_passes_then_is_dropped_then_passes_again(topology):
     results = probe_round(topology, "pass-1")
     assert heard(results) == {"a": {"b": True}, "b": {"a": True}}
-    assert results["a"]["packets"] == {"198.18.200.18": 3}
+    # All is well: the collector's word is final, b ended by itself.
+    assert list(results) == ["a"] and results["a"]["unfinished"] == []
     assert results["a"]["address"] == "198.18.200.2" and results["a"]["listener_expired"] is False
 
     topology.block_ipip()
@@ -67,44 +74,74 @@ def test_protocol_4_passes_then_is_dropped_then_passes_again(topology):
     finally:
         topology.unblock_ipip()
     assert heard(results) == {"a": {"b": False}, "b": {"a": False}}
-    matrix = ipip_probe_matrix(results)
+    matrix = matrix_of(results)
     assert matrix["failed"] == [["198.18.200.2", "198.18.200.18"], ["198.18.200.18", "198.18.200.2"]]
+    assert matrix["unmeasured"] == []
 
     results = probe_round(topology, "pass-2")
     assert heard(results) == {"a": {"b": True}, "b": {"a": True}}
 
 
-def test_one_way_drop_shows_in_the_right_cell(topology):
-    topology.block_ipip("ip saddr 198.18.200.2")
+@pytest.mark.parametrize("blocked, expected", [
+    ("ip saddr 198.18.200.2", {"a": {"b": True}, "b": {"a": False}}),
+    ("ip saddr 198.18.200.18", {"a": {"b": False}, "b": {"a": True}}),
+])
+def test_one_way_drop_shows_in_the_right_cell(topology, blocked, expected):
+    topology.block_ipip(blocked)
     try:
-        results = probe_round(topology, "oneway-1", wait=1.0)
+        results = probe_round(topology, "oneway-" + blocked[-1], wait=1.0)
     finally:
         topology.unblock_ipip()
-    assert heard(results) == {"a": {"b": True}, "b": {"a": False}}
-    out = ipip_probe_matrix(results)
-    assert out["matrix"] == {"198.18.200.2": {"198.18.200.18": False},
-                             "198.18.200.18": {"198.18.200.2": True}}
+    assert heard(results) == expected
+
+
+def test_a_peer_started_late_is_still_heard_both_ways(topology):
+    """More nodes than forks: b starts seconds after a; a keeps re-sending until it hears b."""
+    state = {n: topology.tmp / f"state-late-{n}" for n in NODES}
+    peers = [topology.ip[n] for n in NODES]
+    for node in NODES:
+        state[node].mkdir()
+    assert topology.call("a", "start", peers, "late-1", 30, True, 0.2, 1, None, str(state["a"]))[0]
+    time.sleep(2)
+    assert topology.call("b", "start", peers, "late-1", 30, False, 0.2, 1, None, str(state["b"]))[0]
+    ok, res = topology.call("a", "collect", peers, "late-1", 3.0, str(state["a"]))
+    assert ok and res["unfinished"] == [], res
+    assert heard({"a": res}) == {"a": {"b": True}, "b": {"a": True}}
 
 
 def test_other_runs_are_not_counted(topology):
     state = topology.tmp / "state-other"
     state.mkdir()
     peers = [topology.ip[n] for n in NODES]
-    assert topology.call("b", "start_listener", "mine", 30, str(state))[0]
-    assert topology.call("a", "send_probes", peers, "someone-else")[0]
+    assert topology.call("b", "start", peers, "mine", 30, True, 0.2, 1, None, str(state))[0]
+    assert topology.call("a", "start", peers, "someone-else", 2, False, 0.2, 1, None, str(state))[0]
     ok, res = topology.call("b", "collect", peers, "mine", 1.0, str(state))
     assert ok and res["received_from"] == {"198.18.200.2": False} and res["unexpected"] == []
+    assert wait_until(lambda: not topology.listeners("a"), timeout=5)
 
 
-def test_listener_stops_by_itself_after_listen_timeout(topology):
+def test_probe_stops_by_itself_at_its_deadline(topology):
+    """Interrupted: nothing collects; b never answers; the process still ends at its deadline."""
     state = topology.tmp / "state-expire"
     state.mkdir()
-    ok, started = topology.call("a", "start_listener", "expire-1", 1, str(state))
+    ok, started = topology.call("a", "start", [topology.ip["a"], topology.ip["b"]], "expire-1", 1, False,
+                                0.2, 1, None, str(state))
     assert ok and topology.listeners("a") == [str(started["pid"])]
-    assert wait_until(lambda: not topology.listeners("a"), timeout=4), "listener outlived listen_timeout"
+    assert wait_until(lambda: not topology.listeners("a"), timeout=4), "probe outlived its timeout"
     ok, res = topology.call("a", "collect", [topology.ip["a"], topology.ip["b"]], "expire-1", 0, str(state))
     assert ok and res["listener_expired"] is True and res["received_from"] == {"198.18.200.18": False}
     assert list(state.iterdir()) == []
+
+
+def test_absent_stops_what_an_interrupted_run_left(topology):
+    state = topology.tmp / "state-absent"
+    state.mkdir()
+    ok, started = topology.call("a", "start", [topology.ip["a"], topology.ip["b"]], "left-1", 60, True,
+                                0.2, 1, None, str(state))
+    assert ok and topology.listeners("a")
+    ok, res = topology.call("a", "stop_all", None, str(state))
+    assert ok and res == {"stopped": ["left-1"]}
+    assert wait_until(lambda: not topology.listeners("a")) and list(state.iterdir()) == []
 
 
 def test_module_steps_through_ansible_in_check_mode(topology):
@@ -116,23 +153,16 @@ def test_module_steps_through_ansible_in_check_mode(topology):
     peers = [topology.ip[n] for n in NODES]
     run_id = f"ansible-{os.getpid()}"
     for node in NODES:
-        res = topology.ansible(node, {"state": "listening", "run_id": run_id, "listen_timeout": 60},
-                               check=True)
-        assert res.get("failed") is not True and res["changed"] is False and res["started"], res
-        # Ansible has returned while the detached listener keeps running.
-        assert topology.listeners(node) == [str(res["pid"])]
+        res = topology.ansible(node, {"state": "started", "run_id": run_id, "peers": peers, "timeout": 60,
+                                      "collector": node == "a"}, check=True)
+        assert res.get("failed") is not True and res["changed"] is False and res["started"], res.get("msg")
+    res = topology.ansible("a", {"state": "collected", "run_id": run_id, "peers": peers}, check=True)
+    assert res["changed"] is False and res["unfinished"] == [], res
     for node in NODES:
-        res = topology.ansible(node, {"state": "sent", "run_id": run_id, "peers": peers}, check=True)
-        assert res["changed"] is False and sum(res["sent"].values()) == 3, res
-    results = {}
-    for node in NODES:
-        results[node] = topology.ansible(node, {"state": "collected", "run_id": run_id, "peers": peers},
-                                         check=True)
-        assert results[node]["changed"] is False
         assert wait_until(lambda n=node: not topology.listeners(n))
-    assert heard(results) == {"a": {"b": True}, "b": {"a": True}}
-    assert not [p for p in pathlib.Path("/run").iterdir() if run_id in p.name]
-    out = ipip_probe_matrix(results)
+    assert heard({"a": res}) == {"a": {"b": True}, "b": {"a": True}}
+    assert wait_until(lambda: not [p for p in pathlib.Path("/run").iterdir() if run_id in p.name])
+    out = matrix_of({"a": res})
     assert out["failed"] == [] and out["unmeasured"] == []
     assert out["table"].splitlines()[2].split() == ["198.18.200.2", "-", "ok"]
 
@@ -140,15 +170,15 @@ def test_module_steps_through_ansible_in_check_mode(topology):
 def test_module_collect_without_listener_says_what_to_run():
     res = run_module("ipip_probe", {"state": "collected", "run_id": "never-started",
                                     "peers": ["198.18.200.2"], "state_dir": "/nonexistent"})
-    assert res["failed"] and "run the module with state=listening" in res["msg"]
+    assert res["failed"] and "run the module with state=started" in res["msg"]
 
 
 @pytest.mark.parametrize("args, message", [
-    ({"state": "sent", "run_id": "r1"}, "peers"),
-    ({"state": "sent", "run_id": "r1", "peers": ["x"], "count": 0}, "count=0 is out of range"),
-    ({"state": "listening", "run_id": "r1", "listen_timeout": 7200}, "listen_timeout=7200 is out of range"),
-    ({"state": "listening", "run_id": "r 1"}, "run_id 'r 1' is invalid"),
-    ({"state": "sent", "run_id": "r1", "peers": ["node-2"]}, "peer 'node-2' is not an IPv4 address"),
+    ({"state": "started", "run_id": "r1"}, "peers"),
+    ({"state": "started", "run_id": "r1", "peers": ["x"], "count": 0}, "count=0 is out of range"),
+    ({"state": "started", "run_id": "r1", "peers": ["x"], "listen_timeout": 7200}, "timeout=7200 is out of range"),
+    ({"state": "started", "run_id": "r 1", "peers": ["198.18.200.2"]}, "run_id 'r 1' is invalid"),
+    ({"state": "started", "run_id": "r1", "peers": ["node-2"]}, "peer 'node-2' is not an IPv4 address"),
 ])
 def test_module_bad_input_names_what_to_change(args, message):
     res = run_module("ipip_probe", args)

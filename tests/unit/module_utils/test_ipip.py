@@ -45,7 +45,16 @@ def test_packet_is_ipip_around_an_icmp_echo():
 def test_build_and_parse_roundtrip():
     parsed = ipip.parse_packet(ipip.build_packet(SRC, DST, "nightly-42", 70000))
     assert parsed == {"outer_src": SRC, "outer_dst": DST, "inner_src": SRC, "inner_dst": DST,
-                      "run_id": "nightly-42", "sender": SRC, "seq": 70000}
+                      "run_id": "nightly-42", "sender": SRC, "seq": 70000, "kind": ipip.KIND_PROBE,
+                      "order_crc": 0, "column": b""}
+
+
+def test_packet_carries_the_senders_column():
+    order = ["198.18.0.11", "198.18.0.12", "198.18.0.13"]
+    column = ipip.to_bitmap(order, {"198.18.0.11", "198.18.0.13"})
+    crc = ipip.order_checksum(order)
+    parsed = ipip.parse_packet(ipip.build_packet(SRC, DST, "r1", 3, ipip.KIND_PROBE, column, crc))
+    assert parsed["order_crc"] == crc and ipip.from_bitmap(order, parsed["column"]) == {order[0], order[2]}
 
 
 def test_parse_accepts_ip_options_in_the_outer_header():
@@ -91,7 +100,7 @@ def test_peers_are_normalised_and_bad_ones_named():
 @pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("setpriv"), reason="needs root to drop to nobody")
 def test_without_root_the_error_says_root_is_needed():
     code = ("import sys; sys.path.insert(0, sys.argv[1]); import ipip\n"
-            "try:\n    ipip.send_probes(['198.18.0.12'], 'r1')\n"
+            "try:\n    ipip.start(['198.18.0.12'], 'r1', 5, source='198.18.0.11', state_dir='/tmp')\n"
             "except ipip.NeedsRootError as exc:\n    print(exc)\n")
     proc = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
                            "/usr/bin/python3", "-c", code, str(ROOT / "plugins" / "module_utils")],
@@ -141,3 +150,62 @@ def test_matrix_table_shows_failures():
 def test_matrix_of_nothing():
     assert ipip.probe_matrix({}) == {"matrix": {}, "failed": [], "unmeasured": [],
                                      "table": "IPIP probe: no results"}
+
+
+# --- the probe process's decisions (Prober), driven by hand ------------------
+
+ORDER = ["198.18.0.11", "198.18.0.12", "198.18.0.13"]
+
+
+def packet_from(prober_or_src, dst, order=ORDER, heard=(), kind=ipip.KIND_PROBE):
+    src = prober_or_src
+    column = ipip.to_bitmap(order, set(heard) | {src})
+    return ipip.parse_packet(ipip.build_packet(src, dst, "r1", 1, kind, column, ipip.order_checksum(order)))
+
+
+def test_prober_resends_until_heard_and_once_more_after():
+    me = ipip.Prober(ORDER, ORDER[0])
+    assert me.burst() == ORDER[1:]  # everyone at the start
+    assert me.burst() == ORDER[1:]  # nobody heard: again, every interval
+    me.on_packet(packet_from(ORDER[1], ORDER[0]))
+    # .12 was heard: our column grew, so everyone is owed it once more.
+    assert me.burst() == ORDER[1:]
+    assert me.burst() == [ORDER[2]]  # .12 is settled, .13 still unheard
+    assert not me.done()
+    me.on_packet(packet_from(ORDER[2], ORDER[0]))
+    assert not me.done()  # owes both its final column
+    assert me.burst() == ORDER[1:] and me.burst() == [] and me.done()
+
+
+def test_collector_waits_for_every_full_column():
+    col = ipip.Prober(ORDER, ORDER[0], collector=True)
+    col.on_packet(packet_from(ORDER[1], ORDER[0], heard=[ORDER[0]]))
+    col.on_packet(packet_from(ORDER[2], ORDER[0], heard=[ORDER[0]]))
+    col.burst()
+    assert not col.done() and col.full_columns() == []
+    col.on_packet(packet_from(ORDER[1], ORDER[0], heard=ORDER))
+    col.on_packet(packet_from(ORDER[2], ORDER[0], heard=ORDER))
+    col.burst()
+    assert col.done() and col.full_columns() == ORDER[1:]
+    status = col.status()
+    assert status["heard"] == {ORDER[1]: 2, ORDER[2]: 2} and status["done"] is True
+
+
+def test_columns_over_another_peer_list_are_ignored_and_stop_ends():
+    me = ipip.Prober(ORDER, ORDER[0])
+    me.on_packet(packet_from(ORDER[1], ORDER[0], order=ORDER[:2], heard=ORDER[:2]))
+    assert ORDER[1] in me.heard and me.columns == {}
+    me.on_packet(packet_from(ORDER[1], ORDER[0], kind=ipip.KIND_STOP))
+    assert me.done() and me.status()["stopped"] is True
+
+
+def test_matrix_fills_columns_learnt_by_the_collector():
+    collector = {"address": ORDER[0], "received_from": {ORDER[1]: True, ORDER[2]: True},
+                 "columns": {ORDER[1]: {ORDER[0]: True, ORDER[2]: False}}}
+    out = ipip.probe_matrix([collector], {"n1": ORDER[0], "n2": ORDER[1], "n3": ORDER[2]})
+    assert out["matrix"][ORDER[2]] == {ORDER[0]: True, ORDER[1]: False}
+    assert out["matrix"][ORDER[0]][ORDER[2]] is None  # nothing known about .13's column
+    assert out["unmeasured"] == ["n3"] and out["failed"] == [[ORDER[2], ORDER[1]]]
+    direct = {"address": ORDER[2], "received_from": {ORDER[0]: True, ORDER[1]: True}}
+    out = ipip.probe_matrix([collector, direct], {"n1": ORDER[0], "n2": ORDER[1], "n3": ORDER[2]})
+    assert out["unmeasured"] == [] and out["matrix"][ORDER[0]][ORDER[2]] is True
