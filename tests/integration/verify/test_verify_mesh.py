@@ -54,8 +54,8 @@ def test_five_node_mesh_is_healthy_until_tcp179_is_blocked_between_two_nodes(dir
     lab = dirty_lab
     allow_ipip(lab)
     # Tags make the deny rules below select exactly one pair (targetTags pick the receiving node).
-    lab.add_node("node-4", tags=["pair-a"])
-    lab.add_node("node-5", tags=["pair-b"])
+    lab.add_node("node-4", tags=["pair-a"], joined=True)
+    lab.add_node("node-5", tags=["pair-b"], joined=True)
     names = [f"node-{i}" for i in range(1, 6)]
     wait(lambda: full_mesh(lab, names), "a full 5-node mesh")
     healthy = verify(lab)
@@ -137,7 +137,7 @@ def test_calico_node_stopped_on_one_node_is_bird_down_there(dirty_lab):
 def test_two_hosts_sharing_a_name_is_one_duplicate_nodename_finding(dirty_lab):
     lab = dirty_lab
     allow_ipip(lab)
-    new = lab.add_node("node-4", hostname="node-1")
+    new = lab.add_node("node-4", hostname="node-1", joined=True)
     old_ip = ip(lab, "node-1")
     # Last writer wins: node-4 takes Calico Node node-1 and the old node-1 loses its mesh.
     wait(lambda: established(lab, "node-4") == {ip(lab, "node-2"), ip(lab, "node-3")}
