@@ -11,12 +11,12 @@ What it reproduces, from Calico v3.30's behaviour (REFERENCE.md):
 - at start it registers/updates its Node in etcd (etcdv3 layout) and rewrites
   the nodename file without a newline; it creates `default-ipv4-ippool` from
   CALICO_IPV4POOL_CIDR (IPIP Always, as kubeasz configures it) when no pool exists;
-- confd: renders BIRD's mesh from the registered Nodes and BGPConfiguration
-  (see bird_conf.py), using its own IP as the datastore has it, and reloads
+- confd: renders BIRD's mesh, route-reflector client settings and BGPPeers
+  from the registered Nodes, BGPConfiguration and BGPPeers (see bird_conf.py), using its own IP as the datastore has it, and reloads
   BIRD when that changes; BIRD runs as its child and is restarted if it dies.
 
 What it does not: IPAM and tunnel addresses, Felix (routes, policy, tunl0),
-BGPPeer resources, IPv6, the Kubernetes datastore, health endpoints.
+IPv6, the Kubernetes datastore, health endpoints.
 Restarting it is the lab's "delete the calico-node pod".
 """
 
@@ -112,8 +112,9 @@ class Supervisor:
     def render(self):
         nodes = etcd.resources(self.args.etcd, "nodes")
         bgp = etcd.resources(self.args.etcd, "bgpconfigurations").get("default")
+        peers = etcd.resources(self.args.etcd, "bgppeers")
         own_ip = bird_conf.node_ip(nodes.get(self.name) or {}) or self.args.ip
-        return bird_conf.render(own_ip, nodes, bgp)
+        return bird_conf.render(own_ip, nodes, bgp, peers, self.name)
 
     def ensure_bird(self, config):
         if config != self.rendered:
