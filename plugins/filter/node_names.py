@@ -36,6 +36,14 @@ def planned_machines(plan):
     return [{"name": entry["name"], "hostname": entry["hostname"]} for entry in plan]
 
 
+def ec2_duplicate_names(instances, names):
+    """['name (i-1, i-2)'] for each planned name that several live EC2 instances carry."""
+    if not isinstance(instances, list):
+        raise AnsibleFilterError("ec2_duplicate_names: pass the instances of amazon.aws.ec2_instance_info")
+    return source.ec2_duplicate_names(instances, names)
+
+
 class FilterModule:
     def filters(self):
-        return {"names_in_use": names_in_use, "batch_machines": batch_machines, "planned_machines": planned_machines}
+        return {"names_in_use": names_in_use, "batch_machines": batch_machines, "planned_machines": planned_machines,
+                "ec2_duplicate_names": ec2_duplicate_names}

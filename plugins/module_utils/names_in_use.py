@@ -61,3 +61,14 @@ def batch_machines(batch, gcp=None, aws=None):
         if tags.get(BATCH_KEY, "") == batch:
             out.append({"name": tags.get("Name"), "ip": inst.get("private_ip_address")})
     return out
+
+
+def ec2_duplicate_names(instances, names):
+    """['name (i-1, i-2)'] for each planned name that more than one live EC2 instance carries."""
+    out = []
+    for name in names or []:
+        ids = [i.get("instance_id") for i in _aws_live(list(instances or []))
+               if (i.get("tags") or {}).get("Name") == name]
+        if len(ids) > 1:
+            out.append(f"{name} ({', '.join(ids)})")
+    return out

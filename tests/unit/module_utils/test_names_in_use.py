@@ -50,3 +50,12 @@ def test_batch_machines_are_the_ones_carrying_the_batch_label_or_tag():
     assert batch_machines("b2", gcp=GCP, aws=AWS) == [
         {"name": "k8s-node-1", "ip": "10.128.0.5"}, {"name": "aws-na-k8s-temp1", "ip": "172.31.3.33"}]
     assert batch_machines("b3", gcp=GCP, aws=AWS) == []
+
+
+def test_a_name_carried_by_two_live_instances_is_a_duplicate():
+    from ansible_collections.calico_fleet.fleet.plugins.module_utils.names_in_use import ec2_duplicate_names
+
+    twice = AWS["instances"] + [{"instance_id": "i-4", "state": {"name": "pending"},
+                                 "tags": {"Name": "aws-na-k8s-temp1"}}]
+    assert ec2_duplicate_names(twice, ["aws-na-k8s-temp1", "aws-na-k8s-temp9"]) == ["aws-na-k8s-temp1 (i-1, i-4)"]
+    assert ec2_duplicate_names(AWS["instances"], ["aws-na-k8s-temp1"]) == []
