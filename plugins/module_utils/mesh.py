@@ -1,3 +1,5 @@
+# Copyright: calico-fleet contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Expected BGP peers, mesh evaluation, matrix and its text rendering.
 
 Expected peers follow confd's rules (REFERENCE.md, "calico-node semantics"):
@@ -61,16 +63,12 @@ FIX_TEXT = {
         "ansible-playbook playbooks/scale-out.yml --tags network",
         "aws": "allow TCP 179 from the nodes' own security group (role aws_network): "
         "ansible-playbook playbooks/scale-out.yml --tags network",
-        "lab": "allow TCP 179 between the nodes in the lab VPC firewall (GCP rule model, role gcp_network): "
-        "ansible-playbook playbooks/scale-out.yml --tags network",
     },
     "ipip": {
         "gcp": "add the INGRESS firewall rule allowing IP protocol 4 from the VPC range (rule calico-ipip, "
         "role gcp_network): ansible-playbook playbooks/scale-out.yml --tags network",
         "aws": "add the security group rule {proto: '4', cidr_ip: <VPC CIDR>} (role aws_network): "
         "ansible-playbook playbooks/scale-out.yml --tags network",
-        "lab": "allow IP protocol 4 in the lab VPC firewall (GCP rule model, rule calico-ipip, role "
-        "gcp_network): ansible-playbook playbooks/scale-out.yml --tags network",
     },
 }
 

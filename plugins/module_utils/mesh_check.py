@@ -11,7 +11,7 @@ ARGUMENT_SPEC = dict(
     nodes=dict(type="list", elements="dict", required=True),
     bgp_configuration=dict(type="dict", default={}),
     probe=dict(type="dict"),
-    cloud=dict(type="str", choices=["gcp", "aws", "lab"], default="gcp"),
+    cloud=dict(type="str", choices=["gcp", "aws"], default="gcp"),
     fail_on_findings=dict(type="bool", default=True),
 )
 

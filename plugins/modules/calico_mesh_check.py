@@ -50,7 +50,7 @@ options:
   cloud:
     description: Cloud the nodes run in; selects the fix text for firewall findings.
     type: str
-    choices: [gcp, aws, lab]
+    choices: [gcp, aws]
     default: gcp
   fail_on_findings:
     description: Fail when the cluster is unhealthy (any finding of severity error).
