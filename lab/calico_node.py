@@ -12,8 +12,9 @@ What it reproduces, from Calico v3.30's behaviour (REFERENCE.md):
   the nodename file without a newline; it creates `default-ipv4-ippool` from
   CALICO_IPV4POOL_CIDR (IPIP Always, as kubeasz configures it) when no pool exists;
 - confd: renders BIRD's mesh, route-reflector client settings and BGPPeers
-  from the registered Nodes, BGPConfiguration and BGPPeers (see bird_conf.py), using its own IP as the datastore has it, and reloads
-  BIRD when that changes; BIRD runs as its child and is restarted if it dies.
+  from the registered Nodes, BGPConfiguration and BGPPeers (see
+  bird_conf.py), using its own IP as the datastore has it, and reloads BIRD
+  when that changes; BIRD runs as its child and is restarted if it dies.
 
 What it does not: IPAM and tunnel addresses, Felix (routes, policy, tunl0),
 IPv6, the Kubernetes datastore, health endpoints.
