@@ -1,26 +1,30 @@
 """playbooks/fix-nodename-conflict.yml on the lab's reproduction of the field-notes incident.
 
 The incident (FIELD-NOTES section 3): a new machine node-4 boots with the
-existing hostname node-1, its calico-node registers Calico Node node-1 with
-its own IP (last writer wins) and the old node-1 loses its BGP mesh.
+existing hostname node-1 and joins the cluster the kubeasz way (`ezctl
+add-node`: Kubernetes node name = its IP); its calico-node names itself from
+the hostname, registers Calico Node node-1 with its own IP (last writer
+wins) and the established node-1 loses its BGP mesh. node-1 carries pods:
+its address allocations and workload endpoints are seeded in etcd.
+calico-node runs as a systemd service on lab nodes (`systemctl restart
+calico-node`); the lab inventory gives every machine its creation time.
 Datastore snapshots are read with etcdctl, not with the code under test.
 """
 
-import base64
 import json
-import shutil
-import subprocess
 import time
 
 import pytest
 
 from tests.conftest import run_module
 from tests.integration.conftest import ROOT, recap, run_playbook
+from tests.integration.remediation.calico_keys import ETCDCTL, etcd_snapshot, keys_of, node_keys, seed
 
 PLAYBOOK = ROOT / "playbooks" / "fix-nodename-conflict.yml"
 HERE = ROOT / "tests" / "integration" / "remediation"
-ETCDCTL = shutil.which("etcdctl")
 pytestmark = pytest.mark.skipif(ETCDCTL is None, reason="etcdctl is not installed")
+# node-1's address allocations: affine block, handles, affinity, IPAM host key, endpoints, Felix config.
+ESTABLISHED_KEYS = node_keys("node-1", 139)
 
 
 def wait(predicate, what, timeout=30):
@@ -31,21 +35,23 @@ def wait(predicate, what, timeout=30):
         time.sleep(0.5)
 
 
-def etcd_snapshot(lab):
-    """(revision, {key: (create_revision, mod_revision, value)}) of the whole datastore."""
-    out = subprocess.run([ETCDCTL, f"--endpoints={lab.etcd_endpoint()}", "get", "/", "--prefix", "-w", "json"],
-                         capture_output=True, text=True, timeout=20, check=True, env={"ETCDCTL_API": "3"})
-    reply = json.loads(out.stdout)
-    kvs = {base64.b64decode(kv["key"]).decode(): (kv["create_revision"], kv["mod_revision"],
-                                                  base64.b64decode(kv["value"]).decode())
-           for kv in reply.get("kvs", [])}
-    return reply["header"]["revision"], kvs
-
-
 def node_files(lab):
     """What a user sees on every node: hostname, /etc/hostname, /etc/hosts, the raw nodename file."""
     script = "hostname; echo ---; cat /etc/hostname; echo ---; cat /etc/hosts; echo ---; cat /var/lib/calico/nodename"
     return {n["name"]: lab.node_exec(n["name"], ["sh", "-c", script]).stdout for n in lab.status()["nodes"]}
+
+
+def kube_nodes(lab):
+    """{Kubernetes node: STATUS} as `kubectl get nodes` prints it on the control plane."""
+    out = lab.node_exec("node-1", ["kubectl", "get", "nodes"], check=True).stdout
+    return {line.split()[0]: line.split()[1] for line in out.splitlines()[1:]}
+
+
+def task_output(stdout, task):
+    """The lines Ansible printed for one task of the role (its status lines)."""
+    marker = f"TASK [calico_fleet.fleet.nodename_conflict : {task}]"
+    assert marker in stdout, f"{task!r} did not run"
+    return stdout.split(marker, 1)[1].split("\nTASK [", 1)[0]
 
 
 def registered(lab, name):
@@ -56,7 +62,10 @@ def registered(lab, name):
 @pytest.fixture
 def incident(dirty_lab):
     lab = dirty_lab
-    new = lab.add_node("node-4", hostname="node-1")
+    seed(lab, ESTABLISHED_KEYS)  # the established node's pods
+    new = lab.add_node("node-4", hostname="node-1")  # a bare machine from the default image
+    joined = lab.node_exec("node-1", ["ezctl", "add-node", "k8s-01", new["ip"]], timeout=120)
+    assert joined.returncode == 0, joined.stdout + joined.stderr
     wait(lambda: registered(lab, "node-1") == new["ip"], "node-4 to take over Calico Node node-1")
     wait(lambda: not any(v.startswith("Established") for v in lab.bgp_sessions("node-1").values()),
          "old node-1 to lose its BGP peers", timeout=60)
@@ -66,49 +75,81 @@ def incident(dirty_lab):
 def lab_vars(tmp_path, lab, **extra):
     path = tmp_path / "vars.json"
     path.write_text(json.dumps({"nodename_conflict_etcd_endpoints": [lab.etcd_endpoint()],
-                                "nodename_conflict_restart_method": "lab", **extra}))
+                                "nodename_conflict_restart_method": "systemd",
+                                "nodename_conflict_wait_timeout": 60, **extra}))
     return f"@{path}"
+
+
+def new_name_of(new):
+    return "ip-" + new["ip"].replace(".", "-")
 
 
 def test_check_mode_prints_the_plan_and_writes_nothing(incident, tmp_path):
     lab, new = incident
     old_ip = lab.get_node("node-1")["ip"]
-    before = (etcd_snapshot(lab), node_files(lab))
+    before = (etcd_snapshot(lab), node_files(lab), kube_nodes(lab))
     proc = run_playbook(PLAYBOOK, "--check", "--diff", "-e", lab_vars(tmp_path, lab))
-    assert (etcd_snapshot(lab), node_files(lab)) == before
-    new_name = "ip-" + old_ip.replace(".", "-")
-    assert f"node-1 ({old_ip}): rename node-1 -> {new_name} [duplicate_nodename]; delete Calico Node none" \
-        in proc.stdout
-    assert f"keep node-1 ({new['ip']}, held by node-4, a live host: never deleted)" in proc.stdout
-    assert f"+{new_name}" in proc.stdout  # the diff of the nodename file and hostname
+    assert (etcd_snapshot(lab), node_files(lab), kube_nodes(lab)) == before
+    assert (f"node-4 ({new['ip']}): rename node-1 -> {new_name_of(new)} [duplicate_nodename]; "
+            "decommission Calico Node none; node-1 keeps node-1 (node-1 created first (cloud creation time))"
+            ) in proc.stdout
+    assert f"restart calico-node on node-1 so that node-1 is registered with {old_ip} again" in proc.stdout
+    assert f"+{new_name_of(new)}" in proc.stdout  # the diff of the nodename file and hostname
 
 
-def test_real_run_fixes_the_incident_and_a_second_run_changes_nothing(incident, tmp_path):
+def test_real_run_renames_the_newcomer_keeps_the_established_node_and_a_second_run_changes_nothing(
+        incident, tmp_path):
     lab, new = incident
     old_ip = lab.get_node("node-1")["ip"]
-    winner_key = "/calico/resources/v3/projectcalico.org/nodes/node-1"
-    winner_created = etcd_snapshot(lab)[1][winner_key][0]
+    new_name = new_name_of(new)
+    _rev, kvs = etcd_snapshot(lab)
+    established = {k: kvs[k] for k in ESTABLISHED_KEYS}
+    assert keys_of(kvs, "node-1") - set(established) == {"/calico/resources/v3/projectcalico.org/nodes/node-1"}
     extra = lab_vars(tmp_path, lab)
     proc = run_playbook(PLAYBOOK, "-e", extra)
-    assert recap(proc.stdout)["node-1"]["changed"] > 0
-    assert all(recap(proc.stdout)[h]["changed"] == 0 for h in ("node-2", "node-3", "node-4"))
+    counts = recap(proc.stdout)
+    assert counts["node-4"]["changed"] > 0
+    assert all(counts[h]["changed"] == 0 for h in ("node-1", "node-2", "node-3")), counts
+    assert "changed: [node-4 -> node-1" in task_output(proc.stdout, "Drain the Kubernetes node")
 
     lab.wait_for_mesh(timeout=30)
     status = lab.status()["nodes"]
     assert all(n["bgp_established"] == 3 for n in status), status
     names = {n["name"]: (n["hostname"], n["calico_node_name"]) for n in status}
-    new_name = "ip-" + old_ip.replace(".", "-")
-    assert names == {"node-1": (new_name, new_name), "node-2": ("node-2", "node-2"),
-                     "node-3": ("node-3", "node-3"), "node-4": ("node-1", "node-1")}
-    nodes = etcd_snapshot(lab)[1]
-    assert sorted(k.rsplit("/", 1)[1] for k in nodes if "/nodes/" in k) == sorted([new_name, "node-1", "node-2",
-                                                                                   "node-3"])
-    # The winner's registration was never deleted and re-created: same create revision, same IP.
-    assert nodes[winner_key][0] == winner_created and registered(lab, "node-1") == new["ip"]
-    assert lab.node_exec("node-1", ["cat", "/var/lib/calico/nodename"]).stdout == new_name  # no newline
+    assert names == {"node-1": ("node-1", "node-1"), "node-2": ("node-2", "node-2"),
+                     "node-3": ("node-3", "node-3"), "node-4": (new_name, new_name)}
+    _rev, kvs = etcd_snapshot(lab)
+    assert sorted(k.rsplit("/", 1)[1] for k in kvs if "/nodes/" in k) == sorted(
+        ["node-1", "node-2", "node-3", new_name])
+    assert registered(lab, "node-1") == old_ip and registered(lab, new_name) == new["ip"]
+    # node-1's address allocations, affinities and endpoints were never touched (same revisions, same bytes).
+    assert {k: kvs.get(k) for k in established} == established
+    assert lab.node_exec("node-4", ["cat", "/var/lib/calico/nodename"]).stdout == new_name  # no newline
+    assert "SchedulingDisabled" not in "".join(kube_nodes(lab).values())
 
+    revision = etcd_snapshot(lab)[0]
     again = run_playbook(PLAYBOOK, "-e", extra)
     assert all(r["changed"] == 0 and r["failed"] == 0 for r in recap(again.stdout).values()), again.stdout
+    assert etcd_snapshot(lab)[0] == revision
+
+
+def test_a_failure_mid_remediation_leaves_no_node_cordoned(incident, tmp_path):
+    lab, new = incident
+    # The restart on the newcomer fails (the unit is masked), after the drain, the rename and node-1's restart.
+    masked = lab.node_exec("node-4", ["systemctl", "mask", "calico-node"])
+    assert masked.returncode == 0, masked.stderr
+    proc = run_playbook(PLAYBOOK, "-e", lab_vars(tmp_path, lab), check=False)
+    assert proc.returncode != 0
+    assert "Unable to restart service calico-node" in proc.stdout
+    assert "changed: [node-4 -> node-1" in task_output(proc.stdout, "Drain the Kubernetes node")
+    assert "changed: [node-4 -> node-1" in task_output(proc.stdout, "Uncordon the Kubernetes node this run cordoned")
+    assert "SchedulingDisabled" not in "".join(kube_nodes(lab).values()), kube_nodes(lab)
+    # Unmasked, a rerun finishes the job.
+    lab.node_exec("node-4", ["systemctl", "unmask", "calico-node"], check=True)
+    run_playbook(PLAYBOOK, "-e", lab_vars(tmp_path, lab))
+    lab.wait_for_mesh(timeout=30)
+    assert registered(lab, new_name_of(new)) == new["ip"]
+    assert "SchedulingDisabled" not in "".join(kube_nodes(lab).values())
 
 
 def test_node_identity_refuses_a_duplicate_and_writes_nothing(dirty_lab):
@@ -121,18 +162,16 @@ def test_node_identity_refuses_a_duplicate_and_writes_nothing(dirty_lab):
     assert (etcd_snapshot(lab), node_files(lab)) == before
 
 
-def test_remediation_refuses_to_delete_the_registration_of_a_healthy_host(incident, tmp_path):
+def test_remediation_never_deletes_the_name_the_established_host_keeps(incident, tmp_path):
     lab, new = incident
     old_ip = lab.get_node("node-1")["ip"]
     before = etcd_snapshot(lab)
-    # The operator's `calicoctl delete node node-1`, believing node-1 is the old machine: refused,
-    # because the Node is registered with node-4's IP.
+    # The operator's `calicoctl delete node node-1`, believing node-1's registration is the old machine's:
+    # refused, because the Node is registered with node-4's IP.
     result = run_module("calico_node", {"name": "node-1", "state": "absent", "expected_ipv4_address": old_ip,
                                         "etcd_endpoints": [lab.etcd_endpoint()]})
     assert result.get("failed") and f"registered with IPv4 {new['ip']}, not {old_ip}" in result["msg"]
-    # The playbook limited to the healthy holder: nothing to fix there, nothing deleted.
-    proc = run_playbook(PLAYBOOK, "--limit", "node-4", "-e", lab_vars(tmp_path, lab))
-    assert "node-4: nothing to fix" in proc.stdout
+    # The playbook limited to the established host: nothing to fix there, nothing deleted.
+    proc = run_playbook(PLAYBOOK, "--limit", "node-1", "-e", lab_vars(tmp_path, lab))
+    assert "node-1: nothing to fix" in proc.stdout
     assert etcd_snapshot(lab) == before
-    sessions = lab.bgp_sessions("node-4")
-    assert len(sessions) == 2 and all(v.startswith("Established") for v in sessions.values()), sessions
