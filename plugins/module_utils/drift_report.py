@@ -54,6 +54,7 @@ KIND_SECTION = {
     "duplicate_ip": NAMES,
     "stale_node": NAMES,
     "unregistered_host": NAMES,
+    "node_not_joined": NAMES,
     "ipip_blocked": IPIP_UNDERLAY,
 }
 MESH_SECTIONS = (NAMES, BGP_MESH, IPIP_UNDERLAY)
