@@ -16,7 +16,7 @@ python -m lab up --nodes 3 --cloud
 step "Verifying the existing cluster: BGP looks fine, but is IPIP getting through?"
 ansible-playbook playbooks/verify-mesh.yml -e mesh_verify_fail_on_findings=false
 
-step "Scaling out by 2 nodes: names, firewall rules, machines, identity, IP pools, verification"
+step "Scaling out by 2 nodes: names, firewall rules, bare machines, identity, kubeadm join, IP pools, verification"
 ansible-playbook playbooks/scale-out.yml -e scale_out_count=2 -e scale_out_batch=demo-1
 
 step "The lab after the scale-out"
