@@ -7,21 +7,29 @@ values, and writes only when they differ and ``check_mode`` is off, so check
 mode runs the very same comparison and produces the very same diff.
 """
 
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico_datastore import KubernetesDatastore
 from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico_resources import (
     ResourceValidationError,
     bgp_configuration_state,
+    bgp_peer_comparable,
+    bgp_peer_object,
     check_immutable,
     ippool_comparable,
     ippool_defaults,
     ippool_object,
+    node_bgp_object,
+    node_bgp_state,
     ordered,
     parse_network,
     settings_object,
     sorted_dict,
     tunnel_mtu,
     validate_as_number,
+    validate_bgp_peer,
+    validate_cluster_id,
     validate_ipip_mtu,
     validate_ippool,
+    validate_labels,
     validate_name,
 )
 
@@ -81,8 +89,13 @@ def apply_ippool(ds, name, state="present", wanted=None, service_cidr=None, node
     }
 
 
-def apply_bgp_configuration(ds, mesh_enabled=None, as_number=None, check_mode=False):
-    """BGPConfiguration ``default``: node-to-node mesh and AS number, compared with Calico's defaults."""
+def apply_bgp_configuration(ds, mesh_enabled=None, as_number=None, check_mode=False,
+                            allow_route_reflectors=False):
+    """BGPConfiguration ``default``: node-to-node mesh and AS number, compared with Calico's defaults.
+
+    ``allow_route_reflectors``: turn the mesh back on although reflectors/BGPPeers exist (the first
+    step of moving a cluster from route reflectors back to the full mesh).
+    """
     validate_as_number(as_number)
     stored = ds.get("BGPConfiguration", "default")
     current = bgp_configuration_state(stored)
@@ -94,7 +107,7 @@ def apply_bgp_configuration(ds, mesh_enabled=None, as_number=None, check_mode=Fa
     target = settings_object("BGPConfiguration", "default", wanted, stored)
     target["spec"] = ordered(target["spec"], BGP_SPEC_ORDER)
     desired = bgp_configuration_state(target)
-    if desired["mesh_enabled"] and not current["mesh_enabled"]:
+    if desired["mesh_enabled"] and not current["mesh_enabled"] and not allow_route_reflectors:
         refuse_mesh_with_route_reflectors(ds)
     findings = []
     if desired["mesh_enabled"] != current["mesh_enabled"]:
@@ -133,6 +146,81 @@ def refuse_mesh_with_route_reflectors(ds):
         )
 
 
+def apply_bgp_peer(ds, name, state="present", wanted=None, check_mode=False):
+    """Make BGPPeer ``name`` match ``wanted`` (its managed fields exactly; other stored fields are kept)."""
+    wanted = dict(wanted or {})
+    stored = ds.get("BGPPeer", name)
+    before = bgp_peer_comparable(stored)
+    result_obj = stored
+    if state == "absent":
+        validate_name(name, "BGPPeer")
+        after = None
+        if stored and not check_mode:
+            ds.delete("BGPPeer", name, stored["metadata"].get("resourceVersion"))
+    else:
+        validate_bgp_peer(name, wanted)
+        target = bgp_peer_object(name, wanted, stored)
+        after = bgp_peer_comparable(target)
+        result_obj = target
+        if before != after and not check_mode:
+            result_obj = ds.put(target)
+    return {
+        "changed": before != after,
+        "findings": _resource_findings("BGPPeer", name, before, after),
+        "bgp_peer": result_obj if after is not None else None,
+        "diff": {"before": _view(name, before), "after": _view(name, after)},
+    }
+
+
+class NodeNotFoundError(ResourceValidationError):
+    """The Calico Node is not registered (calico-node registers it when it starts)."""
+
+
+def apply_node_bgp(ds, node, route_reflector_cluster_id=None, labels=None, check_mode=False):
+    """Set a Node's route-reflector cluster ID ("" removes it) and labels (a None value removes one).
+
+    Every other field of the Node (addresses, tunnel address, orchRefs, other labels) is kept.
+    """
+    validate_name(node, "Node")
+    validate_cluster_id(route_reflector_cluster_id)
+    validate_labels(labels)
+    if isinstance(ds, KubernetesDatastore):
+        raise ResourceValidationError(
+            "calico_node_bgp writes Calico Nodes in the etcdv3 datastore only. With the kubernetes "
+            "datastore the cluster ID is the annotation projectcalico.org/RouteReflectorClusterID and the "
+            f"labels are the Kubernetes Node's labels: kubectl annotate node {node} "
+            "projectcalico.org/RouteReflectorClusterID=<id>; kubectl label node "
+            f"{node} route-reflector=true", "datastore")
+    stored = ds.get("Node", node)
+    if stored is None:
+        raise NodeNotFoundError(
+            f"Calico Node {node!r} is not registered: start calico-node on that host first (it registers "
+            "the Node), or check the name (calico_fleet.fleet.calico_nodes_info lists them)", "node")
+    target = node_bgp_object(stored, route_reflector_cluster_id, labels)
+    before, after = node_bgp_state(stored), node_bgp_state(target)
+    changed = before != after
+    written = target
+    if changed and not check_mode:
+        written = ds.put(target)
+    findings = []
+    if before["route_reflector_cluster_id"] != after["route_reflector_cluster_id"]:
+        findings.append(_finding(
+            f"Node/{node}", "routeReflectorClusterID", after["route_reflector_cluster_id"],
+            before["route_reflector_cluster_id"],
+            "the node becomes a route reflector (it leaves the node-to-node mesh)"
+            if after["route_reflector_cluster_id"] else
+            "the node stops being a route reflector (it rejoins the node-to-node mesh, when on)"))
+    if before["labels"] != after["labels"]:
+        findings.append(_finding(f"Node/{node}", "labels", after["labels"], before["labels"],
+                                 "the node's labels decide which BGPPeers select it"))
+    return {
+        "changed": changed,
+        "findings": findings,
+        "node": written if changed else stored,
+        "diff": {"before": sorted_dict(before), "after": sorted_dict(after)},
+    }
+
+
 def apply_felix_configuration(ds, ipip_mtu=None, underlay_mtu=None, check_mode=False):
     """FelixConfiguration ``default`` ipipMTU, given directly or derived from the underlay MTU."""
     if underlay_mtu is not None:
@@ -165,6 +253,21 @@ def apply_felix_configuration(ds, ipip_mtu=None, underlay_mtu=None, check_mode=F
         findings.append(_finding("FelixConfiguration/default", "ipipMTU", ipip_mtu, current["ipip_mtu"],
                                  reason))
     return _settings_result(ds, stored, target, current, desired, findings, check_mode, ("ipip_mtu",))
+
+
+def _resource_findings(kind, name, before, after):
+    resource = f"{kind}/{name}"
+    if before is None and after is not None:
+        return [_finding(resource, None, after, None, f"{kind} {name!r} does not exist")]
+    if before is not None and after is None:
+        return [_finding(resource, None, None, before, f"{kind} {name!r} exists but should be absent")]
+    before, after = before or {}, after or {}
+    return [
+        _finding(resource, key, after.get(key), before.get(key),
+                 f"{key} is {before.get(key)!r}, expected {after.get(key)!r}")
+        for key in sorted(set(before) | set(after))
+        if before.get(key) != after.get(key)
+    ]
 
 
 def _finding(resource, field, expected, actual, reason):

@@ -1,6 +1,6 @@
 # Copyright: calico-fleet contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Calico v3 resource models: IPPool, BGPConfiguration, FelixConfiguration.
+"""Calico v3 resource models: IPPool, BGPConfiguration, FelixConfiguration, BGPPeer, Node BGP.
 
 Plain functions over dicts shaped exactly like Calico's JSON (projectcalico.org/v3).
 Calico's own defaulting is applied before comparing, so a pool written by
@@ -292,6 +292,141 @@ def settings_object(kind, name, wanted, stored=None):
     obj["metadata"] = dict(obj.get("metadata") or {}, name=name)
     obj["spec"] = dict(obj.get("spec") or {}, **wanted)
     return ordered(obj, ("kind", "apiVersion", "metadata", "spec"))
+
+
+# ---------------------------------------------------------------- BGPPeer
+
+# Field order of Calico's BGPPeerSpec (the fields calico-fleet manages come first).
+BGP_PEER_SPEC_ORDER = ("node", "peerIP", "asNumber", "nodeSelector", "peerSelector")
+_CLUSTER_ID_RE = re.compile(r"^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$")
+
+
+def bgp_peer_request(node=None, peer_ip=None, as_number=None, node_selector=None, peer_selector=None):
+    """The managed spec fields of a BGPPeer in Calico's JSON names; unset ones are absent."""
+    wanted = {"node": node, "peerIP": peer_ip, "asNumber": as_number, "nodeSelector": node_selector,
+              "peerSelector": peer_selector}
+    return {k: v for k, v in wanted.items() if v not in (None, "")}
+
+
+def validate_bgp_peer(name, spec):
+    """What Calico's validation refuses for a BGPPeer, with the option to change."""
+    validate_name(name, "BGPPeer")
+    if spec.get("node") and spec.get("nodeSelector"):
+        raise ResourceValidationError(
+            "node and node_selector cannot both be set: give one node by name, or a selector", "node_selector")
+    if bool(spec.get("peerIP")) == bool(spec.get("peerSelector")):
+        raise ResourceValidationError(
+            "give exactly one of peer_ip (a router or one address) and peer_selector (Calico nodes by label)",
+            "peer_ip")
+    if spec.get("peerSelector") and spec.get("asNumber") is not None:
+        raise ResourceValidationError(
+            "as_number must be empty with peer_selector: the selected nodes' own AS numbers are used",
+            "as_number")
+    if spec.get("peerIP"):
+        _validate_peer_ip(spec["peerIP"])
+    validate_as_number(spec.get("asNumber"))
+    for field in ("nodeSelector", "peerSelector"):
+        if field in spec and not str(spec[field]).strip():
+            raise ResourceValidationError(f"{_snake(field)} must not be empty; use all() for every node",
+                                          _snake(field))
+
+
+def _validate_peer_ip(text):
+    host = str(text)
+    if host.startswith("["):  # [v6]:port
+        host = host[1:].split("]", 1)[0]
+    elif host.count(":") == 1:  # v4:port
+        host, port = host.split(":")
+        if not port.isdigit() or not 0 < int(port) < 65536:
+            raise ResourceValidationError(f"peer_ip {text!r} has an invalid port", "peer_ip")
+    try:
+        ipaddress.ip_address(host)
+    except ValueError as exc:
+        raise ResourceValidationError(
+            f"peer_ip {text!r} is not an IP address (optionally with :port, e.g. 10.0.1.5 or 10.0.1.5:179)",
+            "peer_ip") from exc
+
+
+def bgp_peer_object(name, wanted, stored=None):
+    """The BGPPeer to write: the managed fields exactly as wanted, other stored fields kept."""
+    obj = copy.deepcopy(stored) if stored else {"kind": "BGPPeer", "apiVersion": API_VERSION, "metadata": {}}
+    spec = {k: v for k, v in (obj.get("spec") or {}).items() if k not in BGP_PEER_SPEC_ORDER}
+    spec.update(wanted)
+    obj["kind"] = "BGPPeer"
+    obj["apiVersion"] = API_VERSION
+    obj["metadata"] = dict(obj.get("metadata") or {}, name=name)
+    obj["spec"] = ordered(spec, BGP_PEER_SPEC_ORDER)
+    return ordered(obj, ("kind", "apiVersion", "metadata", "spec"))
+
+
+def bgp_peer_comparable(obj):
+    """The managed fields of a stored BGPPeer (None when it does not exist)."""
+    if not obj:
+        return None
+    spec = obj.get("spec") or {}
+    out = {k: spec[k] for k in BGP_PEER_SPEC_ORDER if spec.get(k) not in (None, "")}
+    if "asNumber" in out:
+        out["asNumber"] = int(out["asNumber"])
+    return out
+
+
+# ---------------------------------------------------------------- Node BGP
+
+
+def validate_cluster_id(cluster_id):
+    """A route-reflector cluster ID is written like an IPv4 address (e.g. 244.0.0.1); "" removes it."""
+    if cluster_id in (None, ""):
+        return
+    m = _CLUSTER_ID_RE.match(str(cluster_id))
+    if not m or any(int(part) > 255 for part in m.groups()):
+        raise ResourceValidationError(
+            f"route_reflector_cluster_id {cluster_id!r} is not valid: write it like an IPv4 address, "
+            "e.g. 244.0.0.1 (the same ID on every reflector of one cluster)", "route_reflector_cluster_id")
+
+
+_LABEL_KEY_RE = re.compile(r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
+
+
+def validate_labels(labels):
+    for key, value in (labels or {}).items():
+        if not _LABEL_KEY_RE.match(str(key)) or len(str(key).rsplit("/", 1)[-1]) > 63:
+            raise ResourceValidationError(f"label key {key!r} is not a valid Kubernetes label key", "labels")
+        if value is not None and (len(str(value)) > 63 or not re.match(r"^([A-Za-z0-9]([-A-Za-z0-9_.]*"
+                                                                          r"[A-Za-z0-9])?)?$", str(value))):
+            raise ResourceValidationError(f"label {key}={value!r}: the value is not a valid label value",
+                                          "labels")
+
+
+def node_bgp_state(obj):
+    """{route_reflector_cluster_id, labels} of a Calico Node ("" when no cluster ID)."""
+    bgp = ((obj or {}).get("spec") or {}).get("bgp") or {}
+    return {"route_reflector_cluster_id": bgp.get("routeReflectorClusterID") or "",
+            "labels": dict(((obj or {}).get("metadata") or {}).get("labels") or {})}
+
+
+def node_bgp_object(stored, cluster_id=None, labels=None):
+    """The Node with the cluster ID (None = keep, "" = remove) and labels (a None value removes) applied."""
+    obj = copy.deepcopy(stored)
+    if cluster_id is not None:
+        bgp = obj.setdefault("spec", {}).setdefault("bgp", {})
+        if cluster_id:
+            bgp["routeReflectorClusterID"] = str(cluster_id)
+        else:
+            bgp.pop("routeReflectorClusterID", None)
+    if labels:
+        meta = obj.setdefault("metadata", {})
+        merged = dict(meta.get("labels") or {})
+        for key, value in labels.items():
+            if value is None:
+                merged.pop(key, None)
+            else:
+                merged[key] = str(value)
+        if merged:
+            meta["labels"] = merged
+        else:
+            meta.pop("labels", None)
+        obj["metadata"] = ordered(meta, METADATA_ORDER)
+    return obj
 
 
 # ---------------------------------------------------------------- helpers

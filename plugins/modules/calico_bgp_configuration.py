@@ -21,6 +21,13 @@ options:
   as_number:
     description: Cluster AS number (1-4294967295; Calico's default 64512).
     type: int
+  allow_route_reflectors:
+    description:
+      - Turn the mesh back on although route reflectors or BGPPeers exist (refused otherwise). Only for
+        the way back from route reflectors to the full mesh, which removes them afterwards
+        (role calico_fleet.fleet.route_reflectors does it in that order).
+    type: bool
+    default: false
 notes:
   - Supports check mode and diff mode.
 attributes:
@@ -78,11 +85,13 @@ from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico_resource
 
 def main():
     spec = datastore_argument_spec()
-    spec.update(mesh_enabled=dict(type="bool"), as_number=dict(type="int"))
+    spec.update(mesh_enabled=dict(type="bool"), as_number=dict(type="int"),
+                allow_route_reflectors=dict(type="bool", default=False))
     module = AnsibleModule(argument_spec=spec, required_if=DATASTORE_REQUIRED_IF, supports_check_mode=True)
     p = module.params
     try:
-        result = apply_bgp_configuration(connect(p), p["mesh_enabled"], p["as_number"], module.check_mode)
+        result = apply_bgp_configuration(connect(p), p["mesh_enabled"], p["as_number"], module.check_mode,
+                                         p["allow_route_reflectors"])
     except ResourceValidationError as exc:
         module.fail_json(msg=str(exc), field=exc.field)
     except DatastoreError as exc:

@@ -1,0 +1,154 @@
+#!/usr/bin/python
+# Copyright: calico-fleet contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Ansible module: manage one Calico BGPPeer in the datastore."""
+
+DOCUMENTATION = r"""
+---
+module: calico_bgp_peer
+short_description: Manage a Calico BGPPeer (etcdv3 or Kubernetes datastore), idempotently
+description:
+  - Creates, updates or deletes one C(projectcalico.org/v3) BGPPeer.
+  - The five peering fields (O(node), O(peer_ip), O(as_number), O(node_selector), O(peer_selector)) are
+    declarative - one left out is removed from an existing peer - so switching from a node to a selector
+    works; other stored fields (password, source address, timers) are kept.
+  - Which nodes peer is decided by O(node) or O(node_selector) (neither - a global peer, every node);
+    with whom, by O(peer_ip) or O(peer_selector). Calico configures a peering between Calico nodes on
+    both ends, so one BGPPeer from C(all()) to the reflectors also gives the reflectors their clients.
+  - Validates before any write; a second run is a no-op.
+version_added: "1.1.0"
+author: calico-fleet contributors (@calico-fleet)
+options:
+  name:
+    description: BGPPeer name, e.g. C(peer-with-route-reflectors).
+    type: str
+    required: true
+  state:
+    description: Whether the peer should exist.
+    type: str
+    choices: [present, absent]
+    default: present
+  node:
+    description: The one Calico node this peering is for (not together with O(node_selector)).
+    type: str
+  node_selector:
+    description: Calico selector of the nodes this peering is for, e.g. C(all()).
+    type: str
+  peer_ip:
+    description: Address of the remote peer (C(10.0.1.5) or C(10.0.1.5:179)); not with O(peer_selector).
+    type: str
+  peer_selector:
+    description: Calico selector of the Calico nodes to peer with, e.g. C(route-reflector == 'true').
+    type: str
+  as_number:
+    description: AS number of the remote peer given by O(peer_ip); empty with O(peer_selector).
+    type: int
+notes:
+  - Supports check mode and diff mode; the diff shows the managed fields.
+seealso:
+  - module: calico_fleet.fleet.calico_node_bgp
+attributes:
+  check_mode:
+    support: full
+    details: The same comparison runs; nothing is written.
+  diff_mode:
+    support: full
+  platform:
+    platforms: posix
+    details: Talks to an API from wherever it runs; usually the controller.
+  action_group:
+    membership:
+      - calico_fleet.fleet.calico_datastore
+extends_documentation_fragment:
+  - calico_fleet.fleet.calico_datastore
+  - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.actiongroups
+"""
+
+EXAMPLES = r"""
+- name: Peer every node with the route reflectors
+  calico_fleet.fleet.calico_bgp_peer:
+    name: peer-with-route-reflectors
+    node_selector: all()
+    peer_selector: route-reflector == 'true'
+    etcd_endpoints: [https://10.0.1.1:2379]
+    etcd_ca_cert: /etc/kubernetes/ssl/ca.pem
+    etcd_cert: /etc/calico/ssl/calico.pem
+    etcd_key: /etc/calico/ssl/calico-key.pem
+
+- name: Peer node-a with a top-of-rack router
+  calico_fleet.fleet.calico_bgp_peer:
+    name: node-a-tor
+    node: node-a
+    peer_ip: 10.0.1.254
+    as_number: 65010
+    datastore: kubernetes
+    kubeconfig: ~/.kube/config
+
+- name: Remove the reflector peering
+  calico_fleet.fleet.calico_bgp_peer:
+    name: peer-with-route-reflectors
+    state: absent
+    etcd_endpoints: [https://10.0.1.1:2379]
+"""
+
+RETURN = r"""
+bgp_peer:
+  description: The BGPPeer as stored after the run (as it would be, in check mode); null when absent.
+  returned: always
+  type: dict
+findings:
+  description:
+    - What differs from the request, each C({resource, field, expected, actual, reason}); C(field) is null
+      when the whole peer is missing or should be absent. Empty when nothing changes.
+  returned: always
+  type: list
+  elements: dict
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico_apply import apply_bgp_peer
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico_datastore import (
+    DATASTORE_REQUIRED_IF,
+    DatastoreError,
+    connect,
+    datastore_argument_spec,
+)
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico_resources import (
+    ResourceValidationError,
+    bgp_peer_request,
+)
+
+
+def argument_spec():
+    spec = datastore_argument_spec()
+    spec.update(
+        name=dict(type="str", required=True),
+        state=dict(type="str", default="present", choices=["present", "absent"]),
+        node=dict(type="str"),
+        node_selector=dict(type="str"),
+        peer_ip=dict(type="str"),
+        peer_selector=dict(type="str"),
+        as_number=dict(type="int"),
+    )
+    return spec
+
+
+def main():
+    module = AnsibleModule(argument_spec=argument_spec(), required_if=DATASTORE_REQUIRED_IF,
+                           supports_check_mode=True)
+    p = module.params
+    wanted = bgp_peer_request(p["node"], p["peer_ip"], p["as_number"], p["node_selector"], p["peer_selector"])
+    try:
+        result = apply_bgp_peer(connect(p), p["name"], p["state"], wanted, check_mode=module.check_mode)
+    except ResourceValidationError as exc:
+        module.fail_json(msg=str(exc), field=exc.field, name=p["name"])
+    except DatastoreError as exc:
+        module.fail_json(msg=str(exc), name=p["name"], **exc.context)
+    if not module._diff:
+        result.pop("diff")
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,118 @@
+#!/usr/bin/python
+# Copyright: calico-fleet contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Ansible module: a Calico Node's route-reflector cluster ID and labels."""
+
+DOCUMENTATION = r"""
+---
+module: calico_node_bgp
+short_description: Set a Calico Node's route-reflector cluster ID and labels, idempotently
+description:
+  - Sets C(spec.bgp.routeReflectorClusterID) and C(metadata.labels) of one registered Calico Node and
+    leaves every other field alone (BGP addresses, tunnel address, orchestrator references, other labels).
+  - A node with a cluster ID is a route reflector - it leaves the node-to-node mesh; the label (for
+    example C(route-reflector=true)) is what a BGPPeer's C(peerSelector) selects it by.
+  - The Node must exist (calico-node registers it when it starts); this module never creates one.
+version_added: "1.1.0"
+author: calico-fleet contributors (@calico-fleet)
+options:
+  node:
+    description: Calico node name.
+    type: str
+    required: true
+  route_reflector_cluster_id:
+    description:
+      - Cluster ID written like an IPv4 address, e.g. C(244.0.0.1); the same on every reflector of one
+        cluster. An empty string removes it (the node is no longer a reflector). Left out - not managed.
+    type: str
+  labels:
+    description:
+      - "Labels to set, e.g. C(route-reflector: 'true'). A label with a null value is removed. Labels not
+        named here are kept."
+    type: dict
+notes:
+  - Supports check mode and diff mode; the diff shows the cluster ID and the labels.
+  - Etcdv3 datastore only. With the kubernetes datastore these are the annotation
+    C(projectcalico.org/RouteReflectorClusterID) and the labels of the Kubernetes Node; the module then
+    fails and names the C(kubectl annotate) / C(kubectl label) commands to run instead.
+seealso:
+  - module: calico_fleet.fleet.calico_bgp_peer
+attributes:
+  check_mode:
+    support: full
+    details: The same comparison runs; nothing is written.
+  diff_mode:
+    support: full
+  platform:
+    platforms: posix
+    details: Talks to an API from wherever it runs; usually the controller.
+  action_group:
+    membership:
+      - calico_fleet.fleet.calico_datastore
+extends_documentation_fragment:
+  - calico_fleet.fleet.calico_datastore
+  - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.actiongroups
+"""
+
+EXAMPLES = r"""
+- name: Make node-c a route reflector
+  calico_fleet.fleet.calico_node_bgp:
+    node: node-c
+    route_reflector_cluster_id: 244.0.0.1
+    labels:
+      route-reflector: "true"
+    etcd_endpoints: [https://10.0.1.1:2379]
+
+- name: Turn node-c back into a mesh member
+  calico_fleet.fleet.calico_node_bgp:
+    node: node-c
+    route_reflector_cluster_id: ""
+    labels:
+      route-reflector: null
+    etcd_endpoints: [https://10.0.1.1:2379]
+"""
+
+RETURN = r"""
+node:
+  description: The Calico Node as stored after the run (as it would be, in check mode).
+  returned: always
+  type: dict
+findings:
+  description: Each difference as C({resource, field, expected, actual, reason}); empty when in line.
+  returned: always
+  type: list
+  elements: dict
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico_apply import apply_node_bgp
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico_datastore import (
+    DATASTORE_REQUIRED_IF,
+    DatastoreError,
+    connect,
+    datastore_argument_spec,
+)
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico_resources import ResourceValidationError
+
+
+def main():
+    spec = datastore_argument_spec()
+    spec.update(node=dict(type="str", required=True), route_reflector_cluster_id=dict(type="str"),
+                labels=dict(type="dict"))
+    module = AnsibleModule(argument_spec=spec, required_if=DATASTORE_REQUIRED_IF, supports_check_mode=True)
+    p = module.params
+    try:
+        result = apply_node_bgp(connect(p), p["node"], p["route_reflector_cluster_id"], p["labels"],
+                                check_mode=module.check_mode)
+    except ResourceValidationError as exc:
+        module.fail_json(msg=str(exc), field=exc.field, node=p["node"])
+    except DatastoreError as exc:
+        module.fail_json(msg=str(exc), node=p["node"], **exc.context)
+    if not module._diff:
+        result.pop("diff")
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
