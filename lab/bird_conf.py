@@ -13,6 +13,10 @@ Rules reproduced (see REFERENCE.md, "calico-node semantics"):
   with neither is global, `Global_<ip>`. Peers come from spec.peerIP or from
   spec.peerSelector over the Calico Nodes (self skipped by IP); a peer
   already configured keeps its first protocol;
+- reverse peerings, as confd adds them for symmetry between Calico nodes: a
+  node selected by a BGPPeer's peerSelector (or whose IP is its peerIP)
+  also peers (`Node_<ip>`) with the nodes that BGPPeer is for (node,
+  nodeSelector, or every node for a global one);
 - on a reflector (own cluster ID set), a peer in the same AS whose cluster ID
   differs (a client, or a reflector of another cluster) gets
   `rr client; rr cluster id <own ID>;`.
@@ -88,6 +92,25 @@ def bgp_peers(own_name, own_ip, nodes, peers):
                 continue
             seen.add(ip)
             out.append((prefix, ip, node, spec.get("asNumber")))
+    for _name, peer in sorted((peers or {}).items()):
+        spec = peer.get("spec") or {}
+        if spec.get("peerSelector"):
+            if not selects(spec["peerSelector"], labels(own)):
+                continue
+        elif not spec.get("peerIP") or spec["peerIP"].split(":")[0] != own_ip:
+            continue
+        for other in sorted(nodes.values(), key=lambda n: node_ip(n) or ""):
+            name = (other.get("metadata") or {}).get("name")
+            if spec.get("node"):
+                if name != spec["node"]:
+                    continue
+            elif spec.get("nodeSelector") and not selects(spec["nodeSelector"], labels(other)):
+                continue
+            ip = node_ip(other)
+            if not ip or ip == own_ip or ip in seen:
+                continue
+            seen.add(ip)
+            out.append(("Node", ip, other, None))
     return out
 
 

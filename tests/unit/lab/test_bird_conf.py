@@ -66,10 +66,13 @@ TO_REFLECTORS = {"peer-with-route-reflectors": {"spec": {
 def test_reflector_renders_no_mesh_and_rr_client_for_clients_only():
     cfg = bird_conf.render("198.18.0.11", rr_nodes(), None, TO_REFLECTORS, "rr-1")
     assert "Mesh_" not in cfg
-    # The other reflector (same cluster ID) is a plain peer; clients are not selected by this BGPPeer.
+    # The other reflector (same cluster ID) is a plain peer; the clients come from the reverse
+    # peering confd adds for symmetry (the reflector is selected by the BGPPeer's peerSelector).
     assert "protocol bgp Node_198_18_0_12 from bgp_template {\n  neighbor 198.18.0.12 as 64512;\n" \
            "  source address 198.18.0.11;\n}" in cfg
-    assert "Node_198_18_0_13" not in cfg and "Node_198_18_0_11" not in cfg
+    assert "protocol bgp Node_198_18_0_13 from bgp_template {\n  neighbor 198.18.0.13 as 64512;\n" \
+           "  source address 198.18.0.11;\n  rr client;\n  rr cluster id 244.0.0.1;\n}" in cfg
+    assert "protocol bgp Node_198_18_0_14 " in cfg and "Node_198_18_0_11" not in cfg
 
 
 def test_client_meshes_with_clients_and_peers_with_reflectors():
