@@ -8,15 +8,6 @@ module_utils/drift_report.py and writes it in every format: JSON, JUnit
 XML, Markdown and Prometheus textfile-collector metrics.
 """
 
-import os
-import time
-from datetime import UTC, datetime
-
-from ansible import constants as C
-from ansible import context as cli_context
-from ansible.plugins.callback import CallbackBase
-from ansible_collections.calico_fleet.fleet.plugins.module_utils import drift_report
-
 DOCUMENTATION = r"""
 name: drift_report
 author: calico-fleet contributors (@calico-fleet)
@@ -56,6 +47,15 @@ options:
       - section: callback_drift_report
         key: basename
 """
+
+import os
+import time
+from datetime import datetime, timezone
+
+from ansible import constants as C
+from ansible import context as cli_context
+from ansible.plugins.callback import CallbackBase
+from ansible_collections.calico_fleet.fleet.plugins.module_utils import drift_report
 
 CONTEXT_FACT = "drift_check_context"
 
@@ -149,7 +149,7 @@ class CallbackModule(CallbackBase):
 
 
 def _iso(epoch):
-    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return datetime.fromtimestamp(epoch, timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def _relative(path):

@@ -185,7 +185,8 @@ def calico_items(result, context):
     for f in result.get("findings") or []:
         if not isinstance(f, dict) or "resource" not in f:
             continue
-        kind = _snake(str(f["resource"]).split("/")[0]) + ("_missing" if f.get("field") is None else "_changed")
+        kind = _snake(str(f["resource"]).split("/", maxsplit=1)[0])
+        kind += "_missing" if f.get("field") is None else "_changed"
         items.append(_item(CALICO_SETTINGS, f["resource"], kind, ERROR, f.get("reason") or "", fix,
                            field=f.get("field"), expected=f.get("expected"), actual=f.get("actual")))
     return items
@@ -402,7 +403,7 @@ def _mesh_summary(result, items, mesh):
     mesh["hosts"] = sorted(hosts)
     for row in (result.get("matrix") or {}).values():
         for cell in row.values():
-            state = str(cell).split(" (")[0] or "unknown"
+            state = str(cell).split(" (", maxsplit=1)[0] or "unknown"
             mesh["bgp_sessions"][state] = mesh["bgp_sessions"].get(state, 0) + 1
     pairs = set()
     for item in items:

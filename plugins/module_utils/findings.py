@@ -1,3 +1,5 @@
+# Copyright: calico-fleet contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The findings model shared by mesh verification, the drift check and the
 node-name remediation, plus the identity checks that relate live hosts to
 registered Calico nodes.
@@ -86,7 +88,7 @@ def normalize_ip(value):
     if not value:
         return None
     try:
-        return str(ipaddress.ip_address(str(value).split("/")[0].strip()))
+        return str(ipaddress.ip_address(str(value).split("/", maxsplit=1)[0].strip()))
     except ValueError:
         return None
 

@@ -97,7 +97,7 @@ def node_range(variables):
     """The nodes' (VPC) range pools must stay out of: declared for calico_network or taken from the cloud."""
     for name in ("calico_network_node_cidr", "gcp_network_vpc_range", "aws_network_vpc_cidr"):
         if _declared(variables, name):
-            net, _ = _network(variables[name])
+            net, _unused = _network(variables[name])
             if net is not None:
                 return name, net
     return None, None

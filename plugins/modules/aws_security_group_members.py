@@ -51,6 +51,8 @@ attributes:
     details: Talks to the EC2 API from wherever it runs; usually the controller.
 requirements:
   - boto3
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
 """
 
 EXAMPLES = r"""
