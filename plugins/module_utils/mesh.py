@@ -15,6 +15,10 @@ every reflector (plus the mesh, when it is on). Other BGPPeers (top-of-rack
 routers, custom selectors) are not expected and not judged: `Node_` and
 `Global_` sessions to addresses that are no Calico node are left alone.
 
+A missing session to or from a route reflector is `rr_session_missing` (the
+node has lost its route-reflector topology, not one mesh peer), and the
+mesh turned back on while reflectors exist is `mesh_with_route_reflectors`.
+
 Only IPv4 sessions are judged (Calico IPIP is IPv4).
 
 Everything is dict/set based so that 150 nodes in full mesh (22,350
@@ -155,6 +159,7 @@ class _Evaluation:
         self.matrix = {}
         self.down = {}
         self.owners = {}  # host -> the finding that already explains its BGP trouble
+        self.reflector_ips = {node_ipv4(n) for n in self.nodes if node_ipv4(n) and n.get("rr_cluster_id")}
 
     # -- helpers ---------------------------------------------------------
     def label(self, inv):
@@ -178,6 +183,7 @@ class _Evaluation:
         self.judge_sessions()
         self.check_probe()
         self.check_mesh_size(by_ip)
+        self.check_mesh_with_route_reflectors()
         return sort_findings(self.findings)
 
     def check_answers(self):
@@ -310,6 +316,9 @@ class _Evaluation:
                     evidence.append(f"{self.label(b)} -> {self.host_ip[a]}: {_describe(other)}")
             sources = sorted({a for a, _ in members})
             targets = sorted({b for _, b in members})
+            if any(self.host_ip.get(h) in self.reflector_ips for h in sources + targets):
+                self.findings.append(self.rr_session_missing(inv, side, sources, targets, evidence))
+                continue
             self.findings.append(
                 Finding(
                     kind="missing_peer",
@@ -475,6 +484,44 @@ class _Evaluation:
                 else "a firewall rule, network tag / security group of these nodes, or a host firewall)."
             ),
             fix=FIX_TEXT["ipip"][self.cloud],
+        )
+
+    def rr_session_missing(self, inv, side, sources, targets, evidence):
+        reflectors = sorted(h for h in set(sources) | set(targets) if self.host_ip.get(h) in self.reflector_ips)
+        return Finding(
+            kind="rr_session_missing",
+            severity=ERROR,
+            hosts=sorted(set(sources) | set(targets)),
+            node=self.node_of(inv),
+            peer=self.host_ip[targets[0]] if len(targets) == 1 else None,
+            evidence=evidence,
+            cause=f"the route-reflector topology is incomplete: BIRD on {', '.join(sources)} has no protocol "
+            f"for the route reflector session(s) with {', '.join(targets)} (reflectors: {', '.join(reflectors)}); "
+            + ("with the mesh off, a node without its reflector sessions learns no routes. "
+               if not mesh_enabled(self.bgp) else "")
+            + "Either the BGPPeer to the reflectors (peer-with-route-reflectors) is missing or does not select "
+            "these nodes, the reflectors lost their label, or confd has not re-rendered.",
+            fix="re-apply the route reflectors (ansible-playbook playbooks/route-reflectors.yml), which restores "
+            "the labels, cluster IDs and the BGPPeer; otherwise restart calico-node on "
+            f"{', '.join(sources)} so confd re-renders BIRD's configuration",
+        )
+
+    def check_mesh_with_route_reflectors(self):
+        if not mesh_enabled(self.bgp) or not self.reflector_ips:
+            return
+        names = sorted(self.node_name.get(ip, ip) for ip in self.reflector_ips)
+        self.findings.append(
+            Finding(
+                kind="mesh_with_route_reflectors",
+                severity=WARNING,
+                evidence=[f"nodeToNodeMeshEnabled is on (BGPConfiguration default) and {len(names)} node(s) "
+                          f"carry a route-reflector cluster ID: {', '.join(names)}"],
+                cause="the node-to-node mesh is on in a cluster that uses route reflectors (turned back on by "
+                "hand, or a move between the topologies stopped half-way): every non-reflector node keeps a "
+                "session to every other one on top of its reflector sessions.",
+                fix="finish the move: ansible-playbook playbooks/route-reflectors.yml (route reflectors, mesh off) "
+                "or with -e route_reflectors_state=disabled (back to the full mesh, reflectors removed)",
+            )
         )
 
     def check_mesh_size(self, by_ip):

@@ -390,3 +390,37 @@ def test_unknown_membership_keeps_the_old_findings():
     cluster = Cluster(3)
     _add_unjoined(cluster, "node4", "10.0.1.204", joined=None)
     assert [f.kind for f in cluster.evaluate()["findings"]] == ["unregistered_host"]
+
+
+# -- route reflectors --------------------------------------------------------
+
+
+def test_client_without_its_reflector_sessions_is_rr_session_missing():
+    cluster = Cluster(6, reflectors=("node1", "node2"), mesh_enabled=False)
+    for rr in ("node1", "node2"):
+        cluster.drop_session("node5", cluster.ip(rr))
+        cluster.session(rr, cluster.ip("node5"), "start", "Active        Socket: Connection refused")
+    f = only(cluster.evaluate())
+    assert (f.kind, f.severity, f.node) == ("rr_session_missing", "error", "node5")
+    assert f.hosts == ["node1", "node2", "node5"]
+    assert "route-reflector topology is incomplete" in f.cause and "learns no routes" in f.cause
+    assert "playbooks/route-reflectors.yml" in f.fix
+
+
+def test_missing_mesh_peer_between_clients_stays_missing_peer():
+    cluster = Cluster(5, reflectors=("node1",), mesh_enabled=True)
+    cluster.drop_session("node3", cluster.ip("node4"))
+    cluster.session("node4", cluster.ip("node3"), "start", "Active        Socket: Connection refused")
+    kinds = sorted(f.kind for f in cluster.evaluate()["findings"])
+    assert kinds == ["mesh_with_route_reflectors", "missing_peer"]
+
+
+def test_mesh_turned_back_on_with_reflectors_is_a_warning():
+    cluster = Cluster(5, reflectors=("node1", "node2"), mesh_enabled=True)
+    report = cluster.evaluate()
+    f = only(report)
+    assert (f.kind, f.severity) == ("mesh_with_route_reflectors", "warning")
+    assert "node1, node2" in f.evidence[0]
+    assert "route_reflectors_state=disabled" in f.fix
+    assert report["healthy"] is True
+    assert Cluster(5, reflectors=("node1", "node2"), mesh_enabled=False).evaluate()["findings"] == []
