@@ -1,0 +1,23 @@
+# Copyright: calico-fleet contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Filter: the hosts that are to be Calico route reflectors."""
+
+from ansible.errors import AnsibleFilterError
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.route_reflectors import (
+    ReflectorChoiceError,
+    pick_route_reflectors,
+)
+
+
+def route_reflector_hosts(hosts, hostvars, count=3, group=None, current=None, zone_var="zone"):
+    """Reflector hosts: ``group`` when not empty, else ``count`` hosts picked round-robin across zones."""
+    zones = {h: (hostvars[h].get(zone_var) if h in hostvars else None) for h in hosts or []}
+    try:
+        return pick_route_reflectors(list(hosts or []), zones, int(count), list(group or []), list(current or []))
+    except (ReflectorChoiceError, ValueError, TypeError) as exc:
+        raise AnsibleFilterError(f"route_reflector_hosts: {exc}") from exc
+
+
+class FilterModule:
+    def filters(self):
+        return {"route_reflector_hosts": route_reflector_hosts}
