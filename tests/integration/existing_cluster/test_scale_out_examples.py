@@ -136,7 +136,7 @@ def aws_example(dirty_lab, tmp_path):
     overrides = {**common_overrides(lab_vars), "aws_region": info["region"], "aws_vpc_id": info["vpc_id"],
                  "aws_vpc_cidr": info["vpc_cidr"], "aws_subnet_id": info["subnet_id"],
                  "aws_cluster_security_groups": [info["security_group_name"]],
-                 "aws_nodes_image_id": info["amis"]["lab-bare"], "aws_nodes_key_name": info["key_name"],
+                 "aws_nodes_image_id": info["amis"]["lab-k8s-node"], "aws_nodes_key_name": info["key_name"],
                  "aws_network_endpoint_url": endpoint, "aws_nodes_endpoint_url": endpoint,
                  "node_names_aws_endpoint_url": endpoint}
     env = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": info["region"]}
