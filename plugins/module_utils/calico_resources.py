@@ -387,12 +387,14 @@ def validate_cluster_id(cluster_id):
 _LABEL_KEY_RE = re.compile(r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
 
 
+_LABEL_VALUE_RE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$")
+
+
 def validate_labels(labels):
     for key, value in (labels or {}).items():
         if not _LABEL_KEY_RE.match(str(key)) or len(str(key).rsplit("/", 1)[-1]) > 63:
             raise ResourceValidationError(f"label key {key!r} is not a valid Kubernetes label key", "labels")
-        if value is not None and (len(str(value)) > 63 or not re.match(r"^([A-Za-z0-9]([-A-Za-z0-9_.]*"
-                                                                          r"[A-Za-z0-9])?)?$", str(value))):
+        if value is not None and (len(str(value)) > 63 or not _LABEL_VALUE_RE.match(str(value))):
             raise ResourceValidationError(f"label {key}={value!r}: the value is not a valid label value",
                                           "labels")
 
