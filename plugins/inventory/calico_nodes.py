@@ -73,7 +73,7 @@ keyed_groups:
     separator: "_"
 compose:
   node_ip: calico_node_ipv4_address
-
+---
 # inventories/prod/20-cluster.calico_nodes.yml : Kubernetes datastore (annotations on the Kubernetes Nodes)
 plugin: calico_fleet.fleet.calico_nodes
 datastore: kubernetes

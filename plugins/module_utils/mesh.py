@@ -265,7 +265,7 @@ class _Evaluation:
 
     def report_unexpected(self, unexpected):
         for addr, seen in sorted(unexpected.items()):
-            invs = sorted(a for a, _ in seen)
+            invs = sorted(a for a, _unused in seen)
             self.findings.append(
                 Finding(
                     kind="unexpected_peer",
@@ -314,8 +314,8 @@ class _Evaluation:
                 other = failed.get((b, a))
                 if other is not None:
                     evidence.append(f"{self.label(b)} -> {self.host_ip[a]}: {_describe(other)}")
-            sources = sorted({a for a, _ in members})
-            targets = sorted({b for _, b in members})
+            sources = sorted({a for a, _unused in members})
+            targets = sorted({b for _unused, b in members})
             if any(self.host_ip.get(h) in self.reflector_ips for h in sources + targets):
                 self.findings.append(self.rr_session_missing(inv, side, sources, targets, evidence))
                 continue
@@ -367,7 +367,7 @@ class _Evaluation:
 
     def report_cluster_wide(self, broken):
         views = list(broken.items())
-        hosts = sorted({h for pair, _ in views for h in pair})
+        hosts = sorted({h for pair, _unused in views for h in pair})
         self.findings.append(
             self.session_finding(hosts, None, [(x, y, v) for (x, y), v in views], cluster=True)
         )
