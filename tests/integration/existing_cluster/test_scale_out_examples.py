@@ -3,7 +3,9 @@
 Each example directory is copied to a temporary directory and only endpoints,
 addresses and access are changed: the cloud API endpoint and project/VPC ids,
 the etcd endpoint (plain HTTP in the lab, so no TLS files), the control-plane
-host, and how SSH reaches the lab's nodes (root with the lab key, no bastion).
+host, how SSH reaches the lab's nodes (root with the lab key, no bastion), and
+on GCP the firewall rules' target tags (the lab's existing nodes have no
+network tag for the example's `gcp_node_tag` to name).
 Everything else (the datastore inventory source, the pools, the MTU, the
 join method) is the example's.
 
@@ -110,6 +112,9 @@ def _gcp_example(the_lab, tmp_path):
     endpoint = f"http://127.0.0.1:{18700 + config.current().slot}"
     overrides = {**common_overrides(lab_vars), "gcp_project": "calico-fleet-lab", "gcp_zone": "europe-west1-b",
                  "gcp_vpc_range": lab_vars["lab_vpc_range"], "gcp_network_api_endpoint": endpoint,
+                 # The example's gcp_node_tag is the existing nodes' network tag; the lab's existing
+                 # nodes carry none, so the rules target every instance of the network (as on the lab).
+                 "gcp_network_target_tags": [],
                  "gcp_nodes_api_endpoint": endpoint, "node_names_gcp_api_endpoint": endpoint}
     return example_copy(tmp_path, "gcp", overrides, lab_vars), lab_vars
 
