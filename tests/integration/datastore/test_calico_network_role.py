@@ -83,7 +83,8 @@ def test_check_then_apply_then_no_change_then_drift(etcd, play):
 
 
 @pytest.mark.parametrize(("extra", "message"), [
-    ({"calico_network_etcd_endpoints": []}, "Set calico_network_etcd_endpoints"),
+    ({"calico_network_etcd_endpoints": []},
+     "Set calico_fleet_datastore.etcd_endpoints (or calico_network_etcd_endpoints"),
     ({"calico_network_ippools": [{"name": "p"}]}, "each pool needs a unique name and a cidr"),
     ({"calico_network_ippools": [{"name": "p", "cidr": "172.20.0.0/16"}, {"name": "p", "cidr": "172.21.0.0/16"}]},
      "each pool needs a unique name"),
