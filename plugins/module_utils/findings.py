@@ -15,6 +15,8 @@ nodename, joined}}, where nodename is the raw content of /var/lib/calico/nodenam
 calico_nodes_info returns them.
 """
 
+from __future__ import annotations
+
 import ipaddress
 from dataclasses import asdict, dataclass, field
 

@@ -66,17 +66,9 @@ notes:
   - Supports check mode (it never changes anything).
 seealso:
   - module: calico_fleet.fleet.calico_mesh_check
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: none
-    details: Read-only; it never changes anything, so there is no diff.
-  platform:
-    platforms: posix
-    details: Runs on each cluster node (Linux).
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
+  - calico_fleet.fleet.attributes.on_node
 """
 
 EXAMPLES = r"""

@@ -24,22 +24,12 @@ options:
     type: int
 notes:
   - Supports check mode and diff mode.
-attributes:
-  check_mode:
-    support: full
-    details: The same comparison runs; nothing is written.
-  diff_mode:
-    support: full
-  platform:
-    platforms: posix
-    details: Talks to an API from wherever it runs; usually the controller.
-  action_group:
-    membership:
-      - calico_fleet.fleet.calico_datastore
 extends_documentation_fragment:
   - calico_fleet.fleet.calico_datastore
   - ansible.builtin.action_common_attributes
+  - calico_fleet.fleet.attributes.datastore
   - ansible.builtin.action_common_attributes.actiongroups
+  - calico_fleet.fleet.attributes
 """
 
 EXAMPLES = r"""

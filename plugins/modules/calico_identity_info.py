@@ -18,17 +18,9 @@ options:
     description: The file calico-node reads its node name from.
     type: path
     default: /var/lib/calico/nodename
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: none
-    details: Read-only; it never changes anything, so there is no diff.
-  platform:
-    platforms: posix
-    details: Runs on each cluster node (Linux).
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
+  - calico_fleet.fleet.attributes.on_node
 """
 
 EXAMPLES = r"""

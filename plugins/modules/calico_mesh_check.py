@@ -60,17 +60,9 @@ notes:
   - Supports check mode (it never changes anything).
 seealso:
   - module: calico_fleet.fleet.calico_bgp_status
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: none
-    details: Read-only; it never changes anything, so there is no diff.
-  platform:
-    platforms: posix
-    details: Talks to an API from wherever it runs; usually the controller.
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
+  - calico_fleet.fleet.attributes.read_only
 """
 
 EXAMPLES = r"""

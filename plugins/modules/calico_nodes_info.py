@@ -14,22 +14,12 @@ description:
   - Never reports a change; works in check mode.
 version_added: "1.0.0"
 author: calico-fleet contributors (@calico-fleet)
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: none
-    details: Read-only; it never changes anything, so there is no diff.
-  platform:
-    platforms: posix
-    details: Talks to an API from wherever it runs; usually the controller.
-  action_group:
-    membership:
-      - calico_fleet.fleet.calico_datastore
 extends_documentation_fragment:
   - calico_fleet.fleet.calico_datastore
   - ansible.builtin.action_common_attributes
+  - calico_fleet.fleet.attributes.datastore
   - ansible.builtin.action_common_attributes.actiongroups
+  - calico_fleet.fleet.attributes.read_only
 """
 
 EXAMPLES = r"""

@@ -111,18 +111,10 @@ options:
     description: Allow an IPIP (protocol 4) rule whose sources include a public range.
     type: bool
     default: false
-attributes:
-  check_mode:
-    support: full
-    details: The same comparison runs; nothing is written.
-  diff_mode:
-    support: full
-  platform:
-    platforms: posix
-    details: Talks to an API from wherever it runs; usually the controller.
 extends_documentation_fragment:
   - calico_fleet.fleet.gce_connection
   - ansible.builtin.action_common_attributes
+  - calico_fleet.fleet.attributes
 """
 
 EXAMPLES = r"""

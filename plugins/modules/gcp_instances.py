@@ -198,18 +198,10 @@ notes:
     O(startup_script), O(user_data)), not both.
   - Per-instance settings replace the module defaults; they are not merged (a per-instance
     O(instances[].metadata) replaces O(metadata)).
-attributes:
-  check_mode:
-    support: full
-    details: The same comparison runs; nothing is written.
-  diff_mode:
-    support: full
-  platform:
-    platforms: posix
-    details: Talks to an API from wherever it runs; usually the controller.
 extends_documentation_fragment:
   - calico_fleet.fleet.gce_connection
   - ansible.builtin.action_common_attributes
+  - calico_fleet.fleet.attributes
 """
 
 EXAMPLES = r"""

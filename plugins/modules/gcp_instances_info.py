@@ -19,18 +19,10 @@ options:
     type: list
     elements: str
     required: true
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: none
-    details: Read-only; it never changes anything, so there is no diff.
-  platform:
-    platforms: posix
-    details: Talks to an API from wherever it runs; usually the controller.
 extends_documentation_fragment:
   - calico_fleet.fleet.gce_connection
   - ansible.builtin.action_common_attributes
+  - calico_fleet.fleet.attributes.read_only
 """
 
 EXAMPLES = r"""

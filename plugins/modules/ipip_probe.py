@@ -102,17 +102,9 @@ notes:
   - The process sends at most one burst per O(interval) and only to peers
     still owed one; it never outlives O(timeout).
 author: calico-fleet contributors (@calico-fleet)
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: none
-    details: Read-only; it never changes anything, so there is no diff.
-  platform:
-    platforms: posix
-    details: Runs on each cluster node (Linux).
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
+  - calico_fleet.fleet.attributes.on_node
 """
 
 EXAMPLES = r"""

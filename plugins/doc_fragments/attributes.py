@@ -1,0 +1,56 @@
+# Copyright: calico-fleet contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What the modules support, said once: use with ansible.builtin.action_common_attributes.
+
+calico_fleet.fleet.attributes           a module that changes an API's resources
+calico_fleet.fleet.attributes.read_only a module that reads an API (never changed)
+calico_fleet.fleet.attributes.on_node   a read-only module that runs on each cluster node
+calico_fleet.fleet.attributes.datastore member of the calico_datastore action group
+"""
+
+
+class ModuleDocFragment:
+    DOCUMENTATION = r"""
+attributes:
+  check_mode:
+    support: full
+    details: The same comparison runs; nothing is written.
+  diff_mode:
+    support: full
+  platform:
+    platforms: posix
+    details: Talks to an API from wherever it runs; usually the controller.
+"""
+
+    READ_ONLY = r"""
+attributes:
+  check_mode:
+    support: full
+    details: Read-only; it runs the same in check mode.
+  diff_mode:
+    support: none
+    details: It never changes anything, so there is no diff.
+  platform:
+    platforms: posix
+    details: Talks to an API from wherever it runs; usually the controller.
+"""
+
+    ON_NODE = r"""
+attributes:
+  check_mode:
+    support: full
+    details: Read-only; it runs the same in check mode.
+  diff_mode:
+    support: none
+    details: It never changes anything, so there is no diff.
+  platform:
+    platforms: posix
+    details: Runs on each cluster node (Linux).
+"""
+
+    DATASTORE = r"""
+attributes:
+  action_group:
+    membership:
+      - calico_fleet.fleet.calico_datastore
+"""
