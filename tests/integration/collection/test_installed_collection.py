@@ -51,10 +51,14 @@ def installed(tmp_path_factory):
     # Test equipment and the checkout's link never ship.
     assert not [n for n in names if n.startswith(("lab/", "collections/", "molecule/", ".venv"))], names
     collections_dir = base / "installed"
+    # A clean environment: with the checkout's ansible.cfg, ansible-galaxy would find the checkout's
+    # copy of calico_fleet.fleet on its path and skip the install.
     install = subprocess.run([str(MAX_VENV / "bin" / "ansible-galaxy"), "collection", "install", "--no-deps",
-                              "-p", str(collections_dir), str(tarball)], cwd=base, capture_output=True, text=True,
-                             timeout=300)
+                              "--force", "-p", str(collections_dir), str(tarball)], cwd=base,
+                             env=_clean_env(base / "nothing", base), capture_output=True, text=True, timeout=300)
     assert install.returncode == 0, install.stdout + install.stderr
+    assert (collections_dir / "ansible_collections" / "calico_fleet" / "fleet" / "galaxy.yml").exists() or \
+        (collections_dir / "ansible_collections" / "calico_fleet" / "fleet" / "MANIFEST.json").exists(), install.stdout
     # galaxy.yml's dependencies, from the `ansible` package in the venv (no Galaxy here).
     bundle = next((MAX_VENV / "lib").glob("python3*/site-packages/ansible_collections"))
     for dependency in GALAXY["dependencies"]:
