@@ -87,7 +87,8 @@ def test_bare_image_is_refused_before_the_join_naming_what_is_missing(cloud_lab)
     assert proc.returncode != 0
     text = proc.stdout + proc.stderr
     for name in NEW:
-        assert f"{name} cannot be joined with kubeadm: missing kubeadm, kubelet, a container runtime" in text
-    assert "install them in the machine image (or in its startup script / user-data)" in text
+        assert f"{name} cannot be joined with kubeadm: missing kubeadm, kubelet, a container runtime" in text, \
+            output(proc)
+    assert "install them in the machine image (or in its startup script / user-data)" in text, output(proc)
     assert bootstrap_tokens() == tokens_before
     assert not any(node_file_exists(n, KUBELET_CONF) for n in NEW)
