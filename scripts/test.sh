@@ -13,15 +13,20 @@ LOG_DIR=${TEST_LOG_DIR:-.test-logs}
 BASE_SLOT=${TEST_LAB_SLOT:-1}
 mkdir -p "$LOG_DIR"
 
+# Lab lanes rerun a failed test once, after a pause: a lab test drives real
+# daemons, SSH and timers on a 2-core machine that runs three labs at once.
+# A rerun is reported in the log ("R" and "rerun" in pytest's summary).
+LAB_PYTEST="pytest -q -p no:cacheprovider --reruns 1 --reruns-delay 10"
+
 # lane name -> command. Lab lanes take their slot from LAB_SLOT.
 declare -A LANES=(
   [lint]="make -s lint-only"
   [unit]="pytest -q -p no:cacheprovider tests/unit"
   [sanity]="bash scripts/sanity.sh"
   [offline]="pytest -q -p no:cacheprovider tests/integration/datastore tests/integration/collection"
-  [lab1]="pytest -q -p no:cacheprovider tests/integration/lab tests/integration/verify tests/integration/probe tests/integration/gcp"
-  [lab2]="pytest -q -p no:cacheprovider tests/integration/join tests/integration/existing_cluster tests/integration/aws"
-  [lab3]="pytest -q -p no:cacheprovider tests/integration/drift tests/integration/remediation tests/integration/scale_in tests/integration/route_reflectors"
+  [lab1]="$LAB_PYTEST tests/integration/lab tests/integration/verify tests/integration/probe tests/integration/gcp"
+  [lab2]="$LAB_PYTEST tests/integration/join tests/integration/existing_cluster tests/integration/aws"
+  [lab3]="$LAB_PYTEST tests/integration/drift tests/integration/remediation tests/integration/scale_in tests/integration/route_reflectors"
   [molecule]="bash scripts/molecule.sh"
 )
 # Lanes started together; the lab lanes are spread so that at most three labs
