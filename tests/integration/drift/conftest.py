@@ -52,6 +52,10 @@ def patch_rule(lab, name, **fields):
     compute(lab, "PATCH", f"{FIREWALLS}/{name}", {"name": name, **fields})
     wait(lambda: all(compute(lab, "GET", f"{FIREWALLS}/{name}").get(k) == v for k, v in fields.items()),
          f"rule {name} to be patched", timeout=30)
+    # The server hands the new rules to the lab's VPC firewall after it answers: wait for the
+    # lab too, so a check that starts now sees a settled lab (its "wrote nothing" comparison).
+    wait(lambda: any(rule.get("name") == name and all(rule.get(k) == v for k, v in fields.items())
+                     for rule in lab.get_firewall()), f"the lab firewall to apply rule {name}", timeout=30)
 
 
 def etcd_call(lab, path, body):
