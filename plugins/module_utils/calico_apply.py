@@ -41,21 +41,6 @@ def _view(name, spec):
     return {} if spec is None else sorted_dict({"metadata": {"name": name}, "spec": spec})
 
 
-def _pool_findings(name, before, after):
-    resource = f"IPPool/{name}"
-    if before is None and after is not None:
-        return [_finding(resource, None, after, None, f"IPPool {name!r} does not exist")]
-    if before is not None and after is None:
-        return [_finding(resource, None, None, before, f"IPPool {name!r} exists but should be absent")]
-    before, after = before or {}, after or {}
-    return [
-        _finding(resource, key, after.get(key), before.get(key),
-                 f"{key} is {before.get(key)!r}, expected {after.get(key)!r}")
-        for key in sorted(set(before) | set(after))
-        if before.get(key) != after.get(key)
-    ]
-
-
 def apply_ippool(ds, name, state="present", wanted=None, service_cidr=None, node_cidr=None,
                  check_mode=False):
     """Make IPPool ``name`` match ``wanted`` (Calico JSON field names; absent keys are left alone)."""
@@ -83,7 +68,7 @@ def apply_ippool(ds, name, state="present", wanted=None, service_cidr=None, node
             result_obj = ds.put(target)
     return {
         "changed": before != after,
-        "findings": _pool_findings(name, before, after),
+        "findings": _resource_findings("IPPool", name, before, after),
         "ippool": result_obj,
         "diff": {"before": _view(name, before), "after": _view(name, after)},
     }
