@@ -475,6 +475,33 @@ def start(peers, run_id, timeout=300, collector=False, interval=0.5, count=1, so
     return {"pid": pid, "started": True, "address": address, "result_file": files["result"]}
 
 
+# Ranges of the probe's numeric options: {name: (lowest, highest)}.
+LIMITS = {"count": (1, 100), "interval": (0.1, 5), "timeout": (1, 3600), "wait": (0, 600)}
+
+
+def out_of_range(values):
+    """Message naming the first option outside LIMITS and what to use, or None."""
+    for name, (low, high) in LIMITS.items():
+        if name in values and not low <= values[name] <= high:
+            return f"{name}={values[name]} is out of range: use a value from {low} to {high}"
+    return None
+
+
+def start_quietly(run_id, peers, collector=False, count=1, timeout=300):
+    """start(), but a probe that cannot start is described ({failed, msg}), not raised.
+
+    For a call whose own job goes on without the probe (reading BGP status):
+    the matrix then shows this node as not measured, with the reason.
+    """
+    problem = out_of_range({"count": count, "timeout": timeout})
+    if problem:
+        return {"failed": True, "msg": f"IPIP probe not started: {problem}"}
+    try:
+        return start(peers, run_id, timeout, collector, count=count)
+    except ProbeError as exc:
+        return {"failed": True, "msg": f"IPIP probe not started: {exc}", **exc.context}
+
+
 def _daemonize(work, keep):
     """Run ``work`` in a detached grandchild; return the grandchild's pid.
 

@@ -62,10 +62,43 @@ options:
     description: File calico-node takes its node name from (with O(identity)).
     type: path
     default: /var/lib/calico/nodename
+  ipip_probe:
+    description:
+      - Also start this node's IPIP probe process, before BIRD is read, as
+        M(calico_fleet.fleet.ipip_probe) does with C(state=started). The probe then
+        runs while this call waits for the peers, and verification needs no
+        round of its own to start it; collect it with
+        M(calico_fleet.fleet.ipip_probe) C(state=collected).
+      - A probe that cannot start (no root, bad peer list) does not fail this
+        call; RV(ipip_probe) says why.
+    type: dict
+    suboptions:
+      run_id:
+        description: Identifies the probe run on every node (1-32 characters from C(A-Z a-z 0-9 _ . -)).
+        type: str
+        required: true
+      peers:
+        description: Private IPv4 addresses of every node of the probe, the same list on every node.
+        type: list
+        elements: str
+        required: true
+      collector:
+        description: Whether this node collects the whole matrix.
+        type: bool
+        default: false
+      count:
+        description: Packets to each peer per burst (1-100).
+        type: int
+        default: 1
+      timeout:
+        description: Seconds after which the probe process stops by itself at the latest (1-3600).
+        type: int
+        default: 300
 notes:
   - Supports check mode (it never changes anything).
 seealso:
   - module: calico_fleet.fleet.calico_mesh_check
+  - module: calico_fleet.fleet.ipip_probe
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - calico_fleet.fleet.attributes.on_node
@@ -82,6 +115,15 @@ EXAMPLES = r"""
     expect_peers: "{{ __nodes.nodes | calico_expected_peers(__nodes.bgp_configuration, ansible_host) }}"
     wait_timeout: 60
     retry_interval: 2
+  become: true
+
+- name: Read the BGP peers and start the IPIP probe in the same call
+  calico_bgp_status:
+    identity: true
+    ipip_probe:
+      run_id: verify-1
+      peers: [10.0.1.201, 10.0.1.202, 10.0.1.203]
+      collector: "{{ inventory_hostname == ansible_play_hosts[0] }}"
   become: true
 
 - name: Read IPv4 and IPv6 peers
@@ -165,6 +207,13 @@ waited:
   description: Seconds spent polling.
   returned: success
   type: float
+ipip_probe:
+  description:
+    - The probe process started (C(pid), C(started), C(address)), or C(failed) and C(msg) when it
+      could not start.
+  returned: when ipip_probe is given
+  type: dict
+  sample: {pid: 4711, started: true, address: 10.0.1.202}
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -175,6 +224,7 @@ from ansible_collections.calico_fleet.fleet.plugins.module_utils.bird import (
     wait_for_peers,
 )
 from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico_identity import read_identity, read_membership
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.ipip import start_quietly
 
 ARGUMENT_SPEC = dict(
     socket=dict(type="path"),
@@ -185,6 +235,13 @@ ARGUMENT_SPEC = dict(
     retry_interval=dict(type="float", default=2),
     identity=dict(type="bool", default=False),
     nodename_file=dict(type="path", default="/var/lib/calico/nodename"),
+    ipip_probe=dict(type="dict", options=dict(
+        run_id=dict(type="str", required=True),
+        peers=dict(type="list", elements="str", required=True),
+        collector=dict(type="bool", default=False),
+        count=dict(type="int", default=1),
+        timeout=dict(type="int", default=300),
+    )),
 )
 
 
@@ -197,16 +254,19 @@ def main():
         normalize_peers(p["expect_peers"])
     except ValueError as exc:
         module.fail_json(msg=str(exc))
-    identity = {**read_identity(nodename_file=p["nodename_file"]), **read_membership()} if p["identity"] else {}
+    extra = {**read_identity(nodename_file=p["nodename_file"]), **read_membership()} if p["identity"] else {}
+    if p["ipip_probe"]:
+        # Started first: the probe runs while this call waits for the BGP peers.
+        extra["ipip_probe"] = start_quietly(**p["ipip_probe"])
     try:
         result = wait_for_peers(
             p["expect_peers"], p["ip_version"], p["socket"], p["timeout"], p["wait_timeout"], p["retry_interval"]
         )
     except BirdNotRunning as exc:
-        module.fail_json(msg=str(exc), paths=exc.paths, **identity)
+        module.fail_json(msg=str(exc), paths=exc.paths, **extra)
     except BirdError as exc:
-        module.fail_json(msg=f"reading BIRD's BGP status failed: {exc}", **identity)
-    module.exit_json(changed=False, **result, **identity)
+        module.fail_json(msg=f"reading BIRD's BGP status failed: {exc}", **extra)
+    module.exit_json(changed=False, **result, **extra)
 
 
 if __name__ == "__main__":

@@ -26,6 +26,9 @@ description:
     plus the peers it has no final word on (RV(unfinished)). Run
     O(state=collected) on those nodes too (it returns their own column and
     stops them).
+  - M(calico_fleet.fleet.calico_bgp_status) can start the probe too (its C(ipip_probe) option), so
+    that verification starts it in the round it already makes over the nodes and the probe adds
+    only the collecting call.
   - Run the steps with the linear strategy (the default), so that collection
     starts after O(state=started) has reached every node.
   - O(state=absent) stops every probe process of the run (or of every run)
@@ -196,6 +199,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.calico_fleet.fleet.plugins.module_utils.ipip import (
     ProbeError,
     collect,
+    out_of_range,
     start,
     stop_all,
 )
@@ -212,24 +216,13 @@ ARGUMENT_SPEC = dict(
     source=dict(type="str"),
     state_dir=dict(type="path"),
 )
-LIMITS = {"count": (1, 100), "interval": (0.1, 5), "timeout": (1, 3600), "wait": (0, 600)}
-
-
-def bad_input(params):
-    """Message naming the option to change, or None."""
-    for name, (low, high) in LIMITS.items():
-        if not low <= params[name] <= high:
-            return f"{name}={params[name]} is out of range: use a value from {low} to {high}"
-    return None
-
-
 def main():
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True,
                            required_if=[("state", "started", ["peers", "run_id"]),
                                         ("state", "collected", ["peers", "run_id"])])
     p = module.params
-    if bad_input(p):
-        module.fail_json(msg=bad_input(p))
+    if out_of_range(p):
+        module.fail_json(msg=out_of_range(p))
     try:
         if p["state"] == "started":
             result = start(p["peers"], p["run_id"], p["timeout"], p["collector"], p["interval"],

@@ -98,15 +98,15 @@ class Topology:
                   json.dumps([list(args), kwargs]))
         return json.loads(proc.stdout)
 
-    def ansible(self, node, args, check=False):
-        """Run the calico_fleet.fleet.ipip_probe module in a node's namespace with ansible, the node's system Python."""
+    def ansible(self, node, args, check=False, module="ipip_probe"):
+        """Run a calico_fleet.fleet module (ipip_probe) in a node's namespace with ansible, the node's system Python."""
         env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"),
                    ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_STDOUT_CALLBACK="ansible.posix.json",
                    ANSIBLE_CALLBACKS_ENABLED="ansible.posix.json",
                    ANSIBLE_LOCAL_TEMP=str(self.tmp / "ansible-local"),
                    ANSIBLE_REMOTE_TEMP=str(self.tmp / f"ansible-remote-{node}"))
         argv = ["ip", "netns", "exec", self.ns[node], str(pathlib.Path(sys.executable).parent / "ansible"),
-                "localhost", "-i", "localhost,", "-c", "local", "-m", "calico_fleet.fleet.ipip_probe",
+                "localhost", "-i", "localhost,", "-c", "local", "-m", f"calico_fleet.fleet.{module}",
                 "-a", json.dumps(args),
                 "-e", "ansible_python_interpreter=/usr/bin/python3"]
         if check:

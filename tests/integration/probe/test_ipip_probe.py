@@ -167,6 +167,35 @@ def test_module_steps_through_ansible_in_check_mode(topology):
     assert out["table"].splitlines()[2].split() == ["198.18.200.2", "-", "ok"]
 
 
+def test_bgp_status_call_starts_the_probe_even_where_bird_is_down(topology):
+    """Verification starts the probe in its BGP status round: no round of its own.
+
+    No BIRD runs in these namespaces, so the status read fails, as it does on
+    a node whose calico-node is down; the probe must have started all the same.
+    """
+    peers = [topology.ip[n] for n in NODES]
+    run_id = f"status-{os.getpid()}"
+    for node in NODES:
+        res = topology.ansible(node, {"socket": str(topology.tmp / "no-bird.ctl"), "ipip_probe": {
+            "run_id": run_id, "peers": peers, "timeout": 60, "collector": node == "a"}},
+            module="calico_bgp_status", check=True)
+        assert res["failed"] and "BIRD" in res["msg"], res
+        assert res["ipip_probe"]["started"] and res["ipip_probe"]["address"] == topology.ip[node], res
+    res = topology.ansible("a", {"state": "collected", "run_id": run_id, "peers": peers})
+    assert res["unfinished"] == [], res
+    assert heard({"a": res}) == {"a": {"b": True}, "b": {"a": True}}
+    for node in NODES:
+        assert wait_until(lambda n=node: not topology.listeners(n))
+
+
+def test_bgp_status_says_why_the_probe_did_not_start(topology):
+    res = topology.ansible("a", {"socket": str(topology.tmp / "no-bird.ctl"), "ipip_probe": {
+        "run_id": "r1", "peers": [topology.ip["a"], topology.ip["b"]], "count": 0}}, module="calico_bgp_status")
+    assert res["ipip_probe"] == {"failed": True, "msg": "IPIP probe not started: count=0 is out of range: "
+                                                        "use a value from 1 to 100"}
+    assert not topology.listeners("a")
+
+
 def test_module_collect_without_listener_says_what_to_run():
     res = run_module("ipip_probe", {"state": "collected", "run_id": "never-started",
                                     "peers": ["198.18.200.2"], "state_dir": "/nonexistent"})
