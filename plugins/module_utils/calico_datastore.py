@@ -132,14 +132,19 @@ class Datastore:
             nodes.append(_node_row(
                 obj["metadata"]["name"], bgp.get("ipv4Address"), bgp.get("ipv6Address"),
                 bgp.get("routeReflectorClusterID"), bgp.get("ipv4IPIPTunnelAddr"), bgp.get("asNumber"),
+                obj["metadata"].get("labels"),
             ))
         return sorted(nodes, key=lambda n: n["name"])
 
     def read_bgp_configuration(self):
         return bgp_configuration_state(self.get("BGPConfiguration", "default"))
 
+    def read_bgp_peers(self):
+        """Every BGPPeer as a row (the fields that decide who peers with whom), sorted by name."""
+        return sorted((bgp_peer_row(obj) for obj in self.list("BGPPeer")), key=lambda p: p["name"])
 
-def _node_row(name, ipv4, ipv6, rr_cluster_id, tunnel, asn):
+
+def _node_row(name, ipv4, ipv6, rr_cluster_id, tunnel, asn, labels=None):
     return {
         "name": name,
         "ipv4_address": _strip_prefix(ipv4),
@@ -148,6 +153,21 @@ def _node_row(name, ipv4, ipv6, rr_cluster_id, tunnel, asn):
         "rr_cluster_id": rr_cluster_id or None,
         "ipip_tunnel_addr": tunnel or None,
         "asn": int(asn) if asn not in (None, "") else None,
+        "labels": dict(labels or {}),
+    }
+
+
+def bgp_peer_row(obj):
+    """{name, node, node_selector, peer_ip, peer_selector, as_number} of a BGPPeer (None when unset)."""
+    spec = obj.get("spec") or {}
+    asn = spec.get("asNumber")
+    return {
+        "name": (obj.get("metadata") or {}).get("name"),
+        "node": spec.get("node") or None,
+        "node_selector": spec.get("nodeSelector") or None,
+        "peer_ip": spec.get("peerIP") or None,
+        "peer_selector": spec.get("peerSelector") or None,
+        "as_number": int(asn) if asn not in (None, "") else None,
     }
 
 
@@ -380,11 +400,13 @@ class KubernetesDatastore(Datastore):
                 meta.get("name"), ann.get(NODE_ANNOTATIONS["ipv4_network"]),
                 ann.get(NODE_ANNOTATIONS["ipv6_network"]), ann.get(NODE_ANNOTATIONS["rr_cluster_id"]),
                 ann.get(NODE_ANNOTATIONS["ipip_tunnel_addr"]), ann.get(NODE_ANNOTATIONS["asn"]),
+                meta.get("labels"),
             ))
         return sorted(nodes, key=lambda n: n["name"])
 
 
 def read_nodes_info(params):
-    """What calico_nodes_info returns: every Calico Node and the BGP configuration."""
+    """What calico_nodes_info returns: every Calico Node, the BGP configuration and the BGPPeers."""
     datastore = connect(params)
-    return {"nodes": datastore.read_nodes(), "bgp_configuration": datastore.read_bgp_configuration()}
+    return {"nodes": datastore.read_nodes(), "bgp_configuration": datastore.read_bgp_configuration(),
+            "bgp_peers": datastore.read_bgp_peers()}

@@ -6,11 +6,14 @@
 DOCUMENTATION = r"""
 ---
 module: calico_nodes_info
-short_description: Read Calico Nodes (BGP addresses, route-reflector IDs, tunnel addresses) and BGP settings
+short_description: Read Calico Nodes (BGP addresses, route-reflector IDs, tunnel addresses), BGP settings and BGPPeers
 description:
-  - Reads every Calico Node and the BGPConfiguration C(default) from the datastore, read-only.
+  - Reads every Calico Node, the BGPConfiguration C(default) and every BGPPeer from the datastore, read-only,
+    which is what decides who peers with whom (see the C(calico_fleet.fleet.calico_expected_peers) filter).
   - With O(datastore=etcdv3) the Node resources come from etcd; with O(datastore=kubernetes) from the
-    C(projectcalico.org/*) annotations of the Kubernetes Nodes.
+    C(projectcalico.org/*) annotations and the labels of the Kubernetes Nodes.
+  - BGPPeers come from etcd (C(/calico/resources/v3/projectcalico.org/bgppeers/<name>)) or the API server
+    (C(projectcalico.org/v3), else the C(crd.projectcalico.org/v1) BGPPeer CRDs).
   - Never reports a change; works in check mode.
 version_added: "1.0.0"
 author: calico-fleet contributors (@calico-fleet)
@@ -46,6 +49,7 @@ nodes:
     rr_cluster_id: {description: Route-reflector cluster ID (null when not a route reflector)., type: str}
     ipip_tunnel_addr: {description: Address of the node's tunl0., type: str}
     asn: {description: Node-specific AS number (null = the cluster AS)., type: int}
+    labels: {description: The Node's labels (what BGPPeer selectors select)., type: dict}
 bgp_configuration:
   description: Effective BGPConfiguration C(default) (Calico's defaults when it does not exist).
   returned: always
@@ -54,6 +58,18 @@ bgp_configuration:
     exists: {description: Whether the resource exists., type: bool}
     mesh_enabled: {description: Node-to-node mesh on., type: bool}
     as_number: {description: Cluster AS number (default 64512)., type: int}
+bgp_peers:
+  description: One entry per BGPPeer, sorted by name; an unset field is null.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    name: {description: BGPPeer name., type: str}
+    node: {description: The one node this peering is for (C(spec.node))., type: str}
+    node_selector: {description: Selector of the nodes this peering is for (C(spec.nodeSelector))., type: str}
+    peer_ip: {description: Address of the peer (C(spec.peerIP)), a Calico node or a router., type: str}
+    peer_selector: {description: Selector of the Calico nodes to peer with (C(spec.peerSelector))., type: str}
+    as_number: {description: AS number of the peer given by C(peer_ip) (null = the cluster AS)., type: int}
 """
 
 from ansible.module_utils.basic import AnsibleModule

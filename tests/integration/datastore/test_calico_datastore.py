@@ -166,13 +166,32 @@ def test_nodes_from_kubernetes_node_annotations(stand_in):
     api = stand_in(nodes=[{"metadata": {"name": "node-b", "annotations": {
         "projectcalico.org/IPv4Address": "10.0.1.203/24",
         "projectcalico.org/IPv4IPIPTunnelAddr": "172.20.139.64"}}},
-        {"metadata": {"name": "node-a", "annotations": {
+        {"metadata": {"name": "node-a", "labels": {"route-reflector": "true"}, "annotations": {
             "projectcalico.org/IPv4Address": "10.0.1.202/24",
             "projectcalico.org/RouteReflectorClusterID": "224.0.0.1"}}}])
     result = run_module("calico_nodes_info", k8s_args(api))
-    assert [(n["name"], n["ipv4_address"], n["rr_cluster_id"], n["ipip_tunnel_addr"]) for n in result["nodes"]] == [
-        ("node-a", "10.0.1.202", "224.0.0.1", None), ("node-b", "10.0.1.203", None, "172.20.139.64")]
+    assert [(n["name"], n["ipv4_address"], n["rr_cluster_id"], n["ipip_tunnel_addr"], n["labels"])
+            for n in result["nodes"]] == [
+        ("node-a", "10.0.1.202", "224.0.0.1", None, {"route-reflector": "true"}),
+        ("node-b", "10.0.1.203", None, "172.20.139.64", {})]
     assert result["bgp_configuration"] == {"exists": False, "mesh_enabled": True, "as_number": 64512}
+    assert result["bgp_peers"] == []
+
+
+@pytest.mark.parametrize("serve_v3", [True, False])
+def test_bgp_peers_through_the_api_server(stand_in, serve_v3):
+    api = stand_in(serve_v3=serve_v3)
+    group = V3 if serve_v3 else V1
+    api.objects[f"{group}/bgppeers"] = {"peer-with-route-reflectors": {
+        "kind": "BGPPeer", "apiVersion": group.split("/", 2)[2],
+        "metadata": {"name": "peer-with-route-reflectors", "resourceVersion": "7"},
+        "spec": {"nodeSelector": "all()", "peerSelector": "route-reflector == 'true'"}}}
+    result = run_module("calico_nodes_info", k8s_args(api))
+    assert result["bgp_peers"] == [{"name": "peer-with-route-reflectors", "node": None, "node_selector": "all()",
+                                    "peer_ip": None, "peer_selector": "route-reflector == 'true'",
+                                    "as_number": None}]
+    assert ("GET", f"{group}/bgppeers") in [(m, p) for m, p, *_ in api.requests]
+    assert api.writes() == []
 
 
 def test_concurrent_change_is_a_conflict_on_kubernetes(stand_in):
