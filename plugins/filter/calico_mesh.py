@@ -3,20 +3,26 @@
 """Filters over the mesh: the peers one node must have, and the host records calico_mesh_check takes."""
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.calico_fleet.fleet.plugins.module_utils.mesh import expected_peers_for
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.mesh import bgp_peers_required, expected_peers_for
 from ansible_collections.calico_fleet.fleet.plugins.module_utils.mesh_check import host_records
 
 
-def calico_expected_peers(nodes, bgp_configuration, host_ip):
-    """Peer IPs `host_ip` must have, following the mesh / route-reflector rules of mesh.py.
+def calico_expected_peers(nodes, bgp_configuration, host_ip, bgp_peers=None):
+    """Peer IPs `host_ip` must have, following Calico's mesh and BGPPeer rules (mesh.py).
 
-    nodes and bgp_configuration as calico_nodes_info returns them.
+    nodes, bgp_configuration and bgp_peers as calico_nodes_info returns them. Without bgp_peers
+    no BGPPeer is expected, which is refused where route reflectors exist.
     """
     if not isinstance(nodes, list):
         raise AnsibleFilterError("calico_expected_peers: nodes must be the list calico_nodes_info returns")
     if not host_ip:
         raise AnsibleFilterError("calico_expected_peers: pass the node's IPv4 address as host_ip")
-    return expected_peers_for(nodes, bgp_configuration or {}, host_ip)
+    if bgp_peers is not None and not isinstance(bgp_peers, list):
+        raise AnsibleFilterError("calico_expected_peers: bgp_peers must be the list calico_nodes_info returns")
+    required = bgp_peers_required(nodes, bgp_peers)
+    if required:
+        raise AnsibleFilterError(f"calico_expected_peers: {required} as the fourth argument")
+    return expected_peers_for(nodes, bgp_configuration or {}, host_ip, bgp_peers)
 
 
 def _var(hostvars, host, name):

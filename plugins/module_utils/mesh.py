@@ -2,22 +2,29 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Expected BGP peers, mesh evaluation, matrix and its text rendering.
 
-Expected peers follow confd's rules (REFERENCE.md, "calico-node semantics"):
+Expected peers follow confd's rules (REFERENCE.md, "calico-node semantics")
+over the datastore's Nodes, BGPConfiguration `default` and BGPPeers, as
+calico_nodes_info returns them - the topology is read, never guessed:
 - node-to-node mesh, unless BGPConfiguration `default` sets
-  nodeToNodeMeshEnabled: false: every node peers with every other node that
-  has a BGP IPv4 address, self skipped BY IP;
-- nodes with a route-reflector cluster ID are not part of the mesh.
+  nodeToNodeMeshEnabled: false: every node without a route-reflector cluster
+  ID peers with every other such node that has a BGP IPv4 address, self
+  skipped BY IP; a node with a cluster ID has no mesh at all;
+- BGPPeers: one with `node` is for that node, one with `nodeSelector` for the
+  nodes it selects, one with neither is global (every node). The peers are
+  `peerIP` (a Calico node or a router outside Calico) or the Calico nodes
+  `peerSelector` selects, self skipped by IP;
+- reverse peerings, as confd adds them between Calico nodes: a node selected
+  by a BGPPeer's peerSelector (or whose IP is its peerIP) also peers with the
+  nodes that BGPPeer is for.
+Selectors are evaluated by calico_selector.py (all(), has(k), k == 'v',
+k != 'v', &&); a BGPPeer with a selector it cannot evaluate is left out of
+the expected peers and reported (`bgp_peer_selector_unsupported`).
 
-Simplification (BGPPeer resources are not read): when route reflectors
-exist, we assume the usual Calico setup - route reflectors peer with each
-other and with every non-reflector node, so a non-reflector node expects
-every reflector (plus the mesh, when it is on). Other BGPPeers (top-of-rack
-routers, custom selectors) are not expected and not judged: `Node_` and
-`Global_` sessions to addresses that are no Calico node are left alone.
-
-A missing session to or from a route reflector is `rr_session_missing` (the
-node has lost its route-reflector topology, not one mesh peer), and the
-mesh turned back on while reflectors exist is `mesh_with_route_reflectors`.
+In a cluster with route reflectors (nodes with a cluster ID), a missing
+session to or from a reflector is `rr_session_missing`, and so is a node that
+the datastore's topology leaves without any reflector session (its BGPPeer
+deleted, the reflectors' label gone); the mesh turned back on while
+reflectors exist is `mesh_with_route_reflectors`.
 
 Only IPv4 sessions are judged (Calico IPIP is IPv4).
 
@@ -25,6 +32,11 @@ Everything is dict/set based so that 150 nodes in full mesh (22,350
 sessions) or 1,000 nodes with route reflectors evaluate in milliseconds.
 """
 
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico_selector import (
+    SelectorError,
+    matches,
+    parse,
+)
 from ansible_collections.calico_fleet.fleet.plugins.module_utils.findings import (
     ERROR,
     WARNING,
@@ -77,39 +89,112 @@ FIX_TEXT = {
 }
 
 
+MESH = "node-to-node mesh"
+
+
 def mesh_enabled(bgp_configuration):
     """Mesh is on unless BGPConfiguration `default` turns it off."""
     return (bgp_configuration or {}).get("mesh_enabled") is not False
 
 
-def expected_peers_by_ip(nodes, bgp_configuration):
+def _peer_ipv4(text):
+    """A BGPPeer's peerIP as an IPv4 address ('10.0.1.5:179' -> '10.0.1.5'); None for IPv6."""
+    text = str(text or "").strip()
+    if text.startswith("[") or text.count(":") > 1:
+        return None
+    return normalize_ip(text.split(":", 1)[0])
+
+
+def describe_bgp_peer(peer):
+    """`name: <for whom> -> <peers>` as a user reads a BGPPeer."""
+    whom = (f"node {peer['node']}" if peer.get("node") else peer.get("node_selector") or "every node (global)")
+    to = f"peerIP {peer['peer_ip']}" if peer.get("peer_ip") else peer.get("peer_selector")
+    return f"{peer.get('name')}: {whom} -> {to}"
+
+
+class _Peering:
+    """One BGPPeer with its selectors parsed."""
+
+    def __init__(self, peer):
+        self.name = peer.get("name") or "?"
+        self.node = peer.get("node") or None
+        self.node_terms = parse(peer["node_selector"]) if peer.get("node_selector") else None
+        self.peer_terms = parse(peer["peer_selector"]) if peer.get("peer_selector") else None
+        self.peer_ip = _peer_ipv4(peer.get("peer_ip")) if self.peer_terms is None else None
+
+    def is_for(self, name, labels):
+        if self.node:
+            return name == self.node
+        return self.node_terms is None or matches(self.node_terms, labels)
+
+
+class Topology:
+    """Who peers with whom by Calico's rules (module docstring), read from the datastore's resources."""
+
+    def __init__(self, nodes, bgp_configuration, bgp_peers=None):
+        self.mesh = mesh_enabled(bgp_configuration)
+        self.members = []  # (name, ip, labels, cluster ID) of every node with a BGP IPv4 address
+        for node in sorted(nodes or [], key=lambda n: (node_ipv4(n) or "", n.get("name") or "")):
+            ip = node_ipv4(node)
+            if ip:
+                self.members.append((node.get("name"), ip, node.get("labels") or {}, node.get("rr_cluster_id") or ""))
+        self.peerings, self.unsupported = [], []
+        for peer in sorted(bgp_peers or [], key=lambda p: p.get("name") or ""):
+            try:
+                self.peerings.append(_Peering(peer))
+            except SelectorError as exc:
+                self.unsupported.append((peer, str(exc)))
+        # Per BGPPeer, once: the Calico nodes its peerSelector selects, and the nodes it is for.
+        self.targets = [[m[1] for m in self.members if matches(p.peer_terms, m[2])] if p.peer_terms is not None
+                        else [p.peer_ip] if p.peer_ip else [] for p in self.peerings]
+        self.local = [[m[1] for m in self.members if p.is_for(m[0], m[2])] for p in self.peerings]
+
+    def peers_of(self, name, ip, labels=None, cluster_id=""):
+        """{peer IPv4: why it is expected} for the node `name` at `ip` (name None: not registered)."""
+        labels = labels or {}
+        out = {}
+        if self.mesh and not cluster_id:
+            for other in self.members:
+                if other[1] != ip and not other[3]:
+                    out.setdefault(other[1], MESH)
+        for peering, targets in zip(self.peerings, self.targets, strict=True):
+            if peering.is_for(name, labels):
+                for target in targets:
+                    if target != ip:
+                        out.setdefault(target, f"BGPPeer {peering.name}")
+        for peering, local in zip(self.peerings, self.local, strict=True):
+            selected = (matches(peering.peer_terms, labels) if peering.peer_terms is not None
+                        else peering.peer_ip == ip)
+            if selected:
+                for other in local:
+                    if other != ip:
+                        out.setdefault(other, f"BGPPeer {peering.name} (reverse peering)")
+        return out
+
+    def by_ip(self):
+        """{node IPv4: {peer IPv4: why}} for every registered node with a BGP address."""
+        out = {}
+        for name, ip, labels, cluster_id in self.members:
+            for peer, why in self.peers_of(name, ip, labels, cluster_id).items():
+                out.setdefault(ip, {}).setdefault(peer, why)
+            out.setdefault(ip, {})
+        return out
+
+
+def expected_peers_by_ip(nodes, bgp_configuration, bgp_peers=None):
     """{node IPv4: set of peer IPv4s} for every registered node with a BGP address."""
-    reflectors, others = set(), set()
-    for node in nodes:
-        ip = node_ipv4(node)
-        if ip:
-            (reflectors if node.get("rr_cluster_id") else others).add(ip)
-    mesh = others if mesh_enabled(bgp_configuration) else set()
-    everyone = reflectors | others
-    out = {}
-    for ip in others:
-        out[ip] = (mesh | reflectors) - {ip}
-    for ip in reflectors:
-        # A reflector skips the mesh but peers with the other reflectors and every client.
-        out[ip] = everyone - {ip}
-    return out
+    return {ip: set(peers) for ip, peers in Topology(nodes, bgp_configuration, bgp_peers).by_ip().items()}
 
 
-def expected_peers_for(nodes, bgp_configuration, host_ip):
-    """Sorted peer IPs one host must have (an unregistered host counts as a mesh member)."""
+def expected_peers_for(nodes, bgp_configuration, host_ip, bgp_peers=None):
+    """Sorted peer IPs one host must have (an unregistered host counts as a node without labels or
+    cluster ID). BGPPeers whose selectors cannot be evaluated are left out (Topology.unsupported)."""
     ip = normalize_ip(host_ip)
-    by_ip = expected_peers_by_ip(nodes, bgp_configuration)
+    topology = Topology(nodes, bgp_configuration, bgp_peers)
+    by_ip = topology.by_ip()
     if ip in by_ip:
         return sorted(by_ip[ip])
-    reflectors = {node_ipv4(n) for n in nodes if node_ipv4(n) and n.get("rr_cluster_id")}
-    mesh = {node_ipv4(n) for n in nodes if node_ipv4(n) and not n.get("rr_cluster_id")}
-    peers = reflectors | (mesh if mesh_enabled(bgp_configuration) else set())
-    return sorted(peers - {ip})
+    return sorted(topology.peers_of(None, ip))
 
 
 def _first(item):
@@ -140,10 +225,14 @@ def _describe(peer):
 
 
 class _Evaluation:
-    def __init__(self, hosts, nodes, bgp_configuration, probe, cloud):
+    def __init__(self, hosts, nodes, bgp_configuration, probe, cloud, bgp_peers=None):
         self.hosts = hosts or {}
         self.nodes = nodes or []
         self.bgp = bgp_configuration or {}
+        self.bgp_peers = bgp_peers or []
+        # BGPPeer sessions are judged both ways (missing and unexpected) when every BGPPeer is understood.
+        self.topology = Topology(self.nodes, self.bgp, self.bgp_peers)
+        self.peers_known = bgp_peers is not None and not self.topology.unsupported
         self.probe = probe or {}
         self.cloud = cloud if cloud in FIX_TEXT["tcp179"] else "gcp"
         self.findings = []
@@ -175,16 +264,78 @@ class _Evaluation:
         self.stale = {f.peer: f for f in ident if f.kind == "stale_node"}
         self.check_answers()
         self.owners = {**self.down, **self.explained}
-        by_ip = expected_peers_by_ip(self.nodes, self.bgp)
+        self.why = self.topology.by_ip()  # node IP -> {peer IP: mesh or the BGPPeer}
+        by_ip = {ip: set(peers) for ip, peers in self.why.items()}
         for inv, ip in self.host_ip.items():
-            self.expected[inv] = (
-                by_ip[ip] if ip in by_ip else set(expected_peers_for(self.nodes, self.bgp, ip))
-            )
+            if ip not in self.why:
+                self.why[ip] = self.topology.peers_of(None, ip)
+            self.expected[inv] = set(self.why[ip])
+        self.check_unsupported_selectors()
         self.judge_sessions()
         self.check_probe()
         self.check_mesh_size(by_ip)
+        self.check_reflector_topology(by_ip)
         self.check_mesh_with_route_reflectors()
         return sort_findings(self.findings)
+
+    def source(self, inv, addr):
+        """' (BGPPeer x)' when a session comes from a BGPPeer, '' for the mesh."""
+        why = self.why.get(self.host_ip.get(inv), {}).get(addr)
+        return f" ({why})" if why and why != MESH else ""
+
+    def check_unsupported_selectors(self):
+        if not self.topology.unsupported:
+            return
+        self.findings.append(
+            Finding(
+                kind="bgp_peer_selector_unsupported",
+                severity=ERROR,
+                evidence=[f"BGPPeer {describe_bgp_peer(peer)}: {reason}" for peer, reason in self.topology.unsupported],
+                cause="calico-fleet cannot evaluate these BGPPeers' selectors, so it cannot tell which nodes they "
+                "peer: their sessions were not judged (the mesh and the other BGPPeers were), and neither were "
+                "route-reflector sessions as a whole nor BGPPeer sessions BIRD has beyond the expected ones.",
+                fix="write the selectors with all(), has(k), k == 'v' and k != 'v' joined by && (calicoctl get "
+                "bgppeer <name> -o yaml, edit, calicoctl apply -f), or check these BGPPeers' sessions by hand "
+                "(calicoctl node status on the nodes they select)",
+            )
+        )
+
+    def check_reflector_topology(self, by_ip):
+        """Nodes the datastore's own topology leaves without a route-reflector session."""
+        if not self.reflector_ips or not self.peers_known:
+            return
+        clients = sorted(ip for ip in by_ip if ip not in self.reflector_ips)
+        lacking = [ip for ip in clients if not by_ip[ip] & self.reflector_ips]
+        if clients:
+            lacking += [ip for ip in sorted(self.reflector_ips) if ip in by_ip and not by_ip[ip] - self.reflector_ips]
+        if not lacking:
+            return
+        reflectors = ", ".join(f"{self.node_name.get(ip, ip)} ({ip})" for ip in sorted(self.reflector_ips))
+        evidence = []
+        for ip in lacking:
+            peers = ", ".join(sorted(by_ip[ip])) or "none"
+            what = "a route reflector" if ip not in self.reflector_ips else "any node outside the reflectors"
+            evidence.append(f"{self.node_name.get(ip, ip)} ({ip}): no BGPPeer in the datastore peers it with "
+                            f"{what} (its expected peers: {peers})")
+        evidence.append(f"route reflectors (nodes with a cluster ID): {reflectors}")
+        evidence.append("BGPPeers: " + ("; ".join(describe_bgp_peer(p) for p in self.bgp_peers) or "none"))
+        hosts = sorted(self.ip_host[ip] for ip in lacking if ip in self.ip_host)
+        self.findings.append(
+            Finding(
+                kind="rr_session_missing",
+                severity=ERROR,
+                hosts=hosts,
+                node=self.node_name.get(lacking[0]) if len(lacking) == 1 else None,
+                evidence=evidence,
+                cause="the route-reflector topology in the datastore is incomplete: "
+                + ("with the mesh off, " if not mesh_enabled(self.bgp) else "")
+                + "these nodes have no route-reflector session, so they do not learn the cluster's routes "
+                "through the reflectors. The BGPPeer to the reflectors (peer-with-route-reflectors) was deleted "
+                "or no longer selects these nodes, or the reflectors lost the label its peerSelector selects.",
+                fix="re-apply the route reflectors (ansible-playbook playbooks/route-reflectors.yml), which restores "
+                "the labels, cluster IDs and the BGPPeer",
+            )
+        )
 
     def check_answers(self):
         for inv in sorted(self.hosts):
@@ -224,6 +375,7 @@ class _Evaluation:
     def judge_sessions(self):
         failed = {}  # (a, b) directional -> peer dict or None (missing)
         unexpected = {}  # address -> [(host, peer)]
+        external = {}  # router address (no Calico node) -> [(host, peer dict or None)]
         for a, peers in self.observed.items():
             row = self.matrix.setdefault(a, {})
             by_addr = {}
@@ -250,8 +402,10 @@ class _Evaluation:
                     self.owners.get(b).evidence.append(text)
                 elif b is not None:  # (a registered IP is either a live host or stale)
                     failed[(a, b)] = peer
+                elif addr not in self.node_name:
+                    external.setdefault(addr, []).append((a, peer))
             for addr, peer in by_addr.items():
-                if addr in expected or peer["type"] != "node-to-node mesh":
+                if addr in expected or (peer["type"] != MESH and not self.peers_known):
                     continue
                 b = self.ip_host.get(addr)
                 row[b or addr] = f"unexpected {_cell(peer)}"
@@ -262,10 +416,43 @@ class _Evaluation:
                     unexpected.setdefault(addr, []).append((a, peer))
         self.report_unexpected(unexpected)
         self.report_failed(failed)
+        self.report_external(external)
+
+    def report_external(self, external):
+        for addr, seen in sorted(external.items()):
+            invs = sorted(a for a, _unused in seen)
+            peerings = sorted({self.source(a, addr).strip(" ()") for a in invs} - {""})
+            evidence = [f"{self.label(a)} -> {addr}: {_describe(p)}" for a, p in sorted(seen, key=_first)]
+            missing = all(p is None for _unused, p in seen)
+            self.findings.append(
+                Finding(
+                    kind="external_peer_not_established",
+                    severity=ERROR,
+                    hosts=invs,
+                    node=self.node_of(invs[0]) if len(invs) == 1 else None,
+                    peer=addr,
+                    evidence=evidence + [f"expected from {', '.join(peerings)}"],
+                    cause=(
+                        f"BIRD on {', '.join(invs)} has no protocol for {addr}, which {', '.join(peerings)} "
+                        "asks for (confd has not re-rendered)."
+                        if missing
+                        else f"the session with {addr}, a BGP peer outside Calico ({', '.join(peerings)}), is not "
+                        "Established: the router is down or not configured for these nodes (neighbor addresses, "
+                        "AS number), or TCP 179 between the nodes and the router is blocked."
+                    ),
+                    fix=(
+                        f"restart calico-node on {', '.join(invs)} so confd re-renders BIRD's configuration"
+                        if missing
+                        else f"check the router at {addr} (its neighbors must include {', '.join(invs)} with the "
+                        "cluster AS, calicoctl get bgpconfiguration default) and TCP 179 between them"
+                    ),
+                )
+            )
 
     def report_unexpected(self, unexpected):
         for addr, seen in sorted(unexpected.items()):
             invs = sorted(a for a, _unused in seen)
+            mesh = all(p["type"] == MESH for _unused, p in seen)
             self.findings.append(
                 Finding(
                     kind="unexpected_peer",
@@ -275,7 +462,10 @@ class _Evaluation:
                     peer=addr,
                     evidence=[f"{self.label(a)} -> {addr}: {_describe(p)}" for a, p in sorted(seen, key=_first)],
                     cause=f"BIRD still has a mesh peer {addr} that no registered Calico node expects "
-                    "(its configuration was not re-rendered after a node was removed or re-addressed).",
+                    "(its configuration was not re-rendered after a node was removed or re-addressed)."
+                    if mesh else
+                    f"BIRD has a session with {addr} that neither the mesh nor any BGPPeer in the datastore asks "
+                    "for (its configuration was not re-rendered after a BGPPeer, a label or a cluster ID changed).",
                     fix=f"restart calico-node on {', '.join(invs)} so confd re-renders BIRD's configuration",
                 )
             )
@@ -310,7 +500,8 @@ class _Evaluation:
         for (side, inv), members in sorted(groups.items()):
             evidence = []
             for a, b in members:
-                evidence.append(f"{self.label(a)} has no BGP protocol for {self.label(b)}")
+                why = self.source(a, self.host_ip[b])
+                evidence.append(f"{self.label(a)} has no BGP protocol for {self.label(b)}{why}")
                 other = failed.get((b, a))
                 if other is not None:
                     evidence.append(f"{self.label(b)} -> {self.host_ip[a]}: {_describe(other)}")
@@ -499,11 +690,10 @@ class _Evaluation:
             f"for the route reflector session(s) with {', '.join(targets)} (reflectors: {', '.join(reflectors)}); "
             + ("with the mesh off, a node without its reflector sessions learns no routes. "
                if not mesh_enabled(self.bgp) else "")
-            + "Either the BGPPeer to the reflectors (peer-with-route-reflectors) is missing or does not select "
-            "these nodes, the reflectors lost their label, or confd has not re-rendered.",
-            fix="re-apply the route reflectors (ansible-playbook playbooks/route-reflectors.yml), which restores "
-            "the labels, cluster IDs and the BGPPeer; otherwise restart calico-node on "
-            f"{', '.join(sources)} so confd re-renders BIRD's configuration",
+            + "The datastore asks for these sessions (see the evidence), so confd has not re-rendered BIRD's "
+            "configuration there (calico-node stuck or restarting).",
+            fix=f"restart calico-node on {', '.join(sources)} so confd re-renders BIRD's configuration; if the "
+            "sessions still lack, re-apply the route reflectors (ansible-playbook playbooks/route-reflectors.yml)",
         )
 
     def check_mesh_with_route_reflectors(self):
@@ -543,9 +733,26 @@ class _Evaluation:
         )
 
 
-def input_errors(hosts, nodes):
+def bgp_peers_required(nodes, bgp_peers):
+    """The message when BGPPeers are needed but were not passed (route reflectors exist), else None."""
+    if bgp_peers is not None:
+        return None
+    reflectors = sorted(n.get("name") or "?" for n in nodes or [] if isinstance(n, dict) and n.get("rr_cluster_id"))
+    if not reflectors:
+        return None
+    return (f"nodes {', '.join(reflectors)} carry a route-reflector cluster ID, so who peers with whom is set by "
+            "the BGPPeers: pass bgp_peers (the bgp_peers calico_nodes_info returns)")
+
+
+def input_errors(hosts, nodes, bgp_peers=None):
     """Messages naming what to change in the check's input (empty when fine)."""
     errors = []
+    required = bgp_peers_required(nodes, bgp_peers)
+    if required:
+        errors.append(required)
+    for index, peer in enumerate(bgp_peers or []):
+        if not isinstance(peer, dict) or not peer.get("name"):
+            errors.append(f"bgp_peers[{index}] needs a name (pass calico_nodes_info's bgp_peers list)")
     for inv, host in sorted((hosts or {}).items()):
         if not isinstance(host, dict):
             errors.append(f"hosts.{inv} must be a dict with ip, hostname, nodename, status")
@@ -557,10 +764,13 @@ def input_errors(hosts, nodes):
     return errors
 
 
-def evaluate(hosts, nodes, bgp_configuration=None, probe=None, cloud="gcp"):
+def evaluate(hosts, nodes, bgp_configuration=None, probe=None, cloud="gcp", bgp_peers=None):
     """Judge the mesh. Returns a dict: healthy, findings (Finding objects),
-    matrix {host: {peer host or IP: cell}}, expected_peers {host: [IPs]}."""
-    ev = _Evaluation(hosts, nodes, bgp_configuration, probe, cloud)
+    matrix {host: {peer host or IP: cell}}, expected_peers {host: [IPs]}.
+
+    bgp_peers: calico_nodes_info's BGPPeer rows; None = not known (no BGPPeer is expected, and
+    sessions BIRD has from BGPPeers are not judged)."""
+    ev = _Evaluation(hosts, nodes, bgp_configuration, probe, cloud, bgp_peers)
     findings = ev.run()
     return {
         "healthy": is_healthy(findings),

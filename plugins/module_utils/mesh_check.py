@@ -10,6 +10,7 @@ ARGUMENT_SPEC = dict(
     hosts=dict(type="dict", required=True),
     nodes=dict(type="list", elements="dict", required=True),
     bgp_configuration=dict(type="dict", default={}),
+    bgp_peers=dict(type="list", elements="dict"),
     probe=dict(type="dict"),
     cloud=dict(type="str", choices=["gcp", "aws"], default="gcp"),
     fail_on_findings=dict(type="bool", default=True),
@@ -17,10 +18,10 @@ ARGUMENT_SPEC = dict(
 
 
 def mesh_check(p):
-    problems = input_errors(p["hosts"], p["nodes"])
+    problems = input_errors(p["hosts"], p["nodes"], p["bgp_peers"])
     if problems:
         raise ModuleFailure("calico_mesh_check input: " + "; ".join(problems))
-    report = evaluate(p["hosts"], p["nodes"], p["bgp_configuration"], p["probe"], p["cloud"])
+    report = evaluate(p["hosts"], p["nodes"], p["bgp_configuration"], p["probe"], p["cloud"], p["bgp_peers"])
     result = dict(
         healthy=report["healthy"],
         findings=findings_to_dicts(report["findings"]),

@@ -112,7 +112,8 @@ EXAMPLES = r"""
 
 - name: Wait up to 60 s for the expected peers of a new node
   calico_bgp_status:
-    expect_peers: "{{ __nodes.nodes | calico_expected_peers(__nodes.bgp_configuration, ansible_host) }}"
+    expect_peers: "{{ __nodes.nodes | calico_fleet.fleet.calico_expected_peers(__nodes.bgp_configuration, ansible_host,
+                                                                             __nodes.bgp_peers) }}"
     wait_timeout: 60
     retry_interval: 2
   become: true

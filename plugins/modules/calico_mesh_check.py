@@ -10,13 +10,16 @@ short_description: Verify the Calico BGP mesh and IPIP underlay, and say what is
 description:
   - Runs once, on the controller, on data gathered before it (M(calico_fleet.fleet.calico_bgp_status) from every node,
     C(calico_nodes_info) from the datastore, optionally the C(ipip_probe) matrix).
-  - Computes the peers every node must have (node-to-node mesh, route reflectors; self skipped by IP),
+  - Computes the peers every node must have by Calico's rules over the datastore's Nodes,
+    BGPConfiguration and BGPPeers (node-to-node mesh without the nodes that have a route-reflector cluster
+    ID; BGPPeers by C(node), C(nodeSelector) or global, to C(peerIP) or the nodes of C(peerSelector), and the
+    reverse peerings between Calico nodes; self skipped by IP), as the C(calico_expected_peers) filter does,
     then reports missing peers, peers not Established, unexpected peers, hosts that answered nothing,
     TCP 179 blocked, IP protocol 4 blocked, duplicate and invalid node names, stale Node registrations
     and full meshes above 100 nodes. Each finding has evidence, a likely cause and the fix command.
+  - With route reflectors, a missing reflector session and a node the BGPPeers leave without any
+    reflector session are C(rr_session_missing); the mesh left on beside reflectors is C(mesh_with_route_reflectors).
   - A healthy cluster yields no findings at all. Warnings (advice) do not make it unhealthy.
-  - Route reflectors are simplified to the usual setup, where reflectors peer with each other and with every
-    other node; other BGPPeer resources are not expected and not judged.
   - Read-only, never reports C(changed).
 version_added: "1.0.0"
 author: calico-fleet contributors (@calico-fleet)
@@ -35,7 +38,8 @@ options:
   nodes:
     description:
       - Calico nodes as C(calico_nodes_info) returns them
-        (C(name), C(ipv4_address), C(ipv4_network), C(ipv6_address), C(rr_cluster_id), C(ipip_tunnel_addr), C(asn)).
+        (C(name), C(ipv4_address), C(ipv4_network), C(ipv6_address), C(rr_cluster_id), C(ipip_tunnel_addr), C(asn),
+        C(labels)).
     type: list
     elements: dict
     required: true
@@ -44,6 +48,18 @@ options:
       C(mesh_enabled) is false.
     type: dict
     default: {}
+  bgp_peers:
+    description:
+      - BGPPeers as C(calico_nodes_info) returns them (C(name), C(node), C(node_selector), C(peer_ip),
+        C(peer_selector), C(as_number)); their sessions are expected, to Calico nodes and to routers outside
+        Calico, and sessions BIRD has beyond the mesh and these are C(unexpected_peer).
+      - Left out, no BGPPeer session is expected or judged; that is refused when a node carries a
+        route-reflector cluster ID.
+      - A BGPPeer whose selector calico-fleet cannot evaluate (it understands all(), has(k),
+        k == 'v', k != 'v' joined by &&) is the error C(bgp_peer_selector_unsupported), and its
+        sessions are not judged.
+    type: list
+    elements: dict
   probe:
     description: "IPIP probe matrix C({src_ip: {dst_ip: true|false}}). Omit to skip the IPIP verdict."
     type: dict
@@ -71,6 +87,7 @@ EXAMPLES = r"""
     hosts: "{{ __mesh_verify_hosts }}"
     nodes: "{{ __mesh_verify_nodes.nodes }}"
     bgp_configuration: "{{ __mesh_verify_nodes.bgp_configuration }}"
+    bgp_peers: "{{ __mesh_verify_nodes.bgp_peers }}"
     probe: "{{ __mesh_verify_probe.matrix | default(omit) }}"
     cloud: gcp
   run_once: true
@@ -97,7 +114,8 @@ findings:
       description: >-
         duplicate_nodename, nodename_invalid, nodename_mismatch, duplicate_ip, stale_node,
         unregistered_host, node_not_joined, host_unreachable, bird_down, status_failed, missing_peer,
-        peer_not_established, tcp179_blocked, ipip_blocked, unexpected_peer, mesh_too_large.
+        peer_not_established, tcp179_blocked, ipip_blocked, unexpected_peer, external_peer_not_established,
+        rr_session_missing, mesh_with_route_reflectors, bgp_peer_selector_unsupported, mesh_too_large.
       type: str
     severity: {description: error or warning, type: str}
     hosts: {description: Inventory hosts concerned, type: list, elements: str}

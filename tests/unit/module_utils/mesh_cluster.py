@@ -12,9 +12,18 @@ from ansible_collections.calico_fleet.fleet.plugins.module_utils import bird, me
 HEADER = "2002-name     proto    table    state  since       info"
 
 
+# The BGPPeer the route_reflectors role writes, as calico_nodes_info returns it.
+RR_PEER = {"name": "peer-with-route-reflectors", "node": None, "node_selector": "all()", "peer_ip": None,
+           "peer_selector": "route-reflector == 'true'", "as_number": None}
+
+
 class Cluster:
-    def __init__(self, count, reflectors=(), mesh_enabled=True, first="10.0.1.201"):
+    """`reflectors` get a cluster ID and the label route-reflector=true, and the cluster the role's
+    BGPPeer (bgp_peers; pass your own list to replace it)."""
+
+    def __init__(self, count, reflectors=(), mesh_enabled=True, first="10.0.1.201", bgp_peers=None):
         self.bgp = {"exists": not mesh_enabled, "mesh_enabled": mesh_enabled, "as_number": 64512}
+        self.bgp_peers = list(bgp_peers) if bgp_peers is not None else ([dict(RR_PEER)] if reflectors else [])
         self.hosts, self.nodes, self.rows = {}, [], {}
         for i in range(count):
             inv, ip = f"node{i + 1}", str(ipaddress.ip_address(first) + i)
@@ -28,10 +37,11 @@ class Cluster:
                     "rr_cluster_id": "224.0.0.1" if inv in reflectors else "",
                     "ipip_tunnel_addr": f"172.20.{i}.0",
                     "asn": None,
+                    "labels": {"route-reflector": "true"} if inv in reflectors else {},
                 }
             )
         for inv, host in self.hosts.items():
-            peers = mesh.expected_peers_for(self.nodes, self.bgp, host["ip"])
+            peers = mesh.expected_peers_for(self.nodes, self.bgp, host["ip"], self.bgp_peers)
             self.rows[inv] = {ip: self._row(inv, ip, "up", "Established") for ip in peers}
         self.down = {}
 
@@ -70,14 +80,16 @@ class Cluster:
 
     def check_input(self, probe=None, cloud="gcp"):
         hosts = {inv: dict(host, status=self.status(inv)) for inv, host in self.hosts.items()}
-        out = {"hosts": hosts, "nodes": self.nodes, "bgp_configuration": self.bgp, "cloud": cloud}
+        out = {"hosts": hosts, "nodes": self.nodes, "bgp_configuration": self.bgp, "bgp_peers": self.bgp_peers,
+               "cloud": cloud}
         if probe is not None:
             out["probe"] = probe
         return out
 
     def evaluate(self, probe=None, cloud="gcp"):
         args = self.check_input(probe, cloud)
-        return mesh.evaluate(args["hosts"], args["nodes"], args["bgp_configuration"], probe, cloud)
+        return mesh.evaluate(args["hosts"], args["nodes"], args["bgp_configuration"], probe, cloud,
+                             args["bgp_peers"])
 
     def probe_matrix(self, blocked=()):
         """Full probe matrix; `blocked` holds (src_inv, dst_inv) pairs that fail."""

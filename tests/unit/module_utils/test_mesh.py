@@ -2,9 +2,11 @@
 
 import time
 
+import pytest
 from ansible_collections.calico_fleet.fleet.plugins.module_utils import mesh
 
-from tests.unit.module_utils.mesh_cluster import Cluster
+from lab import bird_conf
+from tests.unit.module_utils.mesh_cluster import RR_PEER, Cluster
 
 
 def only(report):
@@ -12,8 +14,16 @@ def only(report):
     return report["findings"][0]
 
 
-def node(name, ip, rr=""):
-    return {"name": name, "ipv4_address": ip, "rr_cluster_id": rr}
+def node(name, ip, rr="", labels=None):
+    return {"name": name, "ipv4_address": ip, "rr_cluster_id": rr, "labels": labels or {}}
+
+
+def bgp_peer(name, node=None, node_selector=None, peer_ip=None, peer_selector=None, as_number=None):
+    return {"name": name, "node": node, "node_selector": node_selector, "peer_ip": peer_ip,
+            "peer_selector": peer_selector, "as_number": as_number}
+
+
+rr_label = {"route-reflector": "true"}
 
 
 # -- expected peers --------------------------------------------------------
@@ -32,13 +42,55 @@ def test_mesh_disabled_and_no_reflectors_expects_nothing():
 
 
 def test_route_reflectors_peer_with_everyone_clients_only_with_reflectors():
-    nodes = [node("rr1", "10.0.0.1", "224.0.0.1"), node("rr2", "10.0.0.2", "224.0.0.1")]
+    nodes = [node("rr1", "10.0.0.1", "224.0.0.1", rr_label), node("rr2", "10.0.0.2", "224.0.0.1", rr_label)]
     nodes += [node("c3", "10.0.0.3"), node("c4", "10.0.0.4")]
     off = {"mesh_enabled": False}
-    assert mesh.expected_peers_for(nodes, off, "10.0.0.1") == ["10.0.0.2", "10.0.0.3", "10.0.0.4"]
-    assert mesh.expected_peers_for(nodes, off, "10.0.0.3") == ["10.0.0.1", "10.0.0.2"]
+    assert mesh.expected_peers_for(nodes, off, "10.0.0.1", [RR_PEER]) == ["10.0.0.2", "10.0.0.3", "10.0.0.4"]
+    assert mesh.expected_peers_for(nodes, off, "10.0.0.3", [RR_PEER]) == ["10.0.0.1", "10.0.0.2"]
     # mesh still on: clients also mesh among themselves, reflectors are skipped in the mesh
-    assert mesh.expected_peers_for(nodes, {}, "10.0.0.3") == ["10.0.0.1", "10.0.0.2", "10.0.0.4"]
+    assert mesh.expected_peers_for(nodes, {}, "10.0.0.3", [RR_PEER]) == ["10.0.0.1", "10.0.0.2", "10.0.0.4"]
+    # a node that joins later (scale-out) is selected by all() like the others
+    assert mesh.expected_peers_for(nodes + [node("c5", "10.0.0.5")], off, "10.0.0.5", [RR_PEER]) == [
+        "10.0.0.1", "10.0.0.2"]
+
+
+def test_cluster_ids_without_a_bgp_peer_expect_no_reflector_session():
+    """Nothing is guessed: a cluster ID alone makes a node leave the mesh, it does not peer it."""
+    nodes = [node("rr1", "10.0.0.1", "224.0.0.1", rr_label), node("c2", "10.0.0.2"), node("c3", "10.0.0.3")]
+    assert mesh.expected_peers_by_ip(nodes, {"mesh_enabled": False}, []) == {
+        "10.0.0.1": set(), "10.0.0.2": set(), "10.0.0.3": set()}
+    assert mesh.expected_peers_by_ip(nodes, {}, []) == {
+        "10.0.0.1": set(), "10.0.0.2": {"10.0.0.3"}, "10.0.0.3": {"10.0.0.2"}}
+
+
+def test_node_specific_bgp_peer_to_a_router_is_for_that_node_only():
+    nodes = [node("a", "10.0.0.1"), node("b", "10.0.0.2")]
+    tor = bgp_peer("tor-a", node="a", peer_ip="10.0.9.1:179", as_number=65001)
+    by_ip = mesh.expected_peers_by_ip(nodes, {"mesh_enabled": False}, [tor])
+    assert by_ip == {"10.0.0.1": {"10.0.9.1"}, "10.0.0.2": set()}
+
+
+def test_global_bgp_peer_to_a_calico_node_adds_the_reverse_peering():
+    nodes = [node("a", "10.0.0.1"), node("b", "10.0.0.2"), node("c", "10.0.0.3")]
+    to_c = bgp_peer("to-c", peer_ip="10.0.0.3")
+    by_ip = mesh.expected_peers_by_ip(nodes, {"mesh_enabled": False}, [to_c])
+    # a and b peer with c; c, whose IP the BGPPeer names, peers back with every node it is for
+    assert by_ip == {"10.0.0.1": {"10.0.0.3"}, "10.0.0.2": {"10.0.0.3"}, "10.0.0.3": {"10.0.0.1", "10.0.0.2"}}
+
+
+def test_selectors_pick_the_nodes_and_the_peers():
+    nodes = [node("a", "10.0.0.1", labels={"rack": "r1"}), node("b", "10.0.0.2", labels={"rack": "r2"}),
+             node("c", "10.0.0.3", labels={"rack": "r1", "edge": ""}), node("d", "10.0.0.4")]
+    rack = bgp_peer("racks-to-edge", node_selector="has(rack) && rack != 'r2'", peer_selector="has(edge)")
+    by_ip = mesh.expected_peers_by_ip(nodes, {"mesh_enabled": False}, [rack])
+    # a and c are for it, c is the peer: a -> c, c -> a (reverse); c -> c is skipped by IP
+    assert by_ip == {"10.0.0.1": {"10.0.0.3"}, "10.0.0.2": set(), "10.0.0.3": {"10.0.0.1"}, "10.0.0.4": set()}
+
+
+def test_unsupported_selector_is_left_out_of_the_expected_peers():
+    nodes = [node("a", "10.0.0.1", labels={"rack": "r1"}), node("b", "10.0.0.2")]
+    odd = bgp_peer("odd", node_selector="rack in {'r1', 'r2'}", peer_ip="10.0.9.1")
+    assert mesh.expected_peers_for(nodes, {"mesh_enabled": False}, "10.0.0.1", [odd]) == []
 
 
 def test_unregistered_host_expects_the_mesh():
@@ -67,10 +119,36 @@ def test_healthy_route_reflector_cluster_has_no_findings():
     assert len(report["matrix"]["node1"]) == 7
 
 
-def test_external_peers_are_not_judged():
+def test_router_sessions_are_not_judged_when_the_bgp_peers_are_not_known():
     cluster = Cluster(3)
+    cluster.bgp_peers = None
     cluster.session("node1", "192.0.2.1", "start", "Active Socket: Connection refused", kind="Global")
     assert cluster.evaluate()["findings"] == []
+
+
+def test_router_of_a_bgp_peer_is_expected_and_judged():
+    tor = bgp_peer("tor", node="node1", peer_ip="192.0.2.1", as_number=65001)
+    cluster = Cluster(3, bgp_peers=[tor])
+    cluster.session("node1", "192.0.2.1", "up", "Established", kind="Node")
+    report = cluster.evaluate()
+    assert report["findings"] == [] and report["expected_peers"]["node1"] == ["10.0.1.202", "10.0.1.203", "192.0.2.1"]
+    assert report["matrix"]["node1"]["192.0.2.1"] == "Established"
+
+    cluster.session("node1", "192.0.2.1", "start", "Active        Socket: Connection refused", kind="Node")
+    f = only(cluster.evaluate())
+    assert (f.kind, f.severity, f.hosts, f.node, f.peer) == (
+        "external_peer_not_established", "error", ["node1"], "node1", "192.0.2.1")
+    assert "node1 (10.0.1.201) -> 192.0.2.1: Node_192_0_2_1 state start" in f.evidence[0]
+    assert "expected from BGPPeer tor" in f.evidence
+    assert "a BGP peer outside Calico (BGPPeer tor)" in f.cause and "check the router at 192.0.2.1" in f.fix
+
+
+def test_session_no_bgp_peer_asks_for_is_unexpected():
+    cluster = Cluster(3)
+    cluster.session("node1", "192.0.2.1", "start", "Active Socket: Connection refused", kind="Global")
+    f = only(cluster.evaluate())
+    assert (f.kind, f.severity, f.hosts, f.peer) == ("unexpected_peer", "warning", ["node1"], "192.0.2.1")
+    assert "neither the mesh nor any BGPPeer in the datastore asks for" in f.cause
 
 
 # -- BGP sessions ----------------------------------------------------------
@@ -424,3 +502,111 @@ def test_mesh_turned_back_on_with_reflectors_is_a_warning():
     assert "route_reflectors_state=disabled" in f.fix
     assert report["healthy"] is True
     assert Cluster(5, reflectors=("node1", "node2"), mesh_enabled=False).evaluate()["findings"] == []
+
+
+def test_deleted_bgp_peer_leaves_every_client_without_reflector_sessions():
+    """The BGPPeer deleted by hand: BIRD follows the datastore and drops the sessions; the
+    topology itself is the finding, naming every client left without a reflector and the
+    reflectors left without a client."""
+    cluster = Cluster(6, reflectors=("node1", "node2"), mesh_enabled=False)
+    cluster.bgp_peers = []
+    for inv in cluster.hosts:
+        cluster.rows[inv] = {}
+    f = only(cluster.evaluate())
+    assert (f.kind, f.severity, f.node, f.peer) == ("rr_session_missing", "error", None, None)
+    assert f.hosts == ["node1", "node2", "node3", "node4", "node5", "node6"]
+    assert "node1 (10.0.1.201): no BGPPeer in the datastore peers it with any node outside the reflectors " \
+           "(its expected peers: none)" in f.evidence
+    assert "node3 (10.0.1.203): no BGPPeer in the datastore peers it with a route reflector (its expected " \
+           "peers: none)" in f.evidence
+    assert "route reflectors (nodes with a cluster ID): node1 (10.0.1.201), node2 (10.0.1.202)" in f.evidence
+    assert "BGPPeers: none" in f.evidence
+    assert "with the mesh off" in f.cause and "playbooks/route-reflectors.yml" in f.fix
+
+
+def test_reflector_without_its_label_is_left_out_and_named():
+    cluster = Cluster(5, reflectors=("node1", "node2"), mesh_enabled=False)
+    cluster.nodes[1]["labels"] = {}
+    report = cluster.evaluate()
+    f = next(f for f in report["findings"] if f.kind == "rr_session_missing" and f.peer is None)
+    assert (f.hosts, f.node) == (["node2"], "node2")
+    assert "node2 (10.0.1.202): no BGPPeer in the datastore peers it with any node outside the reflectors " \
+           "(its expected peers: 10.0.1.201)" in f.evidence
+    assert "BGPPeers: peer-with-route-reflectors: all() -> route-reflector == 'true'" in f.evidence
+
+
+def test_missing_reflector_session_names_the_bgp_peer_that_asks_for_it():
+    cluster = Cluster(5, reflectors=("node1", "node2"), mesh_enabled=False)
+    cluster.drop_session("node4", cluster.ip("node1"))
+    f = only(cluster.evaluate())
+    assert (f.kind, f.hosts) == ("rr_session_missing", ["node1", "node4"])
+    assert ("node4 (10.0.1.204) has no BGP protocol for node1 (10.0.1.201) (BGPPeer peer-with-route-reflectors)"
+            in f.evidence)
+    assert "restart calico-node on node4" in f.fix
+
+
+def test_stale_reflector_session_after_the_bgp_peer_is_gone_is_unexpected():
+    cluster = Cluster(4, reflectors=("node1",), mesh_enabled=True)
+    cluster.bgp_peers = []  # deleted; node4's BIRD was not re-rendered
+    for inv in ("node1", "node2", "node3"):
+        cluster.rows[inv] = {ip: row for ip, row in cluster.rows[inv].items()
+                             if cluster.ip("node1") not in (ip, cluster.ip(inv))}
+    report = cluster.evaluate()
+    kinds = sorted((f.kind, tuple(f.hosts)) for f in report["findings"])
+    assert ("unexpected_peer", ("node4",)) in kinds
+    assert report["matrix"]["node4"]["node1"] == "unexpected Established"
+
+
+def test_unsupported_selector_is_an_error_naming_the_bgp_peer():
+    odd = bgp_peer("odd", node_selector="rack in {'r1', 'r2'}", peer_ip="192.0.2.1")
+    cluster = Cluster(3, bgp_peers=[odd])
+    cluster.session("node1", "192.0.2.1", "up", "Established", kind="Node")
+    report = cluster.evaluate()
+    f = only(report)
+    assert (f.kind, f.severity) == ("bgp_peer_selector_unsupported", "error")
+    assert f.evidence == ["BGPPeer odd: rack in {'r1', 'r2'} -> peerIP 192.0.2.1: \"rack in {'r1', 'r2'}\" is not "
+                          "understood by calico-fleet (it evaluates all(), has(k), k == 'v', k != 'v', joined by &&)"]
+    assert report["healthy"] is False
+
+
+def test_bgp_peers_are_required_where_route_reflectors_exist():
+    cluster = Cluster(4, reflectors=("node1",), mesh_enabled=False)
+    args = cluster.check_input()
+    assert mesh.input_errors(args["hosts"], args["nodes"], None) == [
+        "nodes node1 carry a route-reflector cluster ID, so who peers with whom is set by the BGPPeers: "
+        "pass bgp_peers (the bgp_peers calico_nodes_info returns)"]
+    assert mesh.input_errors(args["hosts"], args["nodes"], []) == []
+
+
+def _lab_objects(nodes, peers):
+    lab_nodes = {}
+    for n in nodes:
+        bgp = {"ipv4Address": f"{n['ipv4_address']}/24"}
+        if n.get("rr_cluster_id"):
+            bgp["routeReflectorClusterID"] = n["rr_cluster_id"]
+        lab_nodes[n["name"]] = {"metadata": {"name": n["name"], "labels": n.get("labels") or {}}, "spec": {"bgp": bgp}}
+    keys = {"node": "node", "node_selector": "nodeSelector", "peer_ip": "peerIP", "peer_selector": "peerSelector"}
+    lab_peers = {p["name"]: {"spec": {keys[k]: v for k, v in p.items() if k in keys and v}} for p in peers}
+    return lab_nodes, lab_peers
+
+
+@pytest.mark.parametrize("mesh_on", [True, False])
+def test_expected_peers_are_the_protocols_calico_renders(mesh_on):
+    """The same resources through the lab's calico-node stand-in (its own implementation of confd's
+    rules): every node's BGP protocols are exactly the product's expected peers."""
+    nodes = [node("rr1", "10.0.0.1", "244.0.0.1", {"route-reflector": "true"}),
+             node("rr2", "10.0.0.2", "244.0.0.1", {"route-reflector": "true", "zone": "b"}),
+             node("n3", "10.0.0.3", labels={"zone": "a"}), node("n4", "10.0.0.4", labels={"zone": "b"}),
+             node("n5", "10.0.0.5", labels={"zone": "a", "edge": "yes"}), node("n6", "10.0.0.6")]
+    peers = [RR_PEER, bgp_peer("tor-n3", node="n3", peer_ip="10.0.9.1", as_number=65001),
+             bgp_peer("zone-a-edge", node_selector="zone == 'a' && zone != 'b'", peer_selector="edge == 'yes'"),
+             bgp_peer("everyone-to-n6", peer_ip="10.0.0.6"),
+             bgp_peer("b-to-router", node_selector="has(zone) && zone != 'a'", peer_ip="10.0.9.2:1179")]
+    bgp = {"mesh_enabled": mesh_on}
+    lab_nodes, lab_peers = _lab_objects(nodes, peers)
+    lab_bgp = {"spec": {"nodeToNodeMeshEnabled": mesh_on}}
+    expected = mesh.expected_peers_by_ip(nodes, bgp, peers)
+    for n in nodes:
+        conf = bird_conf.render(n["ipv4_address"], lab_nodes, lab_bgp, lab_peers, n["name"])
+        rendered = {line.split()[1] for line in conf.splitlines() if line.strip().startswith("neighbor ")}
+        assert rendered == expected[n["ipv4_address"]], n["name"]

@@ -76,3 +76,21 @@ def test_bad_input_names_what_to_change():
     result = run_module("calico_mesh_check", args)
     assert result["failed"] is True
     assert "hosts.node1.ip must be the node's IPv4 address, got 'node1.example'" in result["msg"]
+
+
+def test_route_reflector_cluster_expects_the_bgp_peers_topology():
+    cluster = Cluster(5, reflectors=("node1", "node2"), mesh_enabled=False)
+    result = run_module("calico_mesh_check", cluster.check_input())
+    assert result.get("failed") is not True, result.get("msg")
+    assert result["healthy"] is True and result["findings"] == []
+    assert result["expected_peers"]["node4"] == ["10.0.1.201", "10.0.1.202"]
+    assert result["expected_peers"]["node1"] == ["10.0.1.202", "10.0.1.203", "10.0.1.204", "10.0.1.205"]
+
+
+def test_route_reflector_cluster_without_bgp_peers_is_refused():
+    cluster = Cluster(3, reflectors=("node1",), mesh_enabled=False)
+    args = cluster.check_input()
+    del args["bgp_peers"]
+    result = run_module("calico_mesh_check", args)
+    assert result["failed"] is True
+    assert "nodes node1 carry a route-reflector cluster ID" in result["msg"] and "pass bgp_peers" in result["msg"]
