@@ -40,11 +40,15 @@ def synthetic(count, reflectors=0, problems=False):
     names = [f"node{i + 1}" for i in range(count)]
     nodes = [
         {"name": n, "ipv4_address": ip, "ipv4_network": f"{ip}/16", "ipv6_address": None,
-         "rr_cluster_id": "224.0.0.1" if i < reflectors else "", "ipip_tunnel_addr": None, "asn": None}
+         "rr_cluster_id": "224.0.0.1" if i < reflectors else "", "ipip_tunnel_addr": None, "asn": None,
+         "labels": {"route-reflector": "true"} if i < reflectors else {}}
         for i, (n, ip) in enumerate(zip(names, ips, strict=True))
     ]
     bgp = {"exists": bool(reflectors), "mesh_enabled": not reflectors, "as_number": 64512}
-    expected = mesh.expected_peers_by_ip(nodes, bgp)
+    # The BGPPeer roles/route_reflectors writes, as calico_nodes_info returns it.
+    bgp_peers = [{"name": "peer-with-route-reflectors", "node": None, "node_selector": "all()", "peer_ip": None,
+                  "peer_selector": "route-reflector == 'true'", "as_number": None}] if reflectors else []
+    expected = mesh.expected_peers_by_ip(nodes, bgp, bgp_peers)
     kind = "Node" if reflectors else "Mesh"
     hosts = {}
     for n, ip in zip(names, ips, strict=True):
@@ -62,15 +66,15 @@ def synthetic(count, reflectors=0, problems=False):
         if probe:
             probe[ips[-4]][ips[-5]] = False
     sessions = sum(len(v) for v in expected.values())
-    return hosts, nodes, bgp, probe, sessions
+    return hosts, nodes, bgp, bgp_peers, probe, sessions
 
 
 def run(count, reflectors, problems, repeat):
-    hosts, nodes, bgp, probe, sessions = synthetic(count, reflectors, problems)
+    hosts, nodes, bgp, bgp_peers, probe, sessions = synthetic(count, reflectors, problems)
     times, report = [], None
     for _ in range(repeat):
         start = time.perf_counter()
-        report = mesh.evaluate(hosts, nodes, bgp, probe, "gcp")
+        report = mesh.evaluate(hosts, nodes, bgp, probe, "gcp", bgp_peers)
         mesh.render_table(hosts, report["matrix"], report["findings"], report["down"])
         times.append(time.perf_counter() - start)
     return sessions, times, [f.kind for f in report["findings"]]
