@@ -11,13 +11,19 @@ the peer records who it heard from.
 
 Two Ansible rounds at most, with any number of forks:
 
-1. ``start`` on every node: a detached process with a hard deadline opens
-   the raw socket (so it listens from the moment the call returns), sends a
-   burst to every peer and re-sends every ``interval`` seconds to each peer
-   it has not yet heard from. Every packet carries the sender's column (a
-   bitmap of the peers it has heard from, over the sorted peer list), so any
-   node learns what the others have heard. A node that has heard every
-   peer, and has sent its final column to each of them, exits by itself.
+1. ``start`` on every node (verification does it inside its BGP status
+   call): a detached process with a hard deadline opens the raw socket (so
+   it listens from the moment the call returns) and sends one packet to
+   every peer. Every packet carries the sender's column (a bitmap of the
+   peers it has heard from, over the sorted peer list). A node answers a
+   packet whose column lacks it (that sender has not heard it yet), and
+   sends its column to the collector whenever the column grows (the
+   collector marks its packets, so every node learns which one it is). To
+   peers it has not heard it re-sends every ``interval`` for the first
+   bursts, then every ``8 * interval``, a safety net for lost packets: a
+   node that starts late is answered at once by every node that hears it.
+   So a healthy run costs a few packets per pair, not a storm of N^2 per
+   interval.
 2. ``collect`` on ONE node (the collector): it waits until its process has
    heard every peer and every peer's full column (or ``wait`` seconds),
    reads the whole matrix, sends a stop packet to the peers that can hear
@@ -27,9 +33,10 @@ Two Ansible rounds at most, with any number of forks:
 
 Why this is correct when round 1 takes longer than any timer: a sender keeps
 re-sending to a peer until it has heard that peer (whose listener was
-therefore up) and has sent to it once more after that; a sender that has not
-heard a peer keeps sending until stopped or its deadline. Collection starts
-after round 1 has reached every node, so every listener is up by then.
+therefore up), and a listener answers every packet that shows its sender
+has not heard it; a sender that has not heard a peer keeps sending until
+stopped or its deadline. Collection starts after round 1 has reached every
+node, so every listener is up by then.
 Standard library only: this file runs on the nodes with their system Python.
 """
 
@@ -49,7 +56,12 @@ IPPROTO_IPIP = 4
 IPPROTO_ICMP = 1
 ICMP_ECHO_REQUEST = 8
 MAGIC = b"CFIPIP2\0"
-KIND_PROBE, KIND_STOP = 0, 1
+KIND_PROBE, KIND_STOP, KIND_COLLECTOR = 0, 1, 2
+# Bursts after the first that re-send to every peer not heard yet; later
+# re-sends come every RESEND_EVERY bursts only (lost packets, late starters
+# that nobody could answer).
+EAGER_BURSTS = 3
+RESEND_EVERY = 8
 RUN_ID_LEN = 32
 RUN_ID_RE = re.compile(rf"^[A-Za-z0-9_.-]{{1,{RUN_ID_LEN}}}$")
 FILE_PREFIX = "calico-fleet-ipip-probe-"
@@ -206,9 +218,14 @@ def to_bitmap(order, members):
     return bytes(bits)
 
 
+def has_bit(bits, index):
+    """Whether the peer at ``index`` of the peer list is set in a column."""
+    return index // 8 < len(bits) and bool(bits[index // 8] >> (index % 8) & 1)
+
+
 def from_bitmap(order, bits):
     """The set of peers whose bit is set."""
-    return {peer for i, peer in enumerate(order) if i // 8 < len(bits) and bits[i // 8] >> (i % 8) & 1}
+    return {peer for i, peer in enumerate(order) if has_bit(bits, i)}
 
 
 def source_for(peer):
@@ -313,9 +330,10 @@ class Prober:
     """What one node's probe process knows and decides; no sockets, no clock.
 
     ``order`` is the sorted peer list (this node included), the same on every
-    node. ``pending`` holds the peers still owed a packet: every peer at the
-    start and again whenever our column grows; a peer leaves it once we have
-    heard it and sent it our current column after that.
+    node. ``owed`` holds the peers owed a packet at the next burst: every peer
+    at the start, a peer whose packet shows it has not heard us, and the
+    collector whenever our column grows. Peers not heard yet are re-sent to
+    as well, every burst at first, then every RESEND_EVERY bursts.
     """
 
     def __init__(self, order, address, collector=False):
@@ -324,14 +342,27 @@ class Prober:
         self.collector = collector
         self.others = [p for p in order if p != address]
         self.crc = order_checksum(order)
+        self.own_index = order.index(address)
         self.heard = {}
         self.columns = {}
-        self.pending = set(self.others)
+        self.owed = set(self.others)
+        self.collector_address = address if collector else None
+        self.bursts = 0
         self.stopped = False
         self.changed = True
 
     def column(self):
         return to_bitmap(self.order, set(self.heard) | {self.address})
+
+    def kind(self):
+        """Kind of our probe packets: the collector marks its own."""
+        return KIND_COLLECTOR if self.collector else KIND_PROBE
+
+    def column_readers(self):
+        """Who needs our column when it grows: the collector (everyone until we know it)."""
+        if self.collector:
+            return set()
+        return {self.collector_address} if self.collector_address else set(self.others)
 
     def on_packet(self, packet):
         """Take one parsed packet of this run."""
@@ -339,21 +370,31 @@ class Prober:
         if packet["kind"] == KIND_STOP:
             self.stopped = src in self.others
             return
-        if src not in self.heard:
-            self.pending = set(self.others)
-            self.changed = True
+        if packet["kind"] == KIND_COLLECTOR and src in self.others:
+            self.collector_address = src
+        first = src not in self.heard
         self.heard[src] = self.heard.get(src, 0) + 1
+        if first:
+            self.changed = True
+            self.owed |= self.column_readers()
         if packet["order_crc"] == self.crc and src in self.others:
             bits = bytes(packet["column"])
             if self.columns.get(src) != bits:
                 self.columns[src] = bits
                 self.changed = True
+            if not has_bit(bits, self.own_index):
+                self.owed.add(src)  # it has not heard us yet: answer
+        elif first and src in self.others:
+            self.owed.add(src)
 
     def burst(self):
-        """Peers to send to now; those heard already are settled by this send."""
-        targets = sorted(self.pending, key=ipaddress.IPv4Address)
-        self.pending = {p for p in self.pending if p not in self.heard}
-        return targets
+        """Peers to send to now: those owed a packet, and (re-sends) those not heard yet."""
+        self.bursts += 1
+        targets = set(self.owed)
+        if self.bursts <= 1 + EAGER_BURSTS or self.bursts % RESEND_EVERY == 0:
+            targets |= {p for p in self.others if p not in self.heard}
+        self.owed = set()
+        return sorted(targets, key=ipaddress.IPv4Address)
 
     def full_columns(self):
         full = set(self.order)
@@ -363,7 +404,7 @@ class Prober:
         """Heard everyone and owe nobody; the collector also waits for every full column."""
         if self.stopped:
             return True
-        if len(self.heard.keys() & set(self.others)) < len(self.others) or self.pending:
+        if len(self.heard.keys() & set(self.others)) < len(self.others) or self.owed:
             return False
         return not self.collector or len(self.full_columns()) == len(self.others)
 
@@ -400,7 +441,7 @@ def run_probe(sock, prober, run_id, deadline, status_path, interval=0.5, count=1
                 for _unused in range(count):
                     seq += 1
                     try:
-                        sock.sendto(build_packet(prober.address, peer, run_id, seq, KIND_PROBE, column,
+                        sock.sendto(build_packet(prober.address, peer, run_id, seq, prober.kind(), column,
                                                  prober.crc), (peer, 0))
                     except OSError:
                         pass  # no route, firewall reject: the peer's column shows it

@@ -163,18 +163,41 @@ def packet_from(prober_or_src, dst, order=ORDER, heard=(), kind=ipip.KIND_PROBE)
     return ipip.parse_packet(ipip.build_packet(src, dst, "r1", 1, kind, column, ipip.order_checksum(order)))
 
 
-def test_prober_resends_until_heard_and_once_more_after():
+def test_prober_sends_to_everyone_once_then_backs_off_for_the_unheard():
     me = ipip.Prober(ORDER, ORDER[0])
     assert me.burst() == ORDER[1:]  # everyone at the start
-    assert me.burst() == ORDER[1:]  # nobody heard: again, every interval
-    me.on_packet(packet_from(ORDER[1], ORDER[0]))
-    # .12 was heard: our column grew, so everyone is owed it once more.
-    assert me.burst() == ORDER[1:]
-    assert me.burst() == [ORDER[2]]  # .12 is settled, .13 still unheard
+    me.on_packet(packet_from(ORDER[1], ORDER[0], heard=[ORDER[0]]))
+    assert me.burst() == ORDER[1:]  # our column grew and the collector is not known yet: everyone
+    for _unused in range(ipip.EAGER_BURSTS - 1):
+        assert me.burst() == [ORDER[2]]  # .12 heard us and we heard it; .13 still unheard
+    quiet = [me.burst() for _unused in range(ipip.EAGER_BURSTS + 1, ipip.RESEND_EVERY - 1)]
+    assert quiet == [[]] * len(quiet)  # then only every RESEND_EVERY bursts
+    assert me.burst() == [ORDER[2]]
     assert not me.done()
-    me.on_packet(packet_from(ORDER[2], ORDER[0]))
-    assert not me.done()  # owes both its final column
-    assert me.burst() == ORDER[1:] and me.burst() == [] and me.done()
+
+
+def test_prober_answers_a_peer_that_has_not_heard_it():
+    me = ipip.Prober(ORDER, ORDER[1])
+    me.burst()
+    me.on_packet(packet_from(ORDER[2], ORDER[1]))  # .13 started late: its column lacks .12
+    assert ORDER[2] in me.burst()
+    me.on_packet(packet_from(ORDER[2], ORDER[1], heard=[ORDER[1]]))  # now it has heard us: no answer
+    assert ORDER[2] not in me.burst()
+
+
+def test_a_grown_column_goes_to_the_collector_only_once_it_is_known():
+    me = ipip.Prober(ORDER, ORDER[2])
+    me.burst()
+    # Before the collector is known, a grown column goes to everyone.
+    me.on_packet(packet_from(ORDER[1], ORDER[2], heard=[ORDER[2]]))
+    assert me.burst() == ORDER[:2]
+    collector = ipip.parse_packet(ipip.build_packet(ORDER[0], ORDER[2], "r1", 1, ipip.KIND_COLLECTOR,
+                                                    ipip.to_bitmap(ORDER, set(ORDER)), ipip.order_checksum(ORDER)))
+    me.on_packet(collector)
+    assert me.collector_address == ORDER[0]
+    # Hearing the collector grew our column: it goes to the collector, nobody else.
+    assert me.burst() == [ORDER[0]]
+    assert me.done()
 
 
 def test_collector_waits_for_every_full_column():
