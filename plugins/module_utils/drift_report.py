@@ -308,8 +308,14 @@ def build(observations, context):
             found, blocked = mesh_items(result, context)
             not_checked += blocked
             _mesh_summary(result, found, mesh)
+            if result.get("probed") is False:
+                # --skip-tags probe or mesh_verify_probe=false: protocol 4 was not looked at.
+                sections = [s for s in sections if s != IPIP_UNDERLAY]
+                not_checked.append({"section": IPIP_UNDERLAY, "resource": CLUSTER,
+                                    "reason": "the IPIP probe did not run (--skip-tags probe or "
+                                              "mesh_verify_probe=false)"})
             for host in mesh["hosts"]:
-                for section in MESH_SECTIONS:
+                for section in sections:
                     check(section, f"host/{host}")
             for section in (NAMES, BGP_MESH):
                 check(section, CLUSTER)

@@ -27,6 +27,7 @@ def mesh_check(p):
         findings=findings_to_dicts(report["findings"]),
         matrix=report["matrix"],
         expected_peers=report["expected_peers"],
+        probed=p["probe"] is not None,
         table=render_table(p["hosts"], report["matrix"], report["findings"], report["down"]),
     )
     if not report["healthy"] and p["fail_on_findings"]:

@@ -137,6 +137,10 @@ expected_peers:
   description: "C({host: [peer IPs]}) the check expected."
   returned: always
   type: dict
+probed:
+  description: Whether an IPIP probe matrix (O(probe)) was judged; without one, IP protocol 4 was not checked.
+  returned: always
+  type: bool
 """
 
 from ansible.module_utils.basic import AnsibleModule

@@ -9,8 +9,11 @@ One healthy lab per module (drift_lab); each test breaks one thing and puts
 it back. The Compute API test stops the Compute test server, so it runs last.
 """
 
+import shlex
+
 import pytest
 
+from tests.integration.conftest import ROOT, run_playbook
 from tests.integration.drift.conftest import (
     drift_check,
     etcd_delete,
@@ -29,6 +32,13 @@ BGPCONFIG_KEY = "/calico/resources/v3/projectcalico.org/bgpconfigurations/defaul
 SECTIONS = ("cloud_rules", "calico_settings", "names", "bgp_mesh", "ipip_underlay")
 FIX_NETWORK = "ansible-playbook -i inventories/lab playbooks/scale-out.yml --tags network"
 FIX_CALICO = "ansible-playbook -i inventories/lab playbooks/scale-out.yml --tags calico_network"
+
+
+def apply_fix(command):
+    """Run the fix a report printed, as a user pastes it (ansible-playbook -i ... --tags ...)."""
+    argv = shlex.split(command)
+    assert argv[:2] == ["ansible-playbook", "-i"], command
+    run_playbook(ROOT / argv[3], *argv[1:3], *argv[4:], timeout=900)
 
 
 def status(**changed):
@@ -61,8 +71,12 @@ def test_ipip_rule_narrowed_below_the_nodes(drift_lab, tmp_path):
     patch_rule(lab, "calico-ipip", sourceRanges=[f"{base}/29"])  # the nodes are .11 and up
     try:
         run = drift_check(lab, tmp_path)
+        # The fix the report prints puts the rule back: the next check is clean.
+        apply_fix(run.report["items"][0]["fix"])
+        after = drift_check(lab, tmp_path)
     finally:
         patch_rule(lab, "calico-ipip", sourceRanges=[lab.status()["vpc"]["range"]])
+    assert after.rc == 0 and after.report["items"] == [], after
     assert run.rc == 2, run
     # The rule's field, and its consequence: protocol 4 dropped between every pair.
     assert run.items() == [
@@ -103,8 +117,11 @@ def test_pool_ipip_mode_changed_in_the_datastore(drift_lab, tmp_path):
     etcd_put(lab, IPPOOL_KEY, {**pool, "spec": {**pool["spec"], "ipipMode": "Never"}})
     try:
         run = drift_check(lab, tmp_path)
+        apply_fix(run.report["items"][0]["fix"])
+        fixed = etcd_get(lab, IPPOOL_KEY)
     finally:
         etcd_put(lab, IPPOOL_KEY, pool)
+    assert fixed["spec"]["ipipMode"] == "Always"
     assert run.rc == 2, run
     assert run.items() == [("calico_settings", "IPPool/default-ipv4-ippool", "ip_pool_changed", "ipipMode", "error")]
     item = run.report["items"][0]

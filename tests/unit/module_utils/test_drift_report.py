@@ -190,6 +190,15 @@ def test_a_section_without_any_check_is_not_checked():
     assert report["exit_code"] == 1
 
 
+def test_mesh_checked_without_the_probe_leaves_the_underlay_not_checked():
+    report = build(*healthy(mesh=mesh({**HEALTHY_MESH, "probed": False})))
+    assert {s: v["status"] for s, v in report["sections"].items()} == {
+        **dict.fromkeys(dr.SECTIONS, "ok"), "ipip_underlay": "not_checked"}
+    assert report["not_checked"] == [{"section": "ipip_underlay", "resource": "cluster", "reason":
+                                      "the IPIP probe did not run (--skip-tags probe or mesh_verify_probe=false)"}]
+    assert report["exit_code"] == 1
+
+
 # -- renderers -------------------------------------------------------------------
 
 @pytest.fixture
