@@ -191,10 +191,11 @@ def expected_peers_for(nodes, bgp_configuration, host_ip, bgp_peers=None):
     cluster ID). BGPPeers whose selectors cannot be evaluated are left out (Topology.unsupported)."""
     ip = normalize_ip(host_ip)
     topology = Topology(nodes, bgp_configuration, bgp_peers)
-    by_ip = topology.by_ip()
-    if ip in by_ip:
-        return sorted(by_ip[ip])
-    return sorted(topology.peers_of(None, ip))
+    # Only this host's peers: every host of a play asks, so the whole topology per call would be N^2.
+    member = next((m for m in topology.members if m[1] == ip), None)
+    if member is None:
+        return sorted(topology.peers_of(None, ip))
+    return sorted(topology.peers_of(*member))
 
 
 def _first(item):
