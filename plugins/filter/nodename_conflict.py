@@ -14,6 +14,22 @@ def calico_nodename_conflict_plan(hosts, nodes, plan_options=None, keep=None):
         raise AnsibleFilterError(f"node-name remediation plan: {exc}") from None
 
 
+def calico_nodename_conflict_missing(fix, nodes):
+    """Registrations ('name@ip') one host's fix waits for that ``nodes`` does not show yet."""
+    if not isinstance(fix, dict) or "new_name" not in fix:
+        raise AnsibleFilterError("calico_nodename_conflict_missing: pass one entry of the plan's fixes")
+    return nodename_conflict.registrations_missing(fix, nodes)
+
+
+def calico_nodename_conflict_left(findings, host, fix, unhandled, live_ips):
+    """The mesh check's errors that still concern a host after its fix."""
+    if not isinstance(fix, dict) or "ip" not in fix:
+        raise AnsibleFilterError("calico_nodename_conflict_left: pass one entry of the plan's fixes")
+    return nodename_conflict.findings_left_after_fix(findings, host, fix, unhandled, live_ips)
+
+
 class FilterModule:
     def filters(self):
-        return {"calico_nodename_conflict_plan": calico_nodename_conflict_plan}
+        return {"calico_nodename_conflict_plan": calico_nodename_conflict_plan,
+                "calico_nodename_conflict_missing": calico_nodename_conflict_missing,
+                "calico_nodename_conflict_left": calico_nodename_conflict_left}

@@ -290,3 +290,38 @@ def _summary(fix):
         text += (f"; restart calico-node on {item['host']} so that {item['name']} is registered with "
                  f"{item['host_ip']} again (now {item['ipv4_address']})")
     return text + "; restart calico-node; wait for this host's peers among the live hosts Established"
+
+
+def registrations_missing(fix, nodes):
+    """The registrations one host's fix waits for that the datastore does not show yet.
+
+    Its new name with its IP, and every name its keeper registers again
+    (``reclaim``) with the keeper's IP; as ``name@ip`` strings, sorted.
+    """
+    wanted = {f"{fix['new_name']}@{normalize_ip(fix['ip'])}"}
+    wanted |= {f"{item['name']}@{normalize_ip(item['host_ip'])}" for item in fix.get("reclaim") or []}
+    present = {f"{node.get('name')}@{node_ipv4(node)}" for node in nodes or []}
+    return sorted(wanted - present)
+
+
+def findings_left_after_fix(findings, host, fix, unhandled, live_ips):
+    """The mesh check's errors that still concern one fixed host, after its fix.
+
+    An error counts when it names this host, a host whose name the fix
+    registered again (``reclaim``), or has this host's IP as its peer; not
+    when it is of a kind the plan does not fix here (``unhandled``), nor when
+    its peer is an IP no live host has (a stale Node's address).
+    """
+    not_here = {item.get("kind") for item in unhandled or []}
+    mine = {host} | {item["host"] for item in fix.get("reclaim") or []}
+    live = set(live_ips or [])
+    left = []
+    for finding in findings or []:
+        if finding.get("severity") != "error" or finding.get("kind") in not_here:
+            continue
+        peer = finding.get("peer")
+        if peer != fix["ip"] and not mine & set(finding.get("hosts") or []):
+            continue
+        if peer is None or peer in live:
+            left.append(finding)
+    return left

@@ -3,6 +3,8 @@
 import pytest
 from ansible_collections.calico_fleet.fleet.plugins.module_utils.nodename_conflict import (
     RemediationPlanError,
+    findings_left_after_fix,
+    registrations_missing,
     remediation_plan,
 )
 
@@ -136,3 +138,36 @@ def test_prefix_scheme_gives_the_renamed_host_the_next_index():
 def test_a_host_without_an_ip_is_refused():
     with pytest.raises(RemediationPlanError, match="host b has no valid IPv4 address"):
         remediation_plan({"a": host("10.0.1.202", "node-a"), "b": host("", "node-b")}, [])
+
+
+# -- after a host's fix: what is still awaited, what still counts against it ---
+
+def test_the_fix_waits_for_the_new_name_and_the_reclaimed_one_with_the_right_ips():
+    fix = fixes(remediation_plan(INCIDENT_AGED, INCIDENT_NODES))["new"]
+    # Right after the rename: the old registration still points at the newcomer's IP.
+    assert registrations_missing(fix, INCIDENT_NODES) == ["aws-na-k8s-temp1@172.31.3.33",
+                                                          "ip-172-31-7-227@172.31.7.227"]
+    halfway = [reg("ip-172-31-7-227", "172.31.7.227"), *INCIDENT_NODES]
+    assert registrations_missing(fix, halfway) == ["aws-na-k8s-temp1@172.31.3.33"]
+    done = [reg("ip-172-31-7-227", "172.31.7.227"), reg("aws-na-k8s-temp1", "172.31.3.33"),
+            reg("aws-na-k8s-temp2", "172.31.8.108")]
+    assert registrations_missing(fix, done) == []
+
+
+def finding(kind, hosts=(), peer=None, severity="error"):
+    return {"kind": kind, "hosts": list(hosts), "peer": peer, "severity": severity}
+
+
+def test_only_errors_about_the_fixed_host_or_the_host_it_let_register_again_count():
+    fix = fixes(remediation_plan(INCIDENT_AGED, INCIDENT_NODES))["new"]
+    live = ["172.31.3.33", "172.31.7.227", "172.31.8.108"]
+    found = [
+        finding("missing_peer", ["temp2"], peer="172.31.7.227"),  # a peer of the fixed host: counts
+        finding("bird_down", ["old"]),  # the keeper, whose name was registered again: counts
+        finding("bird_down", ["temp2"]),  # another host: not this fix's business
+        finding("unexpected_peer", ["new"], severity="warning"),  # a warning: does not stop
+        finding("stale_node", ["new"]),  # a kind the plan does not fix here
+        finding("missing_peer", ["new"], peer="172.31.99.9"),  # the address of no live host
+    ]
+    left = findings_left_after_fix(found, "new", fix, [{"kind": "stale_node"}], live)
+    assert left == found[:2]
