@@ -67,7 +67,7 @@ bgp_peers:
     name: {description: BGPPeer name., type: str}
     node: {description: The one node this peering is for (C(spec.node))., type: str}
     node_selector: {description: Selector of the nodes this peering is for (C(spec.nodeSelector))., type: str}
-    peer_ip: {description: Address of the peer (C(spec.peerIP)), a Calico node or a router., type: str}
+    peer_ip: {description: "Address of the peer (C(spec.peerIP)), a Calico node or a router.", type: str}
     peer_selector: {description: Selector of the Calico nodes to peer with (C(spec.peerSelector))., type: str}
     as_number: {description: AS number of the peer given by C(peer_ip) (null = the cluster AS)., type: int}
 """

@@ -216,6 +216,8 @@ ARGUMENT_SPEC = dict(
     source=dict(type="str"),
     state_dir=dict(type="path"),
 )
+
+
 def main():
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True,
                            required_if=[("state", "started", ["peers", "run_id"]),
