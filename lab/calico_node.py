@@ -8,7 +8,8 @@ What it reproduces, from Calico v3.30's behaviour (REFERENCE.md):
 - two names for one IP is a hard start-up error ("Calico node 'x' is already
   using the IPv4 address ..."); two hosts with one name is NOT an error: the
   Node is simply overwritten, last writer wins;
-- at start it registers/updates its Node in etcd (etcdv3 layout) and rewrites
+- at start it registers/updates its Node in etcd (etcdv3 layout), its orchRefs
+  set to the Kubernetes node CALICO_K8S_NODE_REF names (left alone without it), and rewrites
   the nodename file without a newline; it creates `default-ipv4-ippool` from
   CALICO_IPV4POOL_CIDR (IPIP Always, as kubeasz configures it) when no pool exists;
 - confd: renders BIRD's mesh, route-reflector client settings and BGPPeers
@@ -68,7 +69,7 @@ def validate_nodename(name):
         )
 
 
-def register(endpoint, name, ip):
+def register(endpoint, name, ip, k8s_node_ref=""):
     nodes = etcd.resources(endpoint, "nodes")
     for other, node in nodes.items():
         if other != name and bird_conf.node_ip(node) == ip:
@@ -81,8 +82,12 @@ def register(endpoint, name, ip):
             "uid": str(uuid.uuid4()),
             "creationTimestamp": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         },
-        "spec": {"orchRefs": [{"nodeName": name, "orchestrator": "k8s"}]},
+        "spec": {},
     }
+    # configureNodeRef: with CALICO_K8S_NODE_REF (the pod's spec.nodeName) the orchRefs are replaced
+    # by that one Kubernetes node; without it they are left as they are.
+    if k8s_node_ref.strip():
+        node.setdefault("spec", {})["orchRefs"] = [{"nodeName": k8s_node_ref.strip(), "orchestrator": "k8s"}]
     node.setdefault("spec", {}).setdefault("bgp", {})["ipv4Address"] = f"{ip}/32"
     etcd.put(endpoint, NODE_KEY + name, node)
 
@@ -140,7 +145,7 @@ class Supervisor:
         self.name = determine_nodename(os.environ, socket.gethostname())
         try:
             validate_nodename(self.name)
-            register(self.args.etcd, self.name, self.args.ip)
+            register(self.args.etcd, self.name, self.args.ip, os.environ.get("CALICO_K8S_NODE_REF", ""))
             ensure_default_pool(self.args.etcd, os.environ.get("CALICO_IPV4POOL_CIDR", "").strip())
         except StartupError as exc:
             self.write_status(error=str(exc))

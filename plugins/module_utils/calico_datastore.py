@@ -132,7 +132,7 @@ class Datastore:
             nodes.append(_node_row(
                 obj["metadata"]["name"], bgp.get("ipv4Address"), bgp.get("ipv6Address"),
                 bgp.get("routeReflectorClusterID"), bgp.get("ipv4IPIPTunnelAddr"), bgp.get("asNumber"),
-                obj["metadata"].get("labels"),
+                obj["metadata"].get("labels"), _k8s_node_ref(obj.get("spec") or {}),
             ))
         return sorted(nodes, key=lambda n: n["name"])
 
@@ -144,7 +144,16 @@ class Datastore:
         return sorted((bgp_peer_row(obj) for obj in self.list("BGPPeer")), key=lambda p: p["name"])
 
 
-def _node_row(name, ipv4, ipv6, rr_cluster_id, tunnel, asn, labels=None):
+def _k8s_node_ref(spec):
+    """The Kubernetes node a Calico Node belongs to: its ``orchRefs`` entry with orchestrator k8s
+    (calico-node writes it from CALICO_K8S_NODE_REF, the pod's spec.nodeName); None without one."""
+    for ref in spec.get("orchRefs") or []:
+        if isinstance(ref, dict) and ref.get("orchestrator") == "k8s" and ref.get("nodeName"):
+            return ref["nodeName"]
+    return None
+
+
+def _node_row(name, ipv4, ipv6, rr_cluster_id, tunnel, asn, labels=None, k8s_node_name=None):
     return {
         "name": name,
         "ipv4_address": _strip_prefix(ipv4),
@@ -154,6 +163,7 @@ def _node_row(name, ipv4, ipv6, rr_cluster_id, tunnel, asn, labels=None):
         "ipip_tunnel_addr": tunnel or None,
         "asn": int(asn) if asn not in (None, "") else None,
         "labels": dict(labels or {}),
+        "k8s_node_name": k8s_node_name or None,
     }
 
 
@@ -400,7 +410,7 @@ class KubernetesDatastore(Datastore):
                 meta.get("name"), ann.get(NODE_ANNOTATIONS["ipv4_network"]),
                 ann.get(NODE_ANNOTATIONS["ipv6_network"]), ann.get(NODE_ANNOTATIONS["rr_cluster_id"]),
                 ann.get(NODE_ANNOTATIONS["ipip_tunnel_addr"]), ann.get(NODE_ANNOTATIONS["asn"]),
-                meta.get("labels"),
+                meta.get("labels"), meta.get("name"),
             ))
         return sorted(nodes, key=lambda n: n["name"])
 

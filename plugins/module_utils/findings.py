@@ -112,6 +112,42 @@ def effective_nodename(host):
     return (host.get("hostname") or "").strip().lower() or None
 
 
+def nodename_to_write_back(inv, hosts, nodes):
+    """The name to write back into a host's nodename file when only the file is wrong, else None.
+
+    Only the file is wrong when the running hostname names a Calico Node
+    registered with the host's IP, that Node's Kubernetes node (its orchRefs
+    entry for k8s, when it has one) is the host's own (named like the Node,
+    by the host's IP as kubeasz does, or as the host's ``kubernetes_node_name``
+    says), no other host has that hostname, and the file says something else.
+    calico-node then already runs under that name; the file is read at its
+    next start, so writing the name back is the whole fix.
+    """
+    host = hosts[inv]
+    raw = host.get("nodename")
+    hostname = (host.get("hostname") or "").strip().lower()
+    if raw is None or not hostname:
+        return None
+    short = hostname.split(".")[0]
+    ip = normalize_ip(host.get("ip"))
+    mine = [n for n in nodes if node_ipv4(n) == ip and n.get("name") in (hostname, short)]
+    if len(mine) != 1 or raw == mine[0]["name"]:
+        return None
+    name, k8s = mine[0]["name"], mine[0].get("k8s_node_name")
+    if k8s and k8s not in (name, ip, host.get("kubernetes_node_name")):
+        return None
+    for other, record in hosts.items():
+        if other != inv and (record.get("hostname") or "").strip().lower().split(".")[0] == short:
+            return None
+    return name
+
+
+def _write_back_fix(inv, name):
+    return (f"printf '%s' {name} > {NODENAME_FILE} on {inv}: its hostname, Calico Node {name} and Kubernetes "
+            "node agree, so only the file is wrong (no drain, no rename, nothing deleted); or "
+            + FIX_NODENAME_PLAYBOOK.format(host=inv) + ", which writes just that file")
+
+
 def check_duplicate_nodenames(hosts, nodes):
     """Two hosts, one Calico node name (field notes, incident 3).
 
@@ -149,13 +185,15 @@ def check_duplicate_nodenames(hosts, nodes):
                     f"{len(invs)} hosts register as the same Calico node; the last writer wins, the "
                     "Node's IP flips and only one of them gets BGP peers."
                 ),
-                fix="; ".join(FIX_NODENAME_PLAYBOOK.format(host=i) for i in to_fix),
+                fix="; ".join(_write_back_fix(i, nodename_to_write_back(i, hosts, nodes))
+                              if nodename_to_write_back(i, hosts, nodes) else FIX_NODENAME_PLAYBOOK.format(host=i)
+                              for i in to_fix),
             )
         )
     return findings, involved
 
 
-def check_nodename_files(hosts):
+def check_nodename_files(hosts, nodes=()):
     """Nodename file with a trailing newline / whitespace or upper case."""
     findings = []
     for inv, host in sorted(hosts.items()):
@@ -181,6 +219,8 @@ def check_nodename_files(hosts):
                 evidence=[f"{NODENAME_FILE} on {inv} contains {raw!r} ({', '.join(problems)})"],
                 cause="calico-node reads the file as is, so the node name it registers is invalid.",
                 fix=(
+                    _write_back_fix(inv, nodename_to_write_back(inv, hosts, nodes))
+                    if nodename_to_write_back(inv, hosts, nodes) else
                     f"printf '%s' {good} > {NODENAME_FILE} on {inv} and restart calico-node, or "
                     + FIX_NODENAME_PLAYBOOK.format(host=inv)
                 ),
@@ -189,7 +229,7 @@ def check_nodename_files(hosts):
     return findings
 
 
-def check_nodename_vs_hostname(hosts):
+def check_nodename_vs_hostname(hosts, nodes=()):
     """Nodename file that names another host than the hostname (warning)."""
     findings = []
     for inv, host in sorted(hosts.items()):
@@ -206,8 +246,10 @@ def check_nodename_vs_hostname(hosts):
                 hosts=[inv],
                 node=name,
                 evidence=[f"{NODENAME_FILE} on {inv} says {name!r}, the hostname is {hostname!r}"],
-                cause="the host was renamed without updating Calico's node name (or the reverse).",
-                fix=FIX_NODENAME_PLAYBOOK.format(host=inv),
+                cause="the host was renamed without updating Calico's node name (or the reverse), or "
+                "something wrote another name into the file.",
+                fix=(_write_back_fix(inv, nodename_to_write_back(inv, hosts, nodes))
+                     if nodename_to_write_back(inv, hosts, nodes) else FIX_NODENAME_PLAYBOOK.format(host=inv)),
             )
         )
     return findings
@@ -354,8 +396,8 @@ def identity_findings(hosts, nodes):
 
     duplicates, involved = check_duplicate_nodenames(hosts, nodes)
     explain(duplicates)
-    explain(check_nodename_files(hosts))
-    findings.extend(f for f in check_nodename_vs_hostname(hosts) if not set(f.hosts) & set(explained))
+    explain(check_nodename_files(hosts, nodes))
+    findings.extend(f for f in check_nodename_vs_hostname(hosts, nodes) if not set(f.hosts) & set(explained))
     explain(check_duplicate_ips(hosts, nodes))
     findings.extend(check_stale_nodes(hosts, nodes))
     explain(check_not_joined({k: v for k, v in hosts.items() if k not in explained}))

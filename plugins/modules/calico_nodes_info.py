@@ -50,6 +50,11 @@ nodes:
     ipip_tunnel_addr: {description: Address of the node's tunl0., type: str}
     asn: {description: Node-specific AS number (null = the cluster AS)., type: int}
     labels: {description: The Node's labels (what BGPPeer selectors select)., type: dict}
+    k8s_node_name:
+      description:
+        - The Kubernetes node of this Calico Node, from its C(spec.orchRefs) entry with orchestrator C(k8s)
+          (etcdv3; null without one); the Node's own name under the kubernetes datastore.
+      type: str
 bgp_configuration:
   description: Effective BGPConfiguration C(default) (Calico's defaults when it does not exist).
   returned: always

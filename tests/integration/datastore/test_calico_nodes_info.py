@@ -29,15 +29,16 @@ def seed(etcd):
 EXPECTED = [
     {"name": "aws-na-k8s-temp2", "ipv4_address": "172.31.8.108", "ipv4_network": "172.31.8.108/20",
      "ipv6_address": "fd00::8", "rr_cluster_id": None, "ipip_tunnel_addr": None, "asn": 64513,
-     "labels": {}},
+     "labels": {}, "k8s_node_name": "aws-na-k8s-temp2"},
     {"name": "ip-172-31-7-227", "ipv4_address": "172.31.7.227", "ipv4_network": "172.31.7.227/20",
      "ipv6_address": None, "rr_cluster_id": None, "ipip_tunnel_addr": "172.20.84.128", "asn": None,
-     "labels": {}},
+     "labels": {}, "k8s_node_name": "ip-172-31-7-227"},
     {"name": "no-bgp", "ipv4_address": None, "ipv4_network": None, "ipv6_address": None,
-     "rr_cluster_id": None, "ipip_tunnel_addr": None, "asn": None, "labels": {}},
+     "rr_cluster_id": None, "ipip_tunnel_addr": None, "asn": None, "labels": {},
+     "k8s_node_name": "no-bgp"},
     {"name": "rr-1", "ipv4_address": "172.31.1.50", "ipv4_network": "172.31.1.50/20", "ipv6_address": None,
      "rr_cluster_id": "224.0.0.1", "ipip_tunnel_addr": None, "asn": None,
-     "labels": {"route-reflector": "true", "kubernetes.io/hostname": "rr-1"}},
+     "labels": {"route-reflector": "true", "kubernetes.io/hostname": "rr-1"}, "k8s_node_name": "rr-1"},
 ]
 
 
