@@ -67,6 +67,19 @@ def node_keys(name, third_octet, pods=("web", "api")):
     return keys
 
 
+def operator_keys(name, ip):
+    """What an operator makes for one node by hand: its BGPConfiguration node.<name> and a HostEndpoint."""
+    return {
+        f"{CALICO}bgpconfigurations/node.{name}": {
+            "kind": "BGPConfiguration", "apiVersion": "projectcalico.org/v3", "metadata": _meta(f"node.{name}"),
+            "spec": {"logSeverityScreen": "Info"}},
+        f"{CALICO}hostendpoints/{name}-eth0": {
+            "kind": "HostEndpoint", "apiVersion": "projectcalico.org/v3",
+            "metadata": dict(_meta(f"{name}-eth0"), labels={"role": "k8s-worker"}),
+            "spec": {"node": name, "interfaceName": "eth0", "expectedIPs": [ip]}},
+    }
+
+
 def seed(lab, keys):
     for key, value in keys.items():
         etcdctl(lab, "put", key, json.dumps(value, separators=(",", ":")))

@@ -91,8 +91,8 @@ def test_check_mode_prints_the_plan_and_writes_nothing(incident, tmp_path):
     proc = run_playbook(PLAYBOOK, "--check", "--diff", "-e", lab_vars(tmp_path, lab))
     assert (etcd_snapshot(lab), node_files(lab), kube_nodes(lab)) == before
     assert (f"node-4 ({new['ip']}): rename node-1 -> {new_name_of(new)} [duplicate_nodename]; "
-            "decommission Calico Node none; node-1 keeps node-1 (node-1 created first (cloud creation time))"
-            ) in proc.stdout
+            "node-1 keeps node-1 (node-1 created first (cloud creation time))") in proc.stdout
+    assert "no Calico Node is deleted" in proc.stdout
     assert f"restart calico-node on node-1 so that node-1 is registered with {old_ip} again" in proc.stdout
     assert f"+{new_name_of(new)}" in proc.stdout  # the diff of the nodename file and hostname
 
