@@ -87,6 +87,19 @@ def test_a_stray_nodename_file_is_written_back_and_nothing_else_changes(stray, t
     assert etcd_snapshot(lab)[0] == revision
 
 
+def test_calico_node_is_restarted_only_where_it_does_not_run(stray, tmp_path):
+    # calico-node on node-3 is down (it exited): the file is written back and calico-node started again.
+    lab = stray
+    lab.stop_calico_node("node-3")
+    proc = run_playbook(PLAYBOOK, "-e", lab_vars(tmp_path, lab))
+    assert "changed: [node-3]" in proc.stdout.split("Restart the calico-node service]", 1)[1].split("TASK [", 1)[0]
+    assert "Drain the Kubernetes node" not in proc.stdout
+    lab.wait_for_mesh(timeout=30)
+    assert lab.node_exec("node-3", ["cat", "/var/lib/calico/nodename"]).stdout == "node-3"
+    status = {n["name"]: n for n in lab.status()["nodes"]}
+    assert status["node-3"]["calico_node_name"] == "node-3" and status["node-3"]["bgp_established"] == 2
+
+
 def test_the_printed_fix_runs_as_printed(stray):
     """verify-mesh reports the stray file with the fix that writes it back; the playbook command it prints
     does exactly that, run as printed."""
