@@ -135,7 +135,25 @@ def _check_scale_out(v, out):
         out.add("scale_out_batch", f"is {batch!r}",
                 "set scale_out_batch to a lower-case id such as 2026-11-26 (a-z, 0-9, '-', '_'), new for each "
                 "scale-out and the same when rerunning one that failed part-way")
+    _check_plan_files(v, out)
     return cloud if cloud in CLOUDS else None
+
+
+def _check_plan_files(v, out):
+    """scale_out_plan_file goes into an existing directory; scale_out_plan_expected is a readable file."""
+    saved = v.get("scale_out_plan_file")
+    if _declared(v, "scale_out_plan_file"):
+        folder = os.path.dirname(os.path.abspath(os.path.expanduser(str(saved))))
+        if not isinstance(saved, str) or not os.path.isdir(folder):
+            out.add("scale_out_plan_file", f"is {saved!r}, whose directory does not exist",
+                    "give a file in an existing directory, e.g. -e scale_out_plan_file=plan.json")
+    expected = v.get("scale_out_plan_expected")
+    if _declared(v, "scale_out_plan_expected"):
+        path = os.path.expanduser(str(expected))
+        if not isinstance(expected, str) or not os.path.isfile(path) or not os.access(path, os.R_OK):
+            out.add("scale_out_plan_expected", f"is {expected!r}, not a readable file",
+                    "give the plan a check run saved (--check -e scale_out_plan_file=<file>), "
+                    "or leave scale_out_plan_expected unset")
 
 
 def _check_names(v, cloud, out):

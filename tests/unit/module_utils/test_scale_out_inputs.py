@@ -129,3 +129,15 @@ def test_the_datastore_set_once_serves_every_role():
     assert {"node_names_etcd_endpoints", "calico_network_etcd_endpoints", "mesh_verify_etcd_endpoints"} <= set(found)
     found, text = problems({**variables, "calico_fleet_datastore": "etcdv3"})
     assert "calico_fleet_datastore" in found and "mapping" in text
+
+
+def test_plan_files_must_be_usable_before_anything_runs(tmp_path):
+    saved = tmp_path / "plan.json"
+    saved.write_text("{}")
+    assert validate_scale_out_inputs({**GCP, "scale_out_plan_file": str(tmp_path / "new.json"),
+                                      "scale_out_plan_expected": str(saved)})["cloud"] == "gcp"
+    found, _ = problems({**GCP, "scale_out_plan_file": str(tmp_path / "missing" / "plan.json"),
+                         "scale_out_plan_expected": str(tmp_path / "nowhere.json")})
+    assert "directory does not exist" in found["scale_out_plan_file"]["problem"]
+    assert "not a readable file" in found["scale_out_plan_expected"]["problem"]
+    assert "scale_out_plan_file=<file>" in found["scale_out_plan_expected"]["fix"]
