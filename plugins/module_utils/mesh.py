@@ -697,6 +697,10 @@ class _Evaluation:
         causes, fixes = [], []
         more = rules.rules_for(sorted({self.host_ip[d] for _s, d in directions}))
         if "not_applied" in verdicts:
+            if rules.provider != "aws":  # the rule that would allow it, though it does not reach these nodes
+                more += [line for line in dict.fromkeys(rules.describe_rule(x["rule"])
+                                                        for _s, _d, x in verdicts["not_applied"])
+                         if line not in more]
             c, f = self.cause_not_applied(verdicts["not_applied"])
             causes.append(c)
             fixes += f

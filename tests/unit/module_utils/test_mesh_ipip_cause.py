@@ -61,6 +61,8 @@ def test_node_without_the_target_tag_is_named_with_the_command_that_adds_it():
     f = only_ipip(cluster.evaluate(probe=cluster.probe_matrix(blocked_towards(cluster, "node3")),
                                    cloud_rules=gcp(cluster, [DEFAULT_INTERNAL, CALICO_IPIP], untagged=["node3"])))
     assert f.hosts == ["node3"]
+    assert ("firewall rule calico-ipip (priority 1000) allows ipip from 10.0.0.0/16 to instances tagged "
+            "calico-node") in f.evidence
     assert "Instance node3 (node3) lacks the network tag calico-node that firewall rule calico-ipip targets" in f.cause
     command = f.fix.split(": ", 1)[1]
     argv = shlex.split(command)
