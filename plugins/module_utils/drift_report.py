@@ -176,6 +176,36 @@ def security_group_items(result, args, context):
     return items
 
 
+def member_items(module, result, args, context):
+    """Per node: the network tag (gcp_instance_tags) or group membership (aws_security_group_members) the
+    cloud rules need and the node lacks (check mode with diff), each with the command that adds just it."""
+    if not result.get("changed"):
+        return []
+    diff = result.get("diff") or {}
+    before, after = diff.get("before") or {}, diff.get("after") or {}
+    items = []
+    for label in sorted(after):
+        missing = sorted(set(after[label]) - set(before.get(label) or []))
+        if not missing:
+            continue
+        if module == "gcp_instance_tags":
+            extra = {"gcp_network_node_instances": [label], "gcp_network_node_zones": list(args.get("zones") or [])}
+            cause = (f"instance {label} lacks the network tag {', '.join(missing)} the calico firewall rules "
+                     "target: IPIP (and BGP from tagged nodes) does not reach it.")
+            kind = "network_tag_missing"
+        else:
+            instance_id = label.rsplit("(", 1)[-1].rstrip(")")
+            extra = {"aws_network_node_filters": {"instance-id": [instance_id]}}
+            cause = (f"instance {label} is not a member of security group {args.get('group') or missing[0]}: "
+                     "its rules (IPIP from the VPC, BGP between members) do not apply to it.")
+            kind = "security_group_membership_missing"
+        fix = _cmd(context, playbook_command("scale_out", tags="network", extra_vars=extra))
+        items.append(_item(CLOUD_RULES, f"instance/{label.split(' (', 1)[0]}", kind, ERROR, cause, fix,
+                           field="tags" if module == "gcp_instance_tags" else "security_groups",
+                           expected=after[label], actual=before.get(label) or []))
+    return items
+
+
 def _snake(name):
     """IPPool -> ip_pool, BGPConfiguration -> bgp_configuration."""
     return re.sub(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", name).lower()
@@ -305,6 +335,8 @@ def build(observations, context):
             found = firewall_items(result, args, context)
         elif module == "ec2_security_group":
             found = security_group_items(result, args, context)
+        elif module in ("gcp_instance_tags", "aws_security_group_members"):
+            found = member_items(module, result, args, context)
         elif module in CALICO_MODULES:
             found = calico_items(result, context)
         elif module == "calico_mesh_check":

@@ -121,7 +121,7 @@ def test_bgp_peer_deleted_by_hand_names_the_nodes_without_reflector_sessions(rr_
         assert any(line.startswith(f"{name} ({ip(lab, name)}): no BGPPeer in the datastore peers it with a route "
                                    "reflector") for line in finding["evidence"]), finding["evidence"]
     assert "BGPPeers: none" in finding["evidence"]
-    assert "playbooks/route-reflectors.yml" in finding["fix"]
+    assert "calico_fleet.fleet.route_reflectors" in finding["fix"]
 
 
 def test_mesh_turned_back_on_by_hand_is_drift(rr_lab, tmp_path):

@@ -255,3 +255,28 @@ def test_write_all_writes_the_four_files(mixed, tmp_path):
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
         "drift-report.json", "drift-report.junit.xml", "drift-report.md", "drift-report.prom"]
     assert json.loads(open(paths["json"]).read()) == mixed
+
+
+def test_a_node_without_the_tag_or_the_group_is_one_item_per_node_with_its_own_command():
+    tags = obs(["cloud_rules"], "gcp_instance_tags", {
+        "changed": True, "tagged": ["node-3"], "instances": ["node-1", "node-3"],
+        "diff": {"before": {"node-1": ["calico-node"], "node-3": ["ssh"]},
+                 "after": {"node-1": ["calico-node"], "node-3": ["calico-node", "ssh"]}}},
+        args={"tags": ["calico-node"], "zones": ["europe-west1-b"], "labels": {"cluster": "prod"}})
+    group = obs(["cloud_rules"], "aws_security_group_members", {
+        "changed": True, "added_to": ["i-0b"],
+        "diff": {"before": {"a (i-0a)": ["sg-1", "sg-c"], "b (i-0b)": ["sg-1"]},
+                 "after": {"a (i-0a)": ["sg-1", "sg-c"], "b (i-0b)": ["sg-1", "sg-c"]}}},
+        args={"group": "calico-nodes"})
+    report = build(*healthy(), tags, group)
+    got = [(i["resource"], i["kind"], i["field"], i["fix"]) for i in report["items"]]
+    assert got == [
+        ("instance/b", "security_group_membership_missing", "security_groups",
+         "ansible-playbook -i inventories/prod calico_fleet.fleet.scale_out --tags network "
+         """-e '{"aws_network_node_filters": {"instance-id": ["i-0b"]}}'"""),
+        ("instance/node-3", "network_tag_missing", "tags",
+         "ansible-playbook -i inventories/prod calico_fleet.fleet.scale_out --tags network "
+         """-e '{"gcp_network_node_instances": ["node-3"], "gcp_network_node_zones": ["europe-west1-b"]}'"""),
+    ]
+    assert "lacks the network tag calico-node" in report["items"][1]["cause"]
+    assert report["exit_code"] == 2
