@@ -142,5 +142,5 @@ def test_mesh_turned_back_on_by_hand_is_drift(rr_lab, tmp_path):
     assert run.items() == [("bgp_mesh", "cluster", "mesh_with_route_reflectors", None, "warning")]
     item = run.report["items"][0]
     assert "nodeToNodeMeshEnabled is on" in item["evidence"][0]
-    assert "route_reflectors_state=disabled" in item["fix"]
+    assert """-e '{"route_reflectors_state": "disabled"}'""" in item["fix"]
     assert calico_resources(lab, "bgppeers")  # the reflectors' BGPPeer is still there
