@@ -258,6 +258,15 @@ def remove_node(name, cfg=None):
         inventory.write(cfg, state)
 
 
+def set_node_tags(name, tags, cfg=None):
+    """A machine's network tags, as the cloud knows them; the VPC firewall is re-applied for them."""
+    cfg = _cfg(cfg)
+    with locked(cfg) as state:
+        _node(state, name)["tags"] = list(tags)
+        vpc.apply_firewall(cfg, state)
+        inventory.write(cfg, state)
+
+
 def set_firewall(rules, cfg=None):
     """Replace the VPC firewall with `rules` (GCP Firewall JSON dicts)."""
     cfg = _cfg(cfg)

@@ -15,6 +15,9 @@ class NullBackend:
     def remove_node(self, name):
         return None
 
+    def set_tags(self, name, tags):
+        return None
+
     def set_firewall(self, rules):
         return None
 
@@ -42,6 +45,11 @@ class LabBackend:
     def remove_node(self, name):
         with self._lock:
             return self.api.remove_node(name)
+
+    def set_tags(self, name, tags):
+        """instances.setTags: the machine's network tags, so that the firewall rules targeting them apply."""
+        with self._lock:
+            return self.api.set_node_tags(name, list(tags))
 
     def set_firewall(self, rules):
         with self._lock:

@@ -4,8 +4,11 @@ Handlers take already-parsed path parts and bodies and return JSON-ready
 dicts or raise ApiError; the HTTP layer (server.py) only routes and logs.
 """
 
+import base64
 import copy
+import hashlib
 import ipaddress
+import re
 import threading
 
 from lab.compute import schema
@@ -19,6 +22,15 @@ from lab.compute.resources import (
     instance_defaults,
     network_name,
 )
+
+TAG = r"[a-z](?:[-a-z0-9]{0,61}[a-z0-9])?"
+
+
+def tag_fingerprint(items, salt):
+    """A new tags fingerprint (GCE's is an opaque base64 hash that changes on every update)."""
+    digest = hashlib.sha256(("\n".join(items) + salt).encode()).digest()[:8]
+    return base64.b64encode(digest).decode()
+
 
 STOCKOUT = (
     "The zone '{zone}' does not have enough resources available to fulfill the request. "
@@ -273,6 +285,32 @@ class ComputeCloud:
                 self.instances.pop((project, zone, name), None)
 
         return self.operations.start(project, "delete", inst["selfLink"], inst["id"], remove, zone=zone)
+
+    def instance_set_tags(self, project, zone, name, body):
+        """instances.setTags: the Tags body replaces the tags when its fingerprint is the current one."""
+        schema.validate("Tags", body, "compute.instances.setTags")
+        if not body.get("fingerprint"):
+            raise invalid("Required field 'fingerprint' not specified")
+        items = list(body.get("items") or [])
+        for tag in items:
+            if not re.fullmatch(TAG, tag):
+                raise invalid(f"Invalid value for field 'resource.items[{items.index(tag)}]': '{tag}'. "
+                              "Must be a match of regex '(?:[a-z](?:[-a-z0-9]{0,61}[a-z0-9])?)'")
+        with self.lock:
+            inst = self.instance_get(project, zone, name)
+            current = inst.get("tags", {}).get("fingerprint")
+            if body["fingerprint"] != current:
+                raise ApiError(412, "Supplied fingerprint does not match current metadata fingerprint.",
+                               reason="conditionNotMet")
+            tags = {"fingerprint": tag_fingerprint(items, new_stamp()["id"])}
+            if items:
+                tags["items"] = sorted(set(items))
+            self.instances[(project, zone, name)]["tags"] = tags
+
+        def apply():
+            self.backend.set_tags(name, list(tags.get("items", [])))
+
+        return self.operations.start(project, "setTags", inst["selfLink"], inst["id"], apply, zone=zone)
 
     # -- operations -------------------------------------------------------
     def operation(self, project, zone, name, wait=False):

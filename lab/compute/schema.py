@@ -11,7 +11,7 @@ import json
 import pathlib
 import re
 
-ROOTS = ("Firewall", "Instance")
+ROOTS = ("Firewall", "Instance", "Tags")
 
 
 class SchemaError(ValueError):

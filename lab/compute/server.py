@@ -11,6 +11,10 @@ Test-only admin routes (never part of the Compute API):
       regex (re.search) are performed, then the connection is closed without a
       reply (a lost reply); also ``{"drop_reply": {...}}`` in POST /_test/faults.
 
+``instances.setTags`` takes a Tags body whose ``fingerprint`` must be the
+instance's current ``tags.fingerprint`` (400 without one, 412 when stale);
+the tags replace the old ones and the fingerprint changes.
+
 List calls honour ``filter`` (lab/compute/filters.py), ``maxResults`` and
 ``pageToken``; inserts, updates and deletes honour ``requestId``. A request for
 a Compute v1 method the server does not model is answered 501 ``notImplemented``
@@ -48,6 +52,7 @@ ROUTES = [
     ("GET", P + r"/aggregated/instances$", "instance_aggregated", "compute.instances.list"),
     ("GET", Z + r"/instances/(?P<name>[^/]+)$", "instance_get", "compute.instances.get"),
     ("DELETE", Z + r"/instances/(?P<name>[^/]+)$", "instance_delete", "compute.instances.delete"),
+    ("POST", Z + r"/instances/(?P<name>[^/]+)/setTags$", "instance_set_tags", "compute.instances.setTags"),
     ("GET", Z + r"/operations$", "operation_list", "compute.zoneOperations.list"),
     ("GET", Z + r"/operations/(?P<op>[^/]+)$", "operation", "compute.zoneOperations.get"),
     ("POST", Z + r"/operations/(?P<op>[^/]+)/wait$", "operation", "compute.zoneOperations.get"),
@@ -56,7 +61,8 @@ WRITE_METHODS = {"POST", "PATCH", "PUT", "DELETE"}
 
 
 # Handlers whose requests carry a requestId and start an operation.
-IDEMPOTENT = {"firewall_insert", "firewall_write", "firewall_delete", "instance_insert", "instance_delete"}
+IDEMPOTENT = {"firewall_insert", "firewall_write", "firewall_delete", "instance_insert", "instance_delete",
+              "instance_set_tags"}
 BASE = "https://www.googleapis.com/compute/v1"
 
 
@@ -255,7 +261,8 @@ class ComputeServer:
             scope = f"projects/{project}/aggregated"
         cloud.authorize(project, permission, f"{scope}/{kind}/{target}".rstrip("/"))
         if handler in IDEMPOTENT:
-            if handler in ("firewall_insert", "instance_insert", "firewall_write") and body is None:
+            if handler in ("firewall_insert", "instance_insert", "firewall_write", "instance_set_tags") \
+                    and body is None:
                 raise invalid("Invalid JSON payload received. A request body is required.")
             return self.request_ids.run(project, _param(query, "requestId"),
                                         lambda: self._write(handler, method, parts, body))
@@ -283,6 +290,8 @@ class ComputeServer:
             return cloud.firewall_write(project, parts["name"], body, method)
         if handler == "instance_insert":
             return cloud.instance_insert(project, zone, body)
+        if handler == "instance_set_tags":
+            return cloud.instance_set_tags(project, zone, parts["name"], body)
         args = (project, zone, parts["name"]) if zone else (project, parts["name"])
         return getattr(cloud, handler)(*args)
 

@@ -27,7 +27,13 @@ import json
 import re
 from xml.etree import ElementTree
 
-from ansible_collections.calico_fleet.fleet.plugins.module_utils.findings import ERROR, WARNING
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.findings import (
+    ERROR,
+    FIX_NODENAME_PLAYBOOK,
+    WARNING,
+    playbook_command,
+    with_inventory,
+)
 
 SCHEMA_VERSION = "1.0"
 
@@ -103,11 +109,8 @@ def _module(name):
 
 
 def _cmd(context, text):
-    """A fix command with the inventory filled in (`ansible-playbook -i <inventory> ...`)."""
-    inventory = context.get("inventory") or []
-    if inventory:
-        text = text.replace("ansible-playbook ", f"ansible-playbook -i {inventory[0]} ", 1)
-    return text
+    """A fix text whose playbook commands (findings.playbook_command) name the inventory in use."""
+    return with_inventory(text, context.get("inventory") or [])
 
 
 def _item(section, resource, kind, severity, cause, fix, field=None, expected=None, actual=None,
@@ -125,7 +128,7 @@ def firewall_items(result, args, context):
     before, after = diff.get("before") or {}, diff.get("after") or {}
     name = (after or before).get("name") or args.get("name") or "?"
     resource = f"firewall/{name}"
-    fix = _cmd(context, "ansible-playbook playbooks/scale-out.yml --tags network")
+    fix = _cmd(context, playbook_command("scale_out", tags="network"))
     if not before:
         return [_item(CLOUD_RULES, resource, "firewall_rule_missing", ERROR,
                       f"firewall rule {name} does not exist (deleted by hand or never created): the traffic "
@@ -152,7 +155,7 @@ def security_group_items(result, args, context):
         return []
     name = args.get("name") or result.get("group_name") or "?"
     resource = f"security_group/{name}"
-    fix = _cmd(context, "ansible-playbook playbooks/scale-out.yml --tags network")
+    fix = _cmd(context, playbook_command("scale_out", tags="network"))
     diffs = result.get("diff") or []
     diffs = diffs if isinstance(diffs, list) else [diffs]
     items = []
@@ -173,6 +176,36 @@ def security_group_items(result, args, context):
     return items
 
 
+def member_items(module, result, args, context):
+    """Per node: the network tag (gcp_instance_tags) or group membership (aws_security_group_members) the
+    cloud rules need and the node lacks (check mode with diff), each with the command that adds just it."""
+    if not result.get("changed"):
+        return []
+    diff = result.get("diff") or {}
+    before, after = diff.get("before") or {}, diff.get("after") or {}
+    items = []
+    for label in sorted(after):
+        missing = sorted(set(after[label]) - set(before.get(label) or []))
+        if not missing:
+            continue
+        if module == "gcp_instance_tags":
+            extra = {"gcp_network_node_instances": [label], "gcp_network_node_zones": list(args.get("zones") or [])}
+            cause = (f"instance {label} lacks the network tag {', '.join(missing)} the calico firewall rules "
+                     "target: IPIP (and BGP from tagged nodes) does not reach it.")
+            kind = "network_tag_missing"
+        else:
+            instance_id = label.rsplit("(", 1)[-1].rstrip(")")
+            extra = {"aws_network_node_filters": {"instance-id": [instance_id]}}
+            cause = (f"instance {label} is not a member of security group {args.get('group') or missing[0]}: "
+                     "its rules (IPIP from the VPC, BGP between members) do not apply to it.")
+            kind = "security_group_membership_missing"
+        fix = _cmd(context, playbook_command("scale_out", tags="network", extra_vars=extra))
+        items.append(_item(CLOUD_RULES, f"instance/{label.split(' (', 1)[0]}", kind, ERROR, cause, fix,
+                           field="tags" if module == "gcp_instance_tags" else "security_groups",
+                           expected=after[label], actual=before.get(label) or []))
+    return items
+
+
 def _snake(name):
     """IPPool -> ip_pool, BGPConfiguration -> bgp_configuration."""
     return re.sub(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", name).lower()
@@ -180,7 +213,7 @@ def _snake(name):
 
 def calico_items(result, context):
     """Drift items of calico_ippool / calico_bgp_configuration / calico_felix_configuration."""
-    fix = _cmd(context, "ansible-playbook playbooks/scale-out.yml --tags calico_network")
+    fix = _cmd(context, playbook_command("scale_out", tags="calico_network"))
     items = []
     for f in result.get("findings") or []:
         if not isinstance(f, dict) or "resource" not in f:
@@ -204,11 +237,11 @@ def _fix_text(finding, context):
     elif kind == "unregistered_host":
         fix = (f"read calico-node's log on {', '.join(hosts)}: kubectl -n {namespace} logs --tail 50 "
                f"$(kubectl -n {namespace} get pod {CALICO_POD_SELECTOR.format(node=node)} -o name), then "
-               f"ansible-playbook playbooks/fix-nodename-conflict.yml --limit {', '.join(hosts)}")
+               + FIX_NODENAME_PLAYBOOK.format(host=",".join(hosts)))
     elif "<VPC CIDR>" in fix and context.get("vpc_range"):
         fix = fix.replace("<VPC CIDR>", context["vpc_range"])
     fix = fix.replace("kubectl -n kube-system", f"kubectl -n {namespace}")
-    return re.sub(r"(^|; |: )ansible-playbook ", lambda m: m.group(1) + _cmd(context, "ansible-playbook "), fix)
+    return _cmd(context, fix)
 
 
 def _finding_resource(finding):
@@ -302,6 +335,8 @@ def build(observations, context):
             found = firewall_items(result, args, context)
         elif module == "ec2_security_group":
             found = security_group_items(result, args, context)
+        elif module in ("gcp_instance_tags", "aws_security_group_members"):
+            found = member_items(module, result, args, context)
         elif module in CALICO_MODULES:
             found = calico_items(result, context)
         elif module == "calico_mesh_check":

@@ -18,6 +18,10 @@ calico_nodes_info returns them.
 from __future__ import annotations
 
 import ipaddress
+import json
+import os
+import re
+import shlex
 from dataclasses import asdict, dataclass, field
 
 ERROR = "error"
@@ -27,7 +31,47 @@ _SEVERITY_ORDER = {ERROR: 0, WARNING: 1}
 NODENAME_FILE = "/var/lib/calico/nodename"
 # The kubelet's kubeconfig a join writes (kubeadm and kubespray; kubeasz).
 KUBELET_KUBECONFIGS = ("/etc/kubernetes/kubelet.conf", "/etc/kubernetes/kubelet.kubeconfig")
-FIX_NODENAME_PLAYBOOK = "ansible-playbook playbooks/fix-nodename-conflict.yml --limit {host}"
+COLLECTION = "calico_fleet.fleet"
+
+
+def playbook_command(playbook, limit=None, tags=None, extra_vars=None, inventory=None):
+    """The one way a fix names a playbook run, so that it runs as printed: the playbook by its
+    collection name (``ansible-playbook calico_fleet.fleet.scale_out``, which works installed and,
+    through ansible.cfg's collections path, from a checkout), ``-i`` for each inventory source
+    when known (see with_inventory), then the limit, the tags and extra variables as JSON."""
+    parts = ["ansible-playbook"] + _inventory_args(inventory) + [f"{COLLECTION}.{playbook}"]
+    if limit:
+        parts += ["--limit", ",".join(limit) if isinstance(limit, (list, tuple)) else str(limit)]
+    if tags:
+        parts += ["--tags", ",".join(tags) if isinstance(tags, (list, tuple)) else str(tags)]
+    if extra_vars:
+        parts += ["-e", shlex.quote(json.dumps(extra_vars, sort_keys=True))]
+    return " ".join(parts)
+
+
+def _inventory_args(inventory):
+    out = []
+    for source in inventory or []:
+        path = str(source)
+        if os.path.isabs(path):  # as the user typed it when it is under the working directory
+            relative = os.path.relpath(path)
+            path = path if relative.startswith("..") else relative
+        out += ["-i", shlex.quote(path)]
+    return out
+
+
+_PLAYBOOK_RUN = re.compile(r"ansible-playbook (?!-i )")
+
+
+def with_inventory(text, inventory):
+    """A fix text whose playbook commands (from playbook_command) name the inventory in use."""
+    args = " ".join(_inventory_args(inventory))
+    if not args or not text:
+        return text
+    return _PLAYBOOK_RUN.sub(lambda _m: f"ansible-playbook {args} ", text)
+
+
+FIX_NODENAME_PLAYBOOK = playbook_command("fix_nodename_conflict", limit="{host}")
 
 
 @dataclass

@@ -13,6 +13,7 @@ import ipaddress
 import re
 
 from ansible_collections.calico_fleet.fleet.plugins.module_utils.gce import (
+    TRANSPORT_ERRORS,
     GceError,
     GceInputError,
     api_error,
@@ -242,3 +243,15 @@ def _apply(gce, action, current, desired):
         raise
     except GoogleAPICallError as exc:
         raise api_error(exc, permission, f"firewall rule '{name}'", network=network, project=gce.project) from None
+
+
+def list_rules(gce, network=None):
+    """Every firewall rule of the project (of ``network`` when given), in normal form, by name (read-only)."""
+    try:
+        rules = [from_api(fw) for fw in gce.call(gce.firewalls.list, project=gce.project)]
+    except GoogleAPICallError as exc:
+        raise api_error(exc, "compute.firewalls.list", "the firewall rules", project=gce.project) from None
+    except TRANSPORT_ERRORS as exc:
+        raise GceError(f"No answer from Compute Engine listing the firewall rules: {type(exc).__name__}") from None
+    wanted = last_segment(network) if network else None
+    return sorted((r for r in rules if wanted in (None, r["network"])), key=lambda r: r["name"])

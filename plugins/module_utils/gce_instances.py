@@ -395,3 +395,76 @@ def list_instances(gce, zones):
         item["labels"] = dict(inst.labels)
         out.append(item)
     return out
+
+
+TAGS_SPEC = dict(
+    tags=dict(type="list", elements="str", required=True),
+    zones=dict(type="list", elements="str", required=True),
+    instances=dict(type="list", elements="str", default=[]),
+    labels=dict(type="dict", default={}),
+)
+
+
+def tag_selection(params):
+    """Validate add_tags' input before any call; raises GceInputError naming what to change."""
+    for tag in params["tags"]:
+        if not re.fullmatch(NAME, tag or ""):
+            raise GceInputError(f"Network tag '{tag}' is invalid: tags match {NAME}.")
+    if not params["tags"]:
+        raise GceInputError("tags is empty: give the network tags to add (the firewall rules' target tags).")
+    if not params["zones"] or not all(params["zones"]):
+        raise GceInputError("zones is empty: give the zones the cluster's instances run in.")
+    if not params["instances"] and not params["labels"]:
+        raise GceInputError("Nothing selects the instances: give instance names (instances) or labels that "
+                            "every instance of the cluster carries (labels), e.g. {cluster: k8s-prod}.")
+    for name in params["instances"]:
+        if not re.fullmatch(NAME, name or ""):
+            raise GceInputError(f"Instance name '{name}' is invalid: use 1-63 characters matching {NAME}.")
+
+
+def add_tags(gce, params, check_mode):
+    """Add ``tags`` to every selected instance (by name or labels), keeping its other tags.
+
+    instances.setTags replaces the whole list and needs the current fingerprint: a change made
+    meanwhile (412) is read again and retried once. Returns {changed, tagged, instances, diff}.
+    """
+    tag_selection(params)
+    existing = _existing(gce, set(params["zones"]))
+    wanted_labels = {str(k): str(v) for k, v in params["labels"].items()}
+    names = set(params["instances"])
+    found = {name for _zone, name in existing}
+    unknown = sorted(names - found)
+    if unknown:
+        raise GceInputError(f"Instance(s) {', '.join(unknown)} not found in zone(s) {', '.join(params['zones'])} "
+                            f"of project '{gce.project}': check the names and gcp_network_node_zones.")
+    selected = [(zone, inst) for (zone, name), inst in sorted(existing.items())
+                if name in names or (wanted_labels and wanted_labels.items() <= dict(inst.labels).items())]
+    before, after, todo = {}, {}, []
+    for zone, inst in selected:
+        have = sorted(inst.tags.items)
+        want = sorted(set(have) | set(params["tags"]))
+        before[inst.name], after[inst.name] = have, want
+        if want != have:
+            todo.append((zone, inst.name))
+    if todo and not check_mode:
+        for zone, name in todo:
+            _set_tags(gce, zone, name, params["tags"])
+    return {"changed": bool(todo), "tagged": sorted(name for _zone, name in todo),
+            "instances": sorted(before), "diff": {"before": before, "after": after}}
+
+
+def _set_tags(gce, zone, name, tags, attempts=2):
+    where = f"instance '{name}' in {zone}"
+    for attempt in range(attempts):
+        try:
+            inst = gce.call(gce.instances.get, project=gce.project, zone=zone, instance=name)
+            items = sorted(set(inst.tags.items) | set(tags))
+            request = {"project": gce.project, "zone": zone, "instance": name, "request_id": str(uuid.uuid4()),
+                       "tags_resource": compute_v1.Tags(items=items, fingerprint=inst.tags.fingerprint)}
+            op = gce.call(gce.instances.set_tags_unary, idempotent=True, request=request)
+        except GoogleAPICallError as exc:
+            if getattr(exc, "code", None) == 412 and attempt + 1 < attempts:
+                continue  # the tags changed meanwhile: read them again
+            raise api_error(exc, "compute.instances.setTags", where, project=gce.project) from None
+        gce.wait_zone(op, zone)
+        return

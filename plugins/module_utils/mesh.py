@@ -37,6 +37,7 @@ from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico_selector
     matches,
     parse,
 )
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.cloud_rules import CloudRules
 from ansible_collections.calico_fleet.fleet.plugins.module_utils.findings import (
     ERROR,
     WARNING,
@@ -45,6 +46,7 @@ from ansible_collections.calico_fleet.fleet.plugins.module_utils.findings import
     is_healthy,
     node_ipv4,
     normalize_ip,
+    playbook_command,
     sort_findings,
 )
 
@@ -73,20 +75,21 @@ _PEER_SHUTDOWN_ERRORS = (
     "other configuration change",
 )
 
+NETWORK_PLAYBOOK = playbook_command("scale_out", tags="network")
 FIX_TEXT = {
     "tcp179": {
         "gcp": "allow TCP 179 between the nodes in the VPC firewall (rule calico-bgp, role gcp_network): "
-        "ansible-playbook playbooks/scale-out.yml --tags network",
-        "aws": "allow TCP 179 from the nodes' own security group (role aws_network): "
-        "ansible-playbook playbooks/scale-out.yml --tags network",
+        + NETWORK_PLAYBOOK,
+        "aws": "allow TCP 179 from the nodes' own security group (role aws_network): " + NETWORK_PLAYBOOK,
     },
     "ipip": {
         "gcp": "add the INGRESS firewall rule allowing IP protocol 4 from the VPC range (rule calico-ipip, "
-        "role gcp_network): ansible-playbook playbooks/scale-out.yml --tags network",
+        "role gcp_network): " + NETWORK_PLAYBOOK,
         "aws": "add the security group rule {proto: '4', cidr_ip: <VPC CIDR>} (role aws_network): "
-        "ansible-playbook playbooks/scale-out.yml --tags network",
+        + NETWORK_PLAYBOOK,
     },
 }
+ROUTE_REFLECTORS_PLAYBOOK = playbook_command("route_reflectors")
 
 
 MESH = "node-to-node mesh"
@@ -226,7 +229,7 @@ def _describe(peer):
 
 
 class _Evaluation:
-    def __init__(self, hosts, nodes, bgp_configuration, probe, cloud, bgp_peers=None):
+    def __init__(self, hosts, nodes, bgp_configuration, probe, cloud, bgp_peers=None, cloud_rules=None):
         self.hosts = hosts or {}
         self.nodes = nodes or []
         self.bgp = bgp_configuration or {}
@@ -236,6 +239,7 @@ class _Evaluation:
         self.peers_known = bgp_peers is not None and not self.topology.unsupported
         self.probe = probe or {}
         self.cloud = cloud if cloud in FIX_TEXT["tcp179"] else "gcp"
+        self.cloud_rules = CloudRules(cloud_rules) if cloud_rules is not None else None
         self.findings = []
         self.host_ip = {inv: normalize_ip(h.get("ip")) for inv, h in self.hosts.items()}
         self.ip_host = {ip: inv for inv, ip in sorted(self.host_ip.items(), reverse=True) if ip}
@@ -333,7 +337,7 @@ class _Evaluation:
                 + "these nodes have no route-reflector session, so they do not learn the cluster's routes "
                 "through the reflectors. The BGPPeer to the reflectors (peer-with-route-reflectors) was deleted "
                 "or no longer selects these nodes, or the reflectors lost the label its peerSelector selects.",
-                fix="re-apply the route reflectors (ansible-playbook playbooks/route-reflectors.yml), which restores "
+                fix=f"re-apply the route reflectors ({ROUTE_REFLECTORS_PLAYBOOK}), which restores "
                 "the labels, cluster IDs and the BGPPeer",
             )
         )
@@ -653,30 +657,142 @@ class _Evaluation:
                 )
 
     def ipip_finding(self, hosts, failed, where):
-        evidence = []
+        evidence, directions = [], []
         for (a, b), dirs in sorted(failed.items()):
             bgp = self.matrix.get(a, {}).get(b, "not expected")
             for (src, dst), ok in sorted(dirs.items()):
                 if not ok:
+                    directions.append((src, dst))
                     evidence.append(
                         f"IPIP probe {self.label(src)} -> {self.label(dst)} failed (BGP {a} -> {b}: {bgp})"
                     )
+        cause, fix, more = self.ipip_cause(directions, where)
         return Finding(
             kind="ipip_blocked",
             severity=ERROR,
             hosts=hosts,
             node=self.node_of(hosts[0]) if len(hosts) <= 2 else None,
             peer=self.host_ip[hosts[1]] if len(hosts) == 2 else None,
-            evidence=evidence,
+            evidence=evidence + more,
             cause=f"IP protocol 4 (IPIP) is blocked {where}: BGP may be Established, but every "
-            "encapsulated pod packet is dropped ("
-            + (
-                "the VPC firewall allows only tcp, udp and icmp)."
-                if where == "between all nodes"
-                else "a firewall rule, network tag / security group of these nodes, or a host firewall)."
-            ),
-            fix=FIX_TEXT["ipip"][self.cloud],
+            f"encapsulated pod packet is dropped. {cause}",
+            fix=fix,
         )
+
+    def ipip_cause(self, directions, where):
+        """(cause, fix, evidence lines) for the failed probe directions, chosen from the cloud's rules."""
+        rules = self.cloud_rules
+        if rules is None or rules.error:
+            why = f"they could not be read ({rules.error})" if rules is not None else "they were not read"
+            return (
+                f"The cloud's firewall rules were not looked at ({why}), so the cause is not narrowed down: "
+                f"{self.suspects(rule_missing=True)}.",
+                FIX_TEXT["ipip"][self.cloud] + "; " + self.inspect_commands(),
+                [],
+            )
+        verdicts = {}  # kind -> [(src, dst, detail)]
+        for src, dst in directions:
+            kind, detail = rules.verdict(self.host_ip[src], self.host_ip[dst])
+            verdicts.setdefault(kind, []).append((src, dst, detail))
+        causes, fixes = [], []
+        more = rules.rules_for(sorted({self.host_ip[d] for _s, d in directions}))
+        if "not_applied" in verdicts:
+            if rules.provider != "aws":  # the rule that would allow it, though it does not reach these nodes
+                more += [line for line in dict.fromkeys(rules.describe_rule(x["rule"])
+                                                        for _s, _d, x in verdicts["not_applied"])
+                         if line not in more]
+            c, f = self.cause_not_applied(verdicts["not_applied"])
+            causes.append(c)
+            fixes += f
+        if "no_rule" in verdicts:
+            causes.append("No " + ("security group rule" if rules.provider == "aws" else "enabled VPC firewall rule")
+                          + " allows IP protocol 4 towards "
+                          + ", ".join(sorted({d for _s, d, _x in verdicts["no_rule"]}))
+                          + " (the rule is missing: the rules that reach these nodes are in the evidence).")
+            fixes.append(FIX_TEXT["ipip"][self.cloud])
+        if "denied" in verdicts:
+            names = sorted({x["rule"]["name"] for _s, _d, x in verdicts["denied"]})
+            deny = next(x["rule"] for _s, _d, x in verdicts["denied"])
+            causes.append(f"Firewall rule {', '.join(names)} (priority {deny['priority']}) denies IP protocol 4 "
+                          "and takes precedence over the rule that allows it (lower number first, deny first at "
+                          "equal priority).")
+            project = f" --project {rules.project}" if rules.project else ""
+            fixes.append(f"if that deny is not wanted: gcloud compute firewall-rules delete {names[0]}{project}; "
+                         "otherwise give the calico rules a lower priority number than "
+                         f"{deny['priority']}: "
+                         + playbook_command("scale_out", tags="network",
+                                            extra_vars={"gcp_network_priority": max(0, deny["priority"] - 1)}))
+        if "allowed" in verdicts:
+            what = sorted({x.get("group") or x["rule"]["name"] for _s, _d, x in verdicts["allowed"]})
+            noun = "security group" if rules.provider == "aws" else "firewall rule"
+            whom = "all nodes" if where == "between all nodes" else "these nodes"
+            causes.append(f"{noun.capitalize()}{'s' if len(what) > 1 else ''} {' and '.join(what)} "
+                          f"allow{'s' if len(what) == 1 else ''} IP protocol 4 from the other nodes and "
+                          f"appl{'ies' if len(what) == 1 else 'y'} to {whom}, "
+                          "and no cloud rule of higher precedence denies it: the rule is present, so what still "
+                          f"drops the packets is elsewhere: {self.suspects(rule_missing=False)}.")
+            fixes.append(self.inspect_commands())
+        if "unknown" in verdicts:
+            gone = sorted({d for _s, d, _x in verdicts["unknown"]})
+            causes.append(f"{', '.join(gone)} {'is' if len(gone) == 1 else 'are'} not among the cloud's instances "
+                          f"({verdicts['unknown'][0][2]['why']}), so the rules there were not judged: "
+                          f"{self.suspects(rule_missing=True)}.")
+            fixes.append(FIX_TEXT["ipip"][self.cloud] + "; " + self.inspect_commands())
+        return " ".join(causes), "; ".join(dict.fromkeys(fixes)), more
+
+    def cause_not_applied(self, entries):
+        """Per node: the network tag (GCP) or security-group membership (AWS) a rule needs, and its fix."""
+        rules = self.cloud_rules
+        lacking = {}  # (instance name, host, zone) -> (what, [tags or groups], rule or group name)
+        for src, dst, detail in entries:
+            for side, (name, needed) in sorted(detail["missing"].items()):
+                host = src if side == "source" else dst
+                inst = rules.instance(self.host_ip[host]) or {}
+                what = "member" if side == "member" else side
+                rule = detail.get("group") or detail["rule"]["name"]
+                lacking.setdefault((name, host, inst.get("zone") or "", inst.get("id") or ""), (what, needed, rule))
+        causes, fixes = [], []
+        for (name, host, zone, instance_id), (what, needed, rule) in sorted(lacking.items()):
+            if what == "member":
+                causes.append(f"Instance {name} ({host}, {instance_id}) is not a member of security group "
+                              f"{needed[0]}, whose rule allows IP protocol 4, so nothing lets IPIP in.")
+                fixes.append(f"make {host} a member of {needed[0]} (role aws_network, its other groups stay): "
+                             + playbook_command("scale_out", tags="network", extra_vars={
+                                 "aws_network_node_filters": {"instance-id": [instance_id]}}))
+            else:
+                role = "targets" if what == "target" else "takes as source"
+                causes.append(f"Instance {name} ({host}) lacks the network tag {', '.join(needed)} that firewall "
+                              f"rule {rule} {role}, so the rule does not apply to it.")
+                fixes.append(f"add the tag to {name} (role gcp_network, its other tags stay): "
+                             + playbook_command("scale_out", tags="network", extra_vars={
+                                 "gcp_network_node_instances": [name], "gcp_network_node_zones": [zone]}))
+        return " ".join(causes), fixes
+
+    def suspects(self, rule_missing):
+        found = (["a missing rule allowing protocol 4",
+                  "a node without the network tag the rule targets" if self.cloud == "gcp"
+                  else "a node outside the security group that allows it"] if rule_missing else [])
+        if self.cloud == "gcp":
+            found += ["a deny rule of higher priority" if rule_missing else None,
+                      "a hierarchical firewall policy (organization or folder) or a network firewall policy, "
+                      "which GCE evaluates before the VPC rules",
+                      "a host firewall on the nodes (iptables or nftables dropping protocol 4)"]
+        else:
+            found += ["the subnet's network ACL (it can deny what the security groups allow)",
+                      "a host firewall on the nodes (iptables or nftables dropping protocol 4)"]
+        return ", ".join(s for s in found if s)
+
+    def inspect_commands(self):
+        rules = self.cloud_rules
+        if self.cloud == "aws":
+            vpc = f" Name=vpc-id,Values={rules.vpc_id}" if rules is not None and rules.vpc_id else ""
+            cloud = f"aws ec2 describe-network-acls{' --filters' + vpc if vpc else ''}"
+        else:
+            project = f" --project {rules.project}" if rules is not None and rules.project else ""
+            network = rules.network if rules is not None else "default"
+            cloud = f"gcloud compute networks get-effective-firewalls {network}{project}"
+        return (f"look above the VPC rules with {cloud}, and on the nodes with "
+                "sudo iptables-save | grep -Ew 'ipip|4' and sudo nft list ruleset")
 
     def rr_session_missing(self, inv, side, sources, targets, evidence):
         reflectors = sorted(h for h in set(sources) | set(targets) if self.host_ip.get(h) in self.reflector_ips)
@@ -694,7 +810,7 @@ class _Evaluation:
             + "The datastore asks for these sessions (see the evidence), so confd has not re-rendered BIRD's "
             "configuration there (calico-node stuck or restarting).",
             fix=f"restart calico-node on {', '.join(sources)} so confd re-renders BIRD's configuration; if the "
-            "sessions still lack, re-apply the route reflectors (ansible-playbook playbooks/route-reflectors.yml)",
+            f"sessions still lack, re-apply the route reflectors ({ROUTE_REFLECTORS_PLAYBOOK})",
         )
 
     def check_mesh_with_route_reflectors(self):
@@ -710,8 +826,9 @@ class _Evaluation:
                 cause="the node-to-node mesh is on in a cluster that uses route reflectors (turned back on by "
                 "hand, or a move between the topologies stopped half-way): every non-reflector node keeps a "
                 "session to every other one on top of its reflector sessions.",
-                fix="finish the move: ansible-playbook playbooks/route-reflectors.yml (route reflectors, mesh off) "
-                "or with -e route_reflectors_state=disabled (back to the full mesh, reflectors removed)",
+                fix=f"finish the move: {ROUTE_REFLECTORS_PLAYBOOK} (route reflectors, mesh off) or "
+                + playbook_command("route_reflectors", extra_vars={"route_reflectors_state": "disabled"})
+                + " (back to the full mesh, reflectors removed)",
             )
         )
 
@@ -765,13 +882,15 @@ def input_errors(hosts, nodes, bgp_peers=None):
     return errors
 
 
-def evaluate(hosts, nodes, bgp_configuration=None, probe=None, cloud="gcp", bgp_peers=None):
+def evaluate(hosts, nodes, bgp_configuration=None, probe=None, cloud="gcp", bgp_peers=None, cloud_rules=None):
     """Judge the mesh. Returns a dict: healthy, findings (Finding objects),
     matrix {host: {peer host or IP: cell}}, expected_peers {host: [IPs]}.
 
     bgp_peers: calico_nodes_info's BGPPeer rows; None = not known (no BGPPeer is expected, and
-    sessions BIRD has from BGPPeers are not judged)."""
-    ev = _Evaluation(hosts, nodes, bgp_configuration, probe, cloud, bgp_peers)
+    sessions BIRD has from BGPPeers are not judged).
+    cloud_rules: the cloud's firewall rules / security groups and instances (cloud_rules.py), from which
+    the cause of blocked IP protocol 4 is chosen; None = not read (the cause lists every suspect)."""
+    ev = _Evaluation(hosts, nodes, bgp_configuration, probe, cloud, bgp_peers, cloud_rules)
     findings = ev.run()
     return {
         "healthy": is_healthy(findings),

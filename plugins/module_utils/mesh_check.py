@@ -2,7 +2,7 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """calico_mesh_check's entry logic: arguments in, result out (module and action plugin share it)."""
 
-from ansible_collections.calico_fleet.fleet.plugins.module_utils.findings import findings_to_dicts
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.findings import findings_to_dicts, with_inventory
 from ansible_collections.calico_fleet.fleet.plugins.module_utils.in_process import ModuleFailure
 from ansible_collections.calico_fleet.fleet.plugins.module_utils.mesh import evaluate, input_errors, render_table
 
@@ -13,6 +13,8 @@ ARGUMENT_SPEC = dict(
     bgp_peers=dict(type="list", elements="dict"),
     probe=dict(type="dict"),
     cloud=dict(type="str", choices=["gcp", "aws"], default="gcp"),
+    cloud_rules=dict(type="dict"),
+    inventory=dict(type="list", elements="str", default=[]),
     fail_on_findings=dict(type="bool", default=True),
 )
 
@@ -21,7 +23,10 @@ def mesh_check(p):
     problems = input_errors(p["hosts"], p["nodes"], p["bgp_peers"])
     if problems:
         raise ModuleFailure("calico_mesh_check input: " + "; ".join(problems))
-    report = evaluate(p["hosts"], p["nodes"], p["bgp_configuration"], p["probe"], p["cloud"], p["bgp_peers"])
+    report = evaluate(p["hosts"], p["nodes"], p["bgp_configuration"], p["probe"], p["cloud"], p["bgp_peers"],
+                      p["cloud_rules"])
+    for finding in report["findings"]:  # the printed commands name the inventory in use
+        finding.fix = with_inventory(finding.fix, p["inventory"])
     result = dict(
         healthy=report["healthy"],
         findings=findings_to_dicts(report["findings"]),

@@ -68,6 +68,25 @@ options:
     type: str
     choices: [gcp, aws]
     default: gcp
+  cloud_rules:
+    description:
+      - "The cloud's rules and instances, read by M(calico_fleet.fleet.gcp_firewall_info) and
+        M(calico_fleet.fleet.gcp_instances_info) (C({provider: gcp, project, network, firewalls, instances}))
+        or by C(amazon.aws.ec2_instance_info) and C(amazon.aws.ec2_security_group_info)
+        (C({provider: aws, vpc_id, instances, security_groups})); C({provider, error}) when they
+        could not be read."
+      - The cause of C(ipip_blocked) is chosen from them per direction that failed - rule missing, a node
+        without the network tag or security group the rule needs (named, with the command that adds it),
+        a deny rule of higher priority, or the rule present and applying (then the remaining suspects,
+        firewall policies or network ACLs and host firewalls). Left out, the cause lists every suspect.
+    type: dict
+  inventory:
+    description:
+      - The inventory sources in use (C(ansible_inventory_sources)); every printed C(ansible-playbook)
+        command names them with C(-i), so that it runs as printed.
+    type: list
+    elements: str
+    default: []
   fail_on_findings:
     description: Fail when the cluster is unhealthy (any finding of severity error).
     type: bool

@@ -10,10 +10,11 @@ it back. The Compute API test stops the Compute test server, so it runs last.
 """
 
 import shlex
+import subprocess
 
 import pytest
 
-from tests.integration.conftest import ROOT, run_playbook
+from tests.integration.conftest import ROOT, ansible_env
 from tests.integration.drift.conftest import (
     drift_check,
     etcd_delete,
@@ -30,15 +31,16 @@ NODENAME_FILE = "/var/lib/calico/nodename"
 IPPOOL_KEY = "/calico/resources/v3/projectcalico.org/ippools/default-ipv4-ippool"
 BGPCONFIG_KEY = "/calico/resources/v3/projectcalico.org/bgpconfigurations/default"
 SECTIONS = ("cloud_rules", "calico_settings", "names", "bgp_mesh", "ipip_underlay")
-FIX_NETWORK = "ansible-playbook -i inventories/lab playbooks/scale-out.yml --tags network"
-FIX_CALICO = "ansible-playbook -i inventories/lab playbooks/scale-out.yml --tags calico_network"
+FIX_NETWORK = "ansible-playbook -i inventories/lab calico_fleet.fleet.scale_out --tags network"
+FIX_CALICO = "ansible-playbook -i inventories/lab calico_fleet.fleet.scale_out --tags calico_network"
 
 
 def apply_fix(command):
-    """Run the fix a report printed, as a user pastes it (ansible-playbook -i ... --tags ...)."""
-    argv = shlex.split(command)
-    assert argv[:2] == ["ansible-playbook", "-i"], command
-    run_playbook(ROOT / argv[3], *argv[1:3], *argv[4:], timeout=900)
+    """Run the fix a report printed as a user pastes it into a shell where they ran the check."""
+    assert shlex.split(command)[:2] == ["ansible-playbook", "-i"], command
+    proc = subprocess.run(command, shell=True, cwd=ROOT, env=ansible_env(), capture_output=True, text=True,
+                          timeout=900)
+    assert proc.returncode == 0, f"{command}:\n{proc.stdout[-4000:]}\n{proc.stderr[-2000:]}"
 
 
 def status(**changed):
@@ -157,7 +159,7 @@ def test_hostname_changed_by_hand(drift_lab, tmp_path):
     assert run.rc == 2, run
     assert run.items() == [("names", "host/node-2", "nodename_mismatch", None, "warning")]
     item = run.report["items"][0]
-    assert item["fix"] == "ansible-playbook -i inventories/lab playbooks/fix-nodename-conflict.yml --limit node-2"
+    assert item["fix"] == "ansible-playbook -i inventories/lab calico_fleet.fleet.fix_nodename_conflict --limit node-2"
 
 
 def test_nodename_file_with_a_trailing_newline(drift_lab, tmp_path):

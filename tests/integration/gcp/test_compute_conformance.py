@@ -129,3 +129,37 @@ def test_cloud_client_retry_after_a_lost_reply_yields_one_machine(server, instan
     assert [i.name for i in instances.list(request={"project": PROJECT, "zone": ZONES[0]})] == ["node-a"]
     with pytest.raises(gexc.BadRequest):
         instances.insert_unary(request={**request, "request_id": "not-a-uuid"})
+
+
+def test_set_tags_needs_the_current_fingerprint_and_returns_a_zone_operation(server, instances, discovery):
+    zone = ZONES[0]
+    instances.insert_unary(request={"project": PROJECT, "zone": zone, "instance_resource": as_proto("node-a", zone)})
+    first = instances.get(project=PROJECT, zone=zone, instance="node-a").tags
+    assert list(first.items) == [] and first.fingerprint
+    request = {"project": PROJECT, "zone": zone, "instance": "node-a"}
+    with pytest.raises(gexc.BadRequest, match="fingerprint"):
+        instances.set_tags_unary(request={**request, "tags_resource": compute_v1.Tags(items=["calico-node"])})
+    op = instances.set_tags_unary(request={**request, "tags_resource": compute_v1.Tags(
+        items=["calico-node"], fingerprint=first.fingerprint)})
+    assert (op.operation_type, op.zone.rsplit("/", 1)[-1]) == ("setTags", zone)
+    assert op.target_link.endswith(f"/zones/{zone}/instances/node-a")
+    done = compute_v1.ZoneOperationsClient(credentials=AnonymousCredentials(), transport="rest",
+                                           client_options={"api_endpoint": server.url}).wait(
+        project=PROJECT, zone=zone, operation=op.name)
+    assert done.status == compute_v1.Operation.Status.DONE and not done.error.errors
+    now = instances.get(project=PROJECT, zone=zone, instance="node-a").tags
+    assert list(now.items) == ["calico-node"] and now.fingerprint != first.fingerprint
+    # The old fingerprint is stale now: 412, as GCE answers a concurrent change; nothing is written.
+    with pytest.raises(gexc.PreconditionFailed):
+        instances.set_tags_unary(request={**request, "tags_resource": compute_v1.Tags(
+            items=["other"], fingerprint=first.fingerprint)})
+    stale = discovery.instances().setTags(project=PROJECT, zone=zone, instance="node-a",
+                                          body={"items": ["other"], "fingerprint": first.fingerprint})
+    with pytest.raises(HttpError) as err:
+        stale.execute()
+    assert err.value.status_code == 412 and err.value.error_details[0]["reason"] == "conditionNotMet"
+    assert list(instances.get(project=PROJECT, zone=zone, instance="node-a").tags.items) == ["calico-node"]
+    # The discovery client, with the current fingerprint, clears them again.
+    discovery.instances().setTags(project=PROJECT, zone=zone, instance="node-a",
+                                  body={"fingerprint": now.fingerprint}).execute()
+    assert list(instances.get(project=PROJECT, zone=zone, instance="node-a").tags.items) == []

@@ -78,18 +78,20 @@ class Cluster:
         return {"changed": False, "bird_version": "1.6.8", "router_id": self.ip(inv),
                 "peers": bird.parse_protocols(self.reply(inv))}
 
-    def check_input(self, probe=None, cloud="gcp"):
+    def check_input(self, probe=None, cloud="gcp", cloud_rules=None):
         hosts = {inv: dict(host, status=self.status(inv)) for inv, host in self.hosts.items()}
         out = {"hosts": hosts, "nodes": self.nodes, "bgp_configuration": self.bgp, "bgp_peers": self.bgp_peers,
                "cloud": cloud}
         if probe is not None:
             out["probe"] = probe
+        if cloud_rules is not None:
+            out["cloud_rules"] = cloud_rules
         return out
 
-    def evaluate(self, probe=None, cloud="gcp"):
+    def evaluate(self, probe=None, cloud="gcp", cloud_rules=None):
         args = self.check_input(probe, cloud)
         return mesh.evaluate(args["hosts"], args["nodes"], args["bgp_configuration"], probe, cloud,
-                             args["bgp_peers"])
+                             args["bgp_peers"], cloud_rules)
 
     def probe_matrix(self, blocked=()):
         """Full probe matrix; `blocked` holds (src_inv, dst_inv) pairs that fail."""

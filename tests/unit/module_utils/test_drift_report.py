@@ -87,7 +87,7 @@ def test_description_only_difference_is_one_warning_naming_the_field():
     assert (item["section"], item["resource"], item["kind"], item["field"], item["severity"]) == (
         "cloud_rules", "firewall/calico-ipip", "firewall_rule_changed", "description", "warning")
     assert (item["actual"], item["expected"]) == ("edited", "Calico IPIP")
-    assert item["fix"] == "ansible-playbook -i inventories/prod playbooks/scale-out.yml --tags network"
+    assert item["fix"] == "ansible-playbook -i inventories/prod calico_fleet.fleet.scale_out --tags network"
     assert report["sections"]["cloud_rules"] == {**report["sections"]["cloud_rules"], "status": "drift",
                                                  "warnings": 1, "errors": 0}
 
@@ -112,14 +112,14 @@ def test_mesh_findings_keep_warnings_and_go_to_their_sections():
     findings = [
         {"kind": "nodename_mismatch", "severity": "warning", "hosts": ["n2"], "node": "n2x", "peer": None,
          "evidence": ["e"], "cause": "renamed",
-         "fix": "ansible-playbook playbooks/fix-nodename-conflict.yml --limit n2"},
+         "fix": "ansible-playbook calico_fleet.fleet.fix_nodename_conflict --limit n2"},
         {"kind": "mesh_too_large", "severity": "warning", "hosts": [], "node": None, "peer": None,
          "evidence": ["120 nodes"], "cause": "big", "fix": "use route reflectors"},
         {"kind": "ipip_blocked", "severity": "error", "hosts": ["n1", "n2"], "node": "n1", "peer": "10.0.0.2",
          "evidence": ["IPIP probe n1 (10.0.0.1) -> n2 (10.0.0.2) failed (BGP n1 -> n2: Established)",
                       "IPIP probe n2 (10.0.0.2) -> n1 (10.0.0.1) failed (BGP n1 -> n2: Established)"],
          "cause": "blocked", "fix": "add the security group rule {proto: '4', cidr_ip: <VPC CIDR>} (role "
-         "aws_network): ansible-playbook playbooks/scale-out.yml --tags network"},
+         "aws_network): ansible-playbook calico_fleet.fleet.scale_out --tags network"},
         {"kind": "bird_down", "severity": "error", "hosts": ["n1"], "node": "n1", "peer": None, "evidence": [],
          "cause": "down",
          "fix": "restart calico-node on n1 (kubectl -n kube-system delete pod <calico-node pod of n1>)"},
@@ -134,7 +134,7 @@ def test_mesh_findings_keep_warnings_and_go_to_their_sections():
     ]
     fixes = {i["kind"]: i["fix"] for i in report["items"]}
     assert fixes["nodename_mismatch"] == (
-        "ansible-playbook -i inventories/prod playbooks/fix-nodename-conflict.yml --limit n2")
+        "ansible-playbook -i inventories/prod calico_fleet.fleet.fix_nodename_conflict --limit n2")
     assert fixes["bird_down"] == ("restart calico-node on n1: kubectl -n calico-system delete pod -l "
                                   "k8s-app=calico-node --field-selector spec.nodeName=n1, then read the new pod's log")
     assert "cidr_ip: 10.0.0.0/16" in fixes["ipip_blocked"]
@@ -255,3 +255,28 @@ def test_write_all_writes_the_four_files(mixed, tmp_path):
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
         "drift-report.json", "drift-report.junit.xml", "drift-report.md", "drift-report.prom"]
     assert json.loads(open(paths["json"]).read()) == mixed
+
+
+def test_a_node_without_the_tag_or_the_group_is_one_item_per_node_with_its_own_command():
+    tags = obs(["cloud_rules"], "gcp_instance_tags", {
+        "changed": True, "tagged": ["node-3"], "instances": ["node-1", "node-3"],
+        "diff": {"before": {"node-1": ["calico-node"], "node-3": ["ssh"]},
+                 "after": {"node-1": ["calico-node"], "node-3": ["calico-node", "ssh"]}}},
+        args={"tags": ["calico-node"], "zones": ["europe-west1-b"], "labels": {"cluster": "prod"}})
+    group = obs(["cloud_rules"], "aws_security_group_members", {
+        "changed": True, "added_to": ["i-0b"],
+        "diff": {"before": {"a (i-0a)": ["sg-1", "sg-c"], "b (i-0b)": ["sg-1"]},
+                 "after": {"a (i-0a)": ["sg-1", "sg-c"], "b (i-0b)": ["sg-1", "sg-c"]}}},
+        args={"group": "calico-nodes"})
+    report = build(*healthy(), tags, group)
+    got = [(i["resource"], i["kind"], i["field"], i["fix"]) for i in report["items"]]
+    assert got == [
+        ("instance/b", "security_group_membership_missing", "security_groups",
+         "ansible-playbook -i inventories/prod calico_fleet.fleet.scale_out --tags network "
+         """-e '{"aws_network_node_filters": {"instance-id": ["i-0b"]}}'"""),
+        ("instance/node-3", "network_tag_missing", "tags",
+         "ansible-playbook -i inventories/prod calico_fleet.fleet.scale_out --tags network "
+         """-e '{"gcp_network_node_instances": ["node-3"], "gcp_network_node_zones": ["europe-west1-b"]}'"""),
+    ]
+    assert "lacks the network tag calico-node" in report["items"][1]["cause"]
+    assert report["exit_code"] == 2

@@ -2,7 +2,7 @@
 
 from ansible_collections.calico_fleet.fleet.plugins.module_utils import findings as fm
 
-FIX_PLAYBOOK = "ansible-playbook playbooks/fix-nodename-conflict.yml --limit"
+FIX_PLAYBOOK = "ansible-playbook calico_fleet.fleet.fix_nodename_conflict --limit"
 
 
 def host(ip, hostname, nodename=None):
@@ -53,11 +53,11 @@ def test_summary_names_where_what_cause_and_fix():
     f = fm.Finding(
         "tcp179_blocked", fm.ERROR, hosts=["n1", "n2"], node="n1", peer="10.0.0.2",
         evidence=["n1 -> 10.0.0.2: Mesh_10_0_0_2 state start 'Active Socket: Connection refused'", "more"],
-        cause="TCP 179 is blocked.", fix="ansible-playbook playbooks/scale-out.yml --tags network",
+        cause="TCP 179 is blocked.", fix="ansible-playbook calico_fleet.fleet.scale_out --tags network",
     )
     text = f.summary()
     for part in ("tcp179_blocked on n1, n2", "node n1", "peer 10.0.0.2", "Connection refused", "(+1 more)",
-                 "Likely cause: TCP 179 is blocked.", "Fix: ansible-playbook playbooks/scale-out.yml"):
+                 "Likely cause: TCP 179 is blocked.", "Fix: ansible-playbook calico_fleet.fleet.scale_out"):
         assert part in text
 
 

@@ -163,7 +163,7 @@ def test_tcp179_blocked_between_two_nodes_hold_timer():
     assert any("Hold timer expired" in line for line in f.evidence)
     assert any("node2 (10.0.1.202) -> 10.0.1.201" in line and "Passive" in line for line in f.evidence)
     assert "between node1 and node2 only" in f.cause
-    assert "playbooks/scale-out.yml --tags network" in f.fix and "gcp_network" in f.fix
+    assert "calico_fleet.fleet.scale_out --tags network" in f.fix and "gcp_network" in f.fix
 
 
 def test_tcp179_connection_refused_on_aws_names_the_security_group():
@@ -306,7 +306,7 @@ def test_two_hosts_sharing_a_name():
     cluster.session("node3", cluster.ip("node1"), "start", "Active        Socket: Connection refused")
     f = only(cluster.evaluate(probe=cluster.probe_matrix()))
     assert (f.kind, f.hosts, f.node) == ("duplicate_nodename", ["node2", "node3"], "node2")
-    assert f.fix == "ansible-playbook playbooks/fix-nodename-conflict.yml --limit node3"
+    assert f.fix == "ansible-playbook calico_fleet.fleet.fix_nodename_conflict --limit node3"
     assert any("Connection refused" in line for line in f.evidence)
 
 
@@ -331,7 +331,7 @@ def test_ipip_blocked_between_two_nodes_with_bgp_established():
     assert f.evidence == [
         "IPIP probe node1 (10.0.1.201) -> node2 (10.0.1.202) failed (BGP node1 -> node2: Established)"
     ]
-    assert "calico-ipip" in f.fix and "playbooks/scale-out.yml --tags network" in f.fix
+    assert "calico-ipip" in f.fix and "calico_fleet.fleet.scale_out --tags network" in f.fix
 
 
 def test_ipip_blocked_everywhere_is_the_gcp_incident():
@@ -482,7 +482,7 @@ def test_client_without_its_reflector_sessions_is_rr_session_missing():
     assert (f.kind, f.severity, f.node) == ("rr_session_missing", "error", "node5")
     assert f.hosts == ["node1", "node2", "node5"]
     assert "route-reflector topology is incomplete" in f.cause and "learns no routes" in f.cause
-    assert "playbooks/route-reflectors.yml" in f.fix
+    assert "calico_fleet.fleet.route_reflectors" in f.fix
 
 
 def test_missing_mesh_peer_between_clients_stays_missing_peer():
@@ -499,7 +499,7 @@ def test_mesh_turned_back_on_with_reflectors_is_a_warning():
     f = only(report)
     assert (f.kind, f.severity) == ("mesh_with_route_reflectors", "warning")
     assert "node1, node2" in f.evidence[0]
-    assert "route_reflectors_state=disabled" in f.fix
+    assert "{\"route_reflectors_state\": \"disabled\"}" in f.fix
     assert report["healthy"] is True
     assert Cluster(5, reflectors=("node1", "node2"), mesh_enabled=False).evaluate()["findings"] == []
 
@@ -521,7 +521,7 @@ def test_deleted_bgp_peer_leaves_every_client_without_reflector_sessions():
            "peers: none)" in f.evidence
     assert "route reflectors (nodes with a cluster ID): node1 (10.0.1.201), node2 (10.0.1.202)" in f.evidence
     assert "BGPPeers: none" in f.evidence
-    assert "with the mesh off" in f.cause and "playbooks/route-reflectors.yml" in f.fix
+    assert "with the mesh off" in f.cause and "calico_fleet.fleet.route_reflectors" in f.fix
 
 
 def test_reflector_without_its_label_is_left_out_and_named():

@@ -33,7 +33,7 @@ def test_failure_message_names_node_peer_state_cause_and_fix():
         "Hold timer expired",
         "Likely cause: TCP 179 (BGP) is blocked between node1 and node3 only",
         "Fix: allow TCP 179",
-        "ansible-playbook playbooks/scale-out.yml --tags network",
+        "ansible-playbook calico_fleet.fleet.scale_out --tags network",
     ):
         assert part in msg, part
     assert [f["kind"] for f in result["findings"]] == ["tcp179_blocked"]
