@@ -739,6 +739,15 @@ class _Evaluation:
             why = "the node-to-node mesh is off and these nodes are outside every BGPPeer's selectors"
         else:
             why = "these nodes take no part in the node-to-node mesh and no BGPPeer selects them"
+        bgp_peer = "add a BGPPeer that selects these nodes (calicoctl apply -f <bgppeer.yaml>)"
+        if self.bgp_peers:
+            # calico_network refuses to turn the mesh on beside BGPPeers: the peers are the way.
+            fix = f"{bgp_peer}, or widen the nodeSelector of the BGPPeer meant for them (calicoctl get bgppeer " \
+                "<name> -o yaml, edit, calicoctl apply -f)"
+        else:
+            fix = ("turn the node-to-node mesh back on: ansible-playbook playbooks/scale-out.yml --tags "
+                   "calico_network -e '{\"calico_network_mesh_enabled\": true}'; set calico_network_mesh_enabled: "
+                   f"true in the inventory so that later runs keep it; or {bgp_peer}")
         self.findings.append(
             Finding(
                 kind="no_bgp_peers",
@@ -748,9 +757,7 @@ class _Evaluation:
                 evidence=evidence,
                 cause=f"{why}: these nodes have no BGP session, so they neither learn nor advertise any pod "
                 "route and pods on them cannot reach pods on other nodes.",
-                fix="turn the node-to-node mesh back on: ansible-playbook playbooks/scale-out.yml --tags "
-                "calico_network -e '{\"calico_network_mesh_enabled\": true}' (or set calico_network_mesh_enabled: "
-                "true in the inventory), or add a BGPPeer that selects these nodes (calicoctl apply -f <bgppeer.yaml>)",
+                fix=fix,
             )
         )
 

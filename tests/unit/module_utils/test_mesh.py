@@ -652,3 +652,12 @@ def test_route_reflector_cluster_is_not_no_bgp_peers():
     cluster = Cluster(6, reflectors=("node1", "node2"), mesh_enabled=False, bgp_peers=[])
     kinds = [f.kind for f in cluster.evaluate()["findings"]]
     assert "no_bgp_peers" not in kinds and "rr_session_missing" in kinds
+
+
+def test_no_bgp_peers_beside_bgp_peers_does_not_ask_for_the_mesh():
+    """calico_network refuses the mesh beside BGPPeers: the fix is a BGPPeer that selects the node."""
+    rack = bgp_peer("rack-a", node_selector="rack == 'a'", peer_selector="rack == 'a'")
+    cluster = Cluster(3, mesh_enabled=False, bgp_peers=[rack])
+    f = next(f for f in cluster.evaluate()["findings"] if f.kind == "no_bgp_peers")
+    assert f.hosts == ["node1", "node2", "node3"]
+    assert "calico_network_mesh_enabled" not in f.fix and f.fix.startswith("add a BGPPeer that selects")
