@@ -20,7 +20,7 @@ description:
   - With route reflectors, a missing reflector session and a node the BGPPeers leave without any
     reflector session are C(rr_session_missing); the mesh left on beside reflectors is C(mesh_with_route_reflectors).
   - In a cluster of more than one node, a node the datastore's topology leaves without any BGP session (the
-    mesh off and no BGPPeer, or the node outside every BGPPeer's selectors) is C(no_bgp_peers): it has no route.
+    mesh off and no BGPPeer, or the node outside every BGPPeer's selectors) is C(no_bgp_peers) (it has no route).
   - A healthy cluster yields no findings at all. Warnings (advice) do not make it unhealthy.
   - Read-only, never reports C(changed).
 version_added: "1.0.0"
