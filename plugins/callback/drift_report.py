@@ -128,7 +128,9 @@ class CallbackModule(CallbackBase):
         finished = time.time()
         inventory = list((cli_context.CLIARGS or {}).get("inventory") or C.DEFAULT_HOST_LIST or [])
         inventory = [_relative(path) for path in inventory]
-        ctx = {"inventory": inventory, **self.context}
+        args = cli_context.CLIARGS or {}
+        ctx = {"inventory": inventory, "tags": list(args.get("tags") or []),
+               "skip_tags": list(args.get("skip_tags") or []), **self.context}
         ctx.update(
             started_at=_iso(self.started),
             finished_at=_iso(finished),

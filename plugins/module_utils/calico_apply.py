@@ -14,6 +14,7 @@ from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico_resource
     bgp_peer_comparable,
     bgp_peer_object,
     check_immutable,
+    implied_encapsulation,
     ippool_comparable,
     ippool_defaults,
     ippool_object,
@@ -51,6 +52,7 @@ def apply_ippool(ds, name, state="present", wanted=None, service_cidr=None, node
     stored = ds.get("IPPool", name)
     before = ippool_comparable(stored)
     result_obj = stored
+    implied = {}
     if state == "absent":
         after = None
         if stored and not check_mode:
@@ -60,15 +62,23 @@ def apply_ippool(ds, name, state="present", wanted=None, service_cidr=None, node
             check_immutable(name, stored.get("spec") or {}, wanted)
         elif "cidr" not in wanted:
             raise ResourceValidationError(f"IPPool {name!r} does not exist yet: give its cidr", "cidr")
+        implied = implied_encapsulation(wanted)
+        wanted.update(implied)
         target = ippool_object(name, wanted, stored)
         validate_ippool(name, ippool_defaults(target["spec"]), ds.list("IPPool"), service_cidr, node_cidr)
         after = ippool_comparable(target)
         result_obj = target
         if before != after and not check_mode:
             result_obj = ds.put(target)
+    findings = _resource_findings("IPPool", name, before, after)
+    for finding in findings:
+        if finding["field"] in implied:
+            other = "ipipMode" if finding["field"] == "vxlanMode" else "vxlanMode"
+            finding["reason"] += (f": the pool is declared with {other} {wanted[other]} and Calico allows only one "
+                                  "encapsulation per pool (changed outside calico-fleet?)")
     return {
         "changed": before != after,
-        "findings": _resource_findings("IPPool", name, before, after),
+        "findings": findings,
         "ippool": result_obj,
         "diff": {"before": _view(name, before), "after": _view(name, after)},
     }

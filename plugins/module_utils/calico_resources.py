@@ -84,6 +84,20 @@ def ippool_request(cidr, block_size=None, ipip_mode=None, vxlan_mode=None, nat_o
     return {k: v for k, v in wanted.items() if v is not None}
 
 
+def implied_encapsulation(wanted):
+    """The other encapsulation mode a declared one implies: {field: "Never"}, or {}.
+
+    ipipMode and vxlanMode cannot both be on for one pool, so a pool declared with IPIP on has VXLAN off
+    (and the other way round) even when the user did not write it: a live pool switched to the other
+    encapsulation by hand is drift on that field, set back like any declared one.
+    """
+    out = {}
+    for field, other in (("ipipMode", "vxlanMode"), ("vxlanMode", "ipipMode")):
+        if wanted.get(field) not in (None, "Never") and other not in wanted:
+            out[other] = "Never"
+    return out
+
+
 def ippool_defaults(spec):
     """Calico's defaulting (what calicoctl / the API server fill in on create)."""
     out = dict(spec)

@@ -73,6 +73,21 @@ WARNING_FIELDS = ("description",)
 CALICO_MODULES = ("calico_ippool", "calico_bgp_configuration", "calico_felix_configuration")
 CLOUD_MODULES = ("gcp_firewall_rule", "ec2_security_group")
 CLUSTER = "cluster"
+# The modules whose results check a section: a section is "checked" only when one of them ran.
+CHECKED_BY = {
+    CLOUD_RULES: CLOUD_MODULES,
+    CALICO_SETTINGS: CALICO_MODULES,
+    NAMES: ("calico_mesh_check",),
+    BGP_MESH: ("calico_mesh_check",),
+    IPIP_UNDERLAY: ("calico_mesh_check",),  # and only with the probe's matrix (result "probed")
+}
+CHECKS_TEXT = {
+    CLOUD_RULES: "gcp_firewall_rule / ec2_security_group in check mode",
+    CALICO_SETTINGS: "calico_ippool, calico_bgp_configuration, calico_felix_configuration in check mode",
+    NAMES: "calico_mesh_check",
+    BGP_MESH: "calico_mesh_check",
+    IPIP_UNDERLAY: "calico_mesh_check with the IPIP probe",
+}
 
 CALICO_POD_SELECTOR = "-l k8s-app=calico-node --field-selector spec.nodeName={node}"
 
@@ -319,7 +334,6 @@ def build(observations, context):
         sections = [s for s in obs.get("sections") or [] if s in SECTIONS]
         if not sections:
             continue
-        seen_sections.update(sections)
         module = _module(obs.get("module"))
         result = obs.get("result") or {}
         args = obs.get("args") or {}
@@ -331,6 +345,8 @@ def build(observations, context):
             for section in sections:
                 not_checked.append({"section": section, "resource": resource, "reason": reason})
             continue
+        # A section is checked by its own checks only (argument validation and the like run whatever the tags).
+        seen_sections.update(s for s in sections if s in CHECKED_BY and module in CHECKED_BY[s])
         if module == "gcp_firewall_rule":
             found = firewall_items(result, args, context)
         elif module == "ec2_security_group":
@@ -343,9 +359,10 @@ def build(observations, context):
             found, blocked = mesh_items(result, context)
             not_checked += blocked
             _mesh_summary(result, found, mesh)
-            if result.get("probed") is False:
+            if result.get("probed") is not True:
                 # --skip-tags probe or mesh_verify_probe=false: protocol 4 was not looked at.
                 sections = [s for s in sections if s != IPIP_UNDERLAY]
+                seen_sections.discard(IPIP_UNDERLAY)
                 not_checked.append({"section": IPIP_UNDERLAY, "resource": CLUSTER,
                                     "reason": "the IPIP probe did not run (--skip-tags probe or "
                                               "mesh_verify_probe=false)"})
@@ -363,9 +380,9 @@ def build(observations, context):
         items += found
 
     for section in SECTIONS:
-        if section not in seen_sections:
-            reason = "no check ran for this section (skipped by tags or conditions, or the play did not start)"
-            not_checked.append({"section": section, "resource": CLUSTER, "reason": reason})
+        # A failed check already says why; a section whose checks never ran says so.
+        if section not in seen_sections and not any(n["section"] == section for n in not_checked):
+            not_checked.append({"section": section, "resource": CLUSTER, "reason": _skipped_reason(section, context)})
     # A section that could not be checked as a whole says so once, not once per host.
     whole = {n["section"] for n in not_checked if n["resource"] == CLUSTER}
     not_checked = _unique([n for n in not_checked if n["resource"] == CLUSTER or n["section"] not in whole])
@@ -419,6 +436,18 @@ def build(observations, context):
         "not_checked": not_checked,
         "mesh": {"bgp_sessions": mesh["bgp_sessions"], "ipip_blocked_pairs": mesh["ipip_blocked_pairs"]},
     }
+
+
+def _skipped_reason(section, context):
+    """Why a section's checks did not run: the run's --tags / --skip-tags, else a condition."""
+    what = f"its checks ({CHECKS_TEXT[section]}) did not run"
+    tags = [t for t in context.get("tags") or [] if t != "all"]
+    skip = list(context.get("skip_tags") or [])
+    if tags:
+        return f"{what}: skipped by tags (the run was limited to --tags {','.join(tags)})"
+    if skip:
+        return f"{what}: skipped by tags (--skip-tags {','.join(skip)})"
+    return f"{what}: skipped by a condition (fleet_cloud, a when:) or the play did not start"
 
 
 def _check_resources(item):

@@ -281,6 +281,7 @@ class _Evaluation:
         self.check_mesh_size(by_ip)
         self.check_reflector_topology(by_ip)
         self.check_mesh_with_route_reflectors()
+        self.check_no_bgp_peers(by_ip)
         return sort_findings(self.findings)
 
     def source(self, inv, addr):
@@ -829,6 +830,51 @@ class _Evaluation:
                 fix=f"finish the move: {ROUTE_REFLECTORS_PLAYBOOK} (route reflectors, mesh off) or "
                 + playbook_command("route_reflectors", extra_vars={"route_reflectors_state": "disabled"})
                 + " (back to the full mesh, reflectors removed)",
+            )
+        )
+
+    def check_no_bgp_peers(self, by_ip):
+        """Nodes the datastore's topology leaves without any BGP session (no routes at all)."""
+        if len(by_ip) < 2 or self.topology.unsupported or (self.reflector_ips and self.peers_known):
+            # One node needs no peer; unsupported selectors are reported as such; with route reflectors
+            # check_reflector_topology names the nodes without a reflector session.
+            return
+        lonely = sorted(ip for ip, peers in by_ip.items() if not peers)
+        if not lonely:
+            return
+        mesh = mesh_enabled(self.bgp)
+        evidence = [f"{self.node_name.get(ip, ip)} ({ip}): no expected BGP session" for ip in lonely]
+        evidence.append("nodeToNodeMeshEnabled: " + ("true" if mesh else "false") + " (BGPConfiguration default)")
+        if self.bgp_peers:
+            evidence.append("BGPPeers: " + "; ".join(describe_bgp_peer(p) for p in self.bgp_peers))
+        else:
+            evidence.append("BGPPeers: none" if self.peers_known else "BGPPeers: not read")
+        if not mesh and not self.bgp_peers:
+            why = ("the node-to-node mesh is off (BGPConfiguration default, nodeToNodeMeshEnabled: false) and no "
+                   "BGPPeer exists")
+        elif not mesh:
+            why = "the node-to-node mesh is off and these nodes are outside every BGPPeer's selectors"
+        else:
+            why = "these nodes take no part in the node-to-node mesh and no BGPPeer selects them"
+        bgp_peer = "add a BGPPeer that selects these nodes (calicoctl apply -f <bgppeer.yaml>)"
+        if self.bgp_peers:
+            # calico_network refuses to turn the mesh on beside BGPPeers: the peers are the way.
+            fix = f"{bgp_peer}, or widen the nodeSelector of the BGPPeer meant for them (calicoctl get bgppeer " \
+                "<name> -o yaml, edit, calicoctl apply -f)"
+        else:
+            fix = ("turn the node-to-node mesh back on: ansible-playbook playbooks/scale-out.yml --tags "
+                   "calico_network -e '{\"calico_network_mesh_enabled\": true}'; set calico_network_mesh_enabled: "
+                   f"true in the inventory so that later runs keep it; or {bgp_peer}")
+        self.findings.append(
+            Finding(
+                kind="no_bgp_peers",
+                severity=ERROR,
+                hosts=[self.ip_host[ip] for ip in lonely if ip in self.ip_host],
+                node=self.node_name.get(lonely[0]) if len(lonely) == 1 else None,
+                evidence=evidence,
+                cause=f"{why}: these nodes have no BGP session, so they neither learn nor advertise any pod "
+                "route and pods on them cannot reach pods on other nodes.",
+                fix=fix,
             )
         )
 

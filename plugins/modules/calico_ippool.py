@@ -13,7 +13,10 @@ description:
     server-managed metadata never cause a change; a second run is a no-op.
   - Validates before any write. C(cidr) and C(block_size) are immutable; asking to change them fails
     and explains the migration (new pool, disable the old one, move workloads).
-  - Options left out are not managed on an existing pool; a new pool gets Calico's defaults.
+  - Options left out are not managed on an existing pool; a new pool gets Calico's defaults. One exception.
+    IPIP and VXLAN cannot both be on for a pool, so an encapsulation turned on (O(ipip_mode) or O(vxlan_mode)
+    other than C(Never)) sets the other one, when left out, to C(Never). A pool declared with IPIP and switched
+    to VXLAN by hand is reported (check mode) and set back on that field.
 version_added: "1.0.0"
 author: calico-fleet contributors (@calico-fleet)
 options:
@@ -38,7 +41,9 @@ options:
     type: str
     choices: [Always, CrossSubnet, Never]
   vxlan_mode:
-    description: VXLAN encapsulation; cannot be on together with IPIP.
+    description:
+      - VXLAN encapsulation; cannot be on together with IPIP.
+      - Left out while O(ipip_mode) is C(Always) or C(CrossSubnet), it is C(Never).
     type: str
     choices: [Always, CrossSubnet, Never]
   nat_outgoing:

@@ -19,6 +19,8 @@ description:
     and full meshes above 100 nodes. Each finding has evidence, a likely cause and the fix command.
   - With route reflectors, a missing reflector session and a node the BGPPeers leave without any
     reflector session are C(rr_session_missing); the mesh left on beside reflectors is C(mesh_with_route_reflectors).
+  - In a cluster of more than one node, a node the datastore's topology leaves without any BGP session (the
+    mesh off and no BGPPeer, or the node outside every BGPPeer's selectors) is C(no_bgp_peers) (it has no route).
   - A healthy cluster yields no findings at all. Warnings (advice) do not make it unhealthy.
   - Read-only, never reports C(changed).
 version_added: "1.0.0"
@@ -134,7 +136,8 @@ findings:
         duplicate_nodename, nodename_invalid, nodename_mismatch, duplicate_ip, stale_node,
         unregistered_host, node_not_joined, host_unreachable, bird_down, status_failed, missing_peer,
         peer_not_established, tcp179_blocked, ipip_blocked, unexpected_peer, external_peer_not_established,
-        rr_session_missing, mesh_with_route_reflectors, bgp_peer_selector_unsupported, mesh_too_large.
+        rr_session_missing, mesh_with_route_reflectors, bgp_peer_selector_unsupported, mesh_too_large,
+        no_bgp_peers.
       type: str
     severity: {description: error or warning, type: str}
     hosts: {description: Inventory hosts concerned, type: list, elements: str}

@@ -100,6 +100,33 @@ def test_pool_written_by_calicoctl_is_not_changed(etcd, ds_args):
     assert obj["spec"]["assignmentMode"] == "Automatic", "a field we do not manage was dropped"
 
 
+def test_pool_switched_to_vxlan_by_hand_is_drift_and_set_back(etcd, ds_args):
+    """vxlan_mode is not declared, yet a declared IPIP pool has VXLAN off: a hand-made switch to VXLAN
+    is drift on that field (check mode and diff show it) and the run sets it back, once."""
+    written = {"kind": "IPPool", "apiVersion": "projectcalico.org/v3",
+               "metadata": {"name": POOL, "uid": "5b9c2c1e-1f47-4a63-9c1a-0d1e2f3a4b5c",
+                            "creationTimestamp": "2024-05-01T10:00:00Z"},
+               "spec": {"cidr": "172.20.0.0/16", "vxlanMode": "Always", "ipipMode": "Never",
+                        "natOutgoing": True, "blockSize": 26, "nodeSelector": "all()",
+                        "allowedUses": ["Workload", "Tunnel"]}}
+    etcd.put_json(KEY, written)
+    real = converge(etcd, ds_args, True, cidr="172.20.0.0/16", ipip_mode="Always", nat_outgoing=True)
+    assert [(f["resource"], f["field"], f["expected"], f["actual"]) for f in real["findings"]] == [
+        (f"IPPool/{POOL}", "ipipMode", "Always", "Never"), (f"IPPool/{POOL}", "vxlanMode", "Never", "Always")]
+    assert "declared with ipipMode Always" in real["findings"][1]["reason"]
+    assert (real["diff"]["before"]["spec"]["vxlanMode"], real["diff"]["after"]["spec"]["vxlanMode"]) == (
+        "Always", "Never")
+    _, obj = stored(etcd)
+    assert (obj["spec"]["ipipMode"], obj["spec"]["vxlanMode"]) == ("Always", "Never")
+    assert obj["metadata"] == written["metadata"]
+    # Only VXLAN switched on by hand (IPIP left on): the one field is the drift.
+    etcd.put_json(KEY, {**written, "spec": {**written["spec"], "ipipMode": "Always", "vxlanMode": "CrossSubnet"}})
+    dry = run(ds_args, check=True, cidr="172.20.0.0/16", ipip_mode="Always")
+    assert dry["changed"] is True and not dry.get("failed"), dry
+    assert [(f["field"], f["expected"], f["actual"]) for f in dry["findings"]] == [
+        ("vxlanMode", "Never", "CrossSubnet")]
+
+
 INVALID = [
     ({"cidr": "172.20.0.1/16"}, "has host bits set; use the masked network 172.20.0.0/16"),
     ({"cidr": "172.20.0.0/33"}, "is not a valid network"),

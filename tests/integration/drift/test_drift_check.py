@@ -23,7 +23,7 @@ from tests.integration.drift.conftest import (
     full_mesh,
     patch_rule,
 )
-from tests.integration.verify.conftest import wait
+from tests.integration.verify.conftest import VERIFY_MESH, run_json, wait
 
 pytestmark = pytest.mark.lab
 
@@ -130,6 +130,28 @@ def test_pool_ipip_mode_changed_in_the_datastore(drift_lab, tmp_path):
     assert (item["actual"], item["expected"], item["fix"]) == ("Never", "Always", FIX_CALICO)
 
 
+def test_pool_switched_to_vxlan_by_hand_is_drift_on_the_undeclared_field(drift_lab, tmp_path):
+    """The inventory declares the pool's ipip_mode only; VXLAN switched on by hand is still drift, on
+    vxlanMode, and the printed fix sets it back."""
+    lab = drift_lab
+    pool = etcd_get(lab, IPPOOL_KEY)
+    etcd_put(lab, IPPOOL_KEY, {**pool, "spec": {**pool["spec"], "ipipMode": "Never", "vxlanMode": "Always"}})
+    try:
+        run = drift_check(lab, tmp_path, "--tags", "calico_network")
+        apply_fix(run.report["items"][0]["fix"])
+        fixed = etcd_get(lab, IPPOOL_KEY)
+    finally:
+        etcd_put(lab, IPPOOL_KEY, pool)
+    assert run.rc == 1, run  # limited by tags: the other sections are not checked
+    assert run.items() == [
+        ("calico_settings", "IPPool/default-ipv4-ippool", "ip_pool_changed", "ipipMode", "error"),
+        ("calico_settings", "IPPool/default-ipv4-ippool", "ip_pool_changed", "vxlanMode", "error")]
+    item = run.report["items"][1]
+    assert (item["actual"], item["expected"], item["fix"]) == ("Always", "Never", FIX_CALICO)
+    assert run.sections()["calico_settings"] == "drift"
+    assert (fixed["spec"]["ipipMode"], fixed["spec"].get("vxlanMode")) == ("Always", "Never")
+
+
 def test_node_to_node_mesh_disabled_by_hand(drift_lab, tmp_path):
     lab = drift_lab
     etcd_put(lab, BGPCONFIG_KEY, {"kind": "BGPConfiguration", "apiVersion": "projectcalico.org/v3",
@@ -142,9 +164,11 @@ def test_node_to_node_mesh_disabled_by_hand(drift_lab, tmp_path):
         etcd_delete(lab, BGPCONFIG_KEY)
         wait(lambda: full_mesh(lab), "the mesh to come back", timeout=60)
     assert run.rc == 2, run
+    # The declared setting, and its consequence: no node has a BGP session left.
     assert run.items() == [
         ("calico_settings", "BGPConfiguration/default", "bgp_configuration_changed", "nodeToNodeMeshEnabled",
-         "error")]
+         "error"),
+        ("bgp_mesh", "host/node-1,node-2,node-3", "no_bgp_peers", None, "error")]
     assert (run.report["items"][0]["actual"], run.report["items"][0]["expected"]) == (False, True)
     assert run.report["items"][0]["fix"] == FIX_CALICO
 
@@ -211,6 +235,72 @@ def test_one_node_unreachable_is_named_and_the_rest_reported(drift_lab, tmp_path
                                  ("ipip_underlay", "host/node-3")]
     assert all("node-3" in n["reason"] for n in run.report["not_checked"])
     assert run.sections() == status(names="not_checked", bgp_mesh="not_checked", ipip_underlay="not_checked")
+
+
+def test_each_tag_alone_checks_only_its_sections_and_never_reads_clean(drift_lab, tmp_path):
+    """The issue's run: the IPIP rule narrowed and BIRD down on node-3, the check limited by tags.
+    Each run reports what its tag checks, names every other section "not checked" and exits 1."""
+    lab = drift_lab
+    base = lab.status()["vpc"]["range"].split("/")[0]
+    patch_rule(lab, "calico-ipip", sourceRanges=[f"{base}/29"])  # the nodes are .11 and up
+    lab.stop_calico_node("node-3")
+    try:
+        wait(lambda: not lab.bgp_sessions("node-3"), "BIRD on node-3 to stop")
+        runs = {tag: drift_check(lab, tmp_path, "--tags", tag, "-e", "mesh_verify_wait_timeout=5")
+                for tag in ("network", "calico_network", "verify")}
+    finally:
+        patch_rule(lab, "calico-ipip", sourceRanges=[lab.status()["vpc"]["range"]])
+        lab.restart_calico_node("node-3")
+        wait(lambda: full_mesh(lab), "the mesh to come back", timeout=90)
+    checked_by = {"network": ("cloud_rules",), "calico_network": ("calico_settings",),
+                  "verify": ("names", "bgp_mesh", "ipip_underlay")}
+    for tag, run in runs.items():
+        assert run.rc == 1, (tag, run)
+        skipped = [s for s in SECTIONS if s not in checked_by[tag]]
+        assert [n for n in run.not_checked() if n[0] in skipped] == [(s, "cluster") for s in skipped], (tag, run)
+        assert all(f"skipped by tags (the run was limited to --tags {tag})" in n["reason"]
+                   for n in run.report["not_checked"] if n["section"] in skipped), (tag, run)
+        assert all(run.sections()[s] == "not_checked" for s in skipped), (tag, run)
+        assert "could not be checked" in run.proc.stderr
+    network, calico, verify = runs["network"], runs["calico_network"], runs["verify"]
+    assert network.items() == [
+        ("cloud_rules", "firewall/calico-ipip", "firewall_rule_changed", "source_ranges", "error")]
+    assert calico.items() == [] and calico.sections()["calico_settings"] == "ok"
+    kinds = {(i[0], i[2]) for i in verify.items()}
+    assert {("bgp_mesh", "bird_down"), ("ipip_underlay", "ipip_blocked")} <= kinds, verify
+    assert not [n for n in verify.not_checked() if n[1] == "cluster" and n[0] in checked_by["verify"]], verify
+
+
+def test_node_to_node_mesh_off_without_bgp_peers_is_no_bgp_peers(drift_lab, tmp_path):
+    """No routes is never healthy: verify-mesh fails naming every node, the drift check exits 2 with
+    no_bgp_peers, and its printed fix turns the mesh back on."""
+    lab = drift_lab
+    etcd_put(lab, BGPCONFIG_KEY, {"kind": "BGPConfiguration", "apiVersion": "projectcalico.org/v3",
+                                  "metadata": {"name": "default"}, "spec": {"nodeToNodeMeshEnabled": False}})
+    try:
+        wait(lambda: not any(lab.bgp_sessions(n["name"]) for n in lab.status()["nodes"]),
+             "BIRD to drop the mesh sessions", timeout=60)
+        rc, out = run_json(VERIFY_MESH, "-e", "mesh_verify_wait_timeout=5")
+        run = drift_check(lab, tmp_path, "-e", "mesh_verify_wait_timeout=5")
+        item = next((i for i in run.report["items"] if i["kind"] == "no_bgp_peers"), None)
+        assert item is not None, run
+        apply_fix(item["fix"].split(": ", 1)[1].split("; ")[0])
+        fixed = etcd_get(lab, BGPCONFIG_KEY)
+        wait(lambda: full_mesh(lab), "the mesh to come back after the printed fix", timeout=90)
+    finally:
+        etcd_delete(lab, BGPCONFIG_KEY)
+        wait(lambda: full_mesh(lab), "the mesh to come back", timeout=60)
+    assert rc != 0
+    results = [res for play in out["plays"] for task in play["tasks"] for res in task["hosts"].values()]
+    lines = [line for res in results if isinstance(res.get("msg"), list) for line in res["msg"]]
+    assert "[error] no_bgp_peers on node-1, node-2, node-3" in lines, lines
+    assert any(res.get("failed") and "not healthy" in str(res.get("msg")) for res in results)
+    assert run.rc == 2, run
+    assert run.items() == [("bgp_mesh", "host/node-1,node-2,node-3", "no_bgp_peers", None, "error")]
+    assert "mesh is off" in item["cause"] and "no BGPPeer exists" in item["cause"]
+    assert item["fix"].startswith("turn the node-to-node mesh back on: ansible-playbook -i inventories/lab "
+                                  "playbooks/scale-out.yml --tags calico_network -e")
+    assert fixed["spec"]["nodeToNodeMeshEnabled"] is True
 
 
 def test_compute_api_down_is_not_checked_and_the_rest_reported(drift_lab, tmp_path):

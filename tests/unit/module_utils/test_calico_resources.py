@@ -9,6 +9,7 @@ from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico_resource
     ResourceValidationError,
     bgp_configuration_state,
     check_immutable,
+    implied_encapsulation,
     ippool_comparable,
     ippool_defaults,
     ippool_object,
@@ -68,3 +69,16 @@ def test_pool_as_large_as_its_block_is_fine_but_smaller_is_not():
 def test_other_ip_family_never_overlaps():
     other = {"metadata": {"name": "v6"}, "spec": {"cidr": "fd00:10::/64"}}
     validate_ippool("p", ippool_defaults({"cidr": "172.20.0.0/16"}), [other], service_cidr="fd00:20::/108")
+
+
+@pytest.mark.parametrize(("wanted", "implied"), [
+    ({"ipipMode": "Always"}, {"vxlanMode": "Never"}),
+    ({"ipipMode": "CrossSubnet"}, {"vxlanMode": "Never"}),
+    ({"vxlanMode": "Always"}, {"ipipMode": "Never"}),
+    ({"ipipMode": "Always", "vxlanMode": "Never"}, {}),  # declared: nothing to imply
+    ({"ipipMode": "Always", "vxlanMode": "Always"}, {}),  # declared both: validation refuses, not this
+    ({"ipipMode": "Never"}, {}),  # off says nothing about the other mode
+    ({"natOutgoing": True}, {}),
+])
+def test_a_declared_encapsulation_turns_the_other_off(wanted, implied):
+    assert implied_encapsulation(wanted) == implied

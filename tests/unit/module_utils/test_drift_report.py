@@ -18,7 +18,7 @@ RULE = {"name": "calico-ipip", "network": "default", "description": "Calico IPIP
         "priority": 1000, "disabled": False, "allowed": [{"protocol": "ipip", "ports": []}], "denied": [],
         "source_ranges": ["10.0.0.0/16"], "source_tags": [], "target_tags": []}
 HEALTHY_MESH = {"findings": [], "matrix": {"n1": {"n2": "Established"}, "n2": {"n1": "Established"}},
-                "expected_peers": {"n1": ["10.0.0.2"], "n2": ["10.0.0.1"]}}
+                "expected_peers": {"n1": ["10.0.0.2"], "n2": ["10.0.0.1"]}, "probed": True}
 
 
 def obs(sections, module, result, status="ok", args=None, host="localhost", task="t", run_once=True):
@@ -187,6 +187,55 @@ def test_a_section_without_any_check_is_not_checked():
     report = build(firewall(RULE), calico())
     assert [(n["section"], n["resource"]) for n in report["not_checked"]] == [
         ("names", "cluster"), ("bgp_mesh", "cluster"), ("ipip_underlay", "cluster")]
+    assert report["exit_code"] == 1
+
+
+def validation(sections, role):
+    """The role's argument validation: it runs whatever the tags, and checks nothing."""
+    return obs(sections, "validate_argument_spec", {"changed": False, "msg": f"The arg spec of {role} validated"},
+               task=f"Validating arguments against arg spec {role}")
+
+
+def test_only_argument_validation_is_not_a_check_and_the_reason_names_the_tags():
+    """--tags calico_network: the other plays validate their arguments only; nothing reads clean."""
+    report = dr.build([validation(["cloud_rules"], "gcp_network"), calico(),
+                       validation(["names", "bgp_mesh", "ipip_underlay"], "mesh_verify")],
+                      {**CONTEXT, "tags": ["calico_network"]})
+    jsonschema.validate(report, SCHEMA)
+    assert {s: v["status"] for s, v in report["sections"].items()} == {
+        **dict.fromkeys(dr.SECTIONS, "not_checked"), "calico_settings": "ok"}
+    assert [(n["section"], n["resource"]) for n in report["not_checked"]] == [
+        (s, "cluster") for s in dr.SECTIONS if s != "calico_settings"]
+    assert all("skipped by tags (the run was limited to --tags calico_network)" in n["reason"]
+               for n in report["not_checked"])
+    assert [(c["section"], c["status"]) for c in report["checks"] if c["status"] == "ok"] == [
+        ("calico_settings", "ok")]
+    assert (report["exit_code"], report["status"]) == (1, "incomplete")
+
+
+def test_tag_limited_run_still_lists_the_drift_it_found_and_exits_1():
+    finding = {"resource": "IPPool/default-ipv4-ippool", "field": "ipipMode", "expected": "Always",
+               "actual": "Never", "reason": "ipipMode is Never"}
+    report = dr.build([calico([finding], module="calico_ippool")], {**CONTEXT, "tags": ["calico_network"]})
+    assert [i["kind"] for i in report["items"]] == ["ip_pool_changed"]
+    assert report["sections"]["calico_settings"]["status"] == "drift"
+    assert report["exit_code"] == 1
+
+
+def test_skip_tags_and_conditions_are_named_as_the_reason():
+    report = dr.build([firewall(RULE), mesh()], {**CONTEXT, "skip_tags": ["calico_network"]})
+    assert [n["section"] for n in report["not_checked"]] == ["calico_settings"]
+    assert "skipped by tags (--skip-tags calico_network)" in report["not_checked"][0]["reason"]
+    report = dr.build([calico(), mesh()], CONTEXT)  # the cloud role's when: was false
+    assert [n["section"] for n in report["not_checked"]] == ["cloud_rules"]
+    assert "skipped by a condition" in report["not_checked"][0]["reason"]
+    assert "gcp_firewall_rule / ec2_security_group" in report["not_checked"][0]["reason"]
+
+
+def test_a_mesh_result_without_the_probe_matrix_does_not_check_the_underlay():
+    result = {k: v for k, v in HEALTHY_MESH.items() if k != "probed"}
+    report = build(*healthy(mesh=mesh(result)))
+    assert [n["section"] for n in report["not_checked"]] == ["ipip_underlay"]
     assert report["exit_code"] == 1
 
 

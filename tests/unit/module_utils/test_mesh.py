@@ -610,3 +610,54 @@ def test_expected_peers_are_the_protocols_calico_renders(mesh_on):
         conf = bird_conf.render(n["ipv4_address"], lab_nodes, lab_bgp, lab_peers, n["name"])
         rendered = {line.split()[1] for line in conf.splitlines() if line.strip().startswith("neighbor ")}
         assert rendered == expected[n["ipv4_address"]], n["name"]
+
+
+# -- no BGP session at all ---------------------------------------------------
+
+
+def test_mesh_off_without_bgp_peers_is_no_bgp_peers_naming_every_node():
+    cluster = Cluster(3, mesh_enabled=False)
+    report = cluster.evaluate(probe=cluster.probe_matrix())
+    f = only(report)
+    assert (f.kind, f.severity, f.hosts, f.node) == ("no_bgp_peers", "error", ["node1", "node2", "node3"], None)
+    assert f.evidence[:3] == [f"node{i} ({cluster.ip(f'node{i}')}): no expected BGP session" for i in (1, 2, 3)]
+    assert "nodeToNodeMeshEnabled: false (BGPConfiguration default)" in f.evidence
+    assert "BGPPeers: none" in f.evidence
+    assert "mesh is off" in f.cause and "no BGPPeer exists" in f.cause
+    assert "calico_network_mesh_enabled" in f.fix and "--tags calico_network" in f.fix and "BGPPeer" in f.fix
+    assert report["healthy"] is False
+
+
+def test_node_outside_every_bgp_peer_selector_is_named_alone():
+    rack = bgp_peer("rack-a", node_selector="rack == 'a'", peer_selector="rack == 'a'")
+    cluster = Cluster(3, mesh_enabled=False, bgp_peers=[rack])
+    for n in cluster.nodes[:2]:
+        n["labels"] = {"rack": "a"}
+    for inv in cluster.hosts:  # BIRD as the datastore's topology has it
+        peers = mesh.expected_peers_for(cluster.nodes, cluster.bgp, cluster.ip(inv), cluster.bgp_peers)
+        cluster.rows[inv] = {ip: cluster._row(inv, ip, "up", "Established", kind="Node") for ip in peers}
+    f = only(cluster.evaluate())
+    assert (f.kind, f.hosts, f.node) == ("no_bgp_peers", ["node3"], "node3")
+    assert "outside every BGPPeer's selectors" in f.cause
+    assert any("rack-a" in line for line in f.evidence)
+
+
+def test_single_node_without_peers_is_healthy():
+    assert Cluster(1, mesh_enabled=False).evaluate()["findings"] == []
+
+
+def test_route_reflector_cluster_is_not_no_bgp_peers():
+    assert Cluster(6, reflectors=("node1", "node2"), mesh_enabled=False).evaluate()["findings"] == []
+    # Reflectors without their BGPPeer: rr_session_missing explains it, not a second finding.
+    cluster = Cluster(6, reflectors=("node1", "node2"), mesh_enabled=False, bgp_peers=[])
+    kinds = [f.kind for f in cluster.evaluate()["findings"]]
+    assert "no_bgp_peers" not in kinds and "rr_session_missing" in kinds
+
+
+def test_no_bgp_peers_beside_bgp_peers_does_not_ask_for_the_mesh():
+    """calico_network refuses the mesh beside BGPPeers: the fix is a BGPPeer that selects the node."""
+    rack = bgp_peer("rack-a", node_selector="rack == 'a'", peer_selector="rack == 'a'")
+    cluster = Cluster(3, mesh_enabled=False, bgp_peers=[rack])
+    f = next(f for f in cluster.evaluate()["findings"] if f.kind == "no_bgp_peers")
+    assert f.hosts == ["node1", "node2", "node3"]
+    assert "calico_network_mesh_enabled" not in f.fix and f.fix.startswith("add a BGPPeer that selects")
