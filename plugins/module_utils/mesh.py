@@ -862,9 +862,10 @@ class _Evaluation:
             fix = f"{bgp_peer}, or widen the nodeSelector of the BGPPeer meant for them (calicoctl get bgppeer " \
                 "<name> -o yaml, edit, calicoctl apply -f)"
         else:
-            fix = ("turn the node-to-node mesh back on: ansible-playbook playbooks/scale-out.yml --tags "
-                   "calico_network -e '{\"calico_network_mesh_enabled\": true}'; set calico_network_mesh_enabled: "
-                   f"true in the inventory so that later runs keep it; or {bgp_peer}")
+            command = playbook_command("scale_out", tags="calico_network",
+                                       extra_vars={"calico_network_mesh_enabled": True})
+            fix = (f"turn the node-to-node mesh back on: {command}; set calico_network_mesh_enabled: true in the "
+                   f"inventory so that later runs keep it; or {bgp_peer}")
         self.findings.append(
             Finding(
                 kind="no_bgp_peers",

@@ -299,7 +299,7 @@ def test_node_to_node_mesh_off_without_bgp_peers_is_no_bgp_peers(drift_lab, tmp_
     assert run.items() == [("bgp_mesh", "host/node-1,node-2,node-3", "no_bgp_peers", None, "error")]
     assert "mesh is off" in item["cause"] and "no BGPPeer exists" in item["cause"]
     assert item["fix"].startswith("turn the node-to-node mesh back on: ansible-playbook -i inventories/lab "
-                                  "playbooks/scale-out.yml --tags calico_network -e")
+                                  "calico_fleet.fleet.scale_out --tags calico_network -e")
     assert fixed["spec"]["nodeToNodeMeshEnabled"] is True
 
 
