@@ -255,3 +255,13 @@ def test_write_all_writes_the_four_files(mixed, tmp_path):
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
         "drift-report.json", "drift-report.junit.xml", "drift-report.md", "drift-report.prom"]
     assert json.loads(open(paths["json"]).read()) == mixed
+
+
+@pytest.mark.parametrize("kind", ["node_without_machine", "node_without_kubernetes_node",
+                                  "kubernetes_node_without_calico_node"])
+def test_membership_findings_are_drift_in_the_names_section(kind):
+    finding = {"kind": kind, "severity": "error", "hosts": [], "node": "node-1", "peer": "10.0.0.9",
+               "evidence": ["e"], "cause": "c", "fix": "calicoctl delete node node-1"}
+    report = build(*healthy(mesh=mesh({**HEALTHY_MESH, "findings": [finding]})))
+    assert [(i["section"], i["resource"], i["kind"]) for i in report["items"]] == [("names", "Node/node-1", kind)]
+    assert report["exit_code"] == 2
