@@ -48,6 +48,7 @@ ROUTES = [
     ("GET", P + r"/aggregated/instances$", "instance_aggregated", "compute.instances.list"),
     ("GET", Z + r"/instances/(?P<name>[^/]+)$", "instance_get", "compute.instances.get"),
     ("DELETE", Z + r"/instances/(?P<name>[^/]+)$", "instance_delete", "compute.instances.delete"),
+    ("POST", Z + r"/instances/(?P<name>[^/]+)/setLabels$", "instance_set_labels", "compute.instances.setLabels"),
     ("GET", Z + r"/operations$", "operation_list", "compute.zoneOperations.list"),
     ("GET", Z + r"/operations/(?P<op>[^/]+)$", "operation", "compute.zoneOperations.get"),
     ("POST", Z + r"/operations/(?P<op>[^/]+)/wait$", "operation", "compute.zoneOperations.get"),
@@ -56,7 +57,8 @@ WRITE_METHODS = {"POST", "PATCH", "PUT", "DELETE"}
 
 
 # Handlers whose requests carry a requestId and start an operation.
-IDEMPOTENT = {"firewall_insert", "firewall_write", "firewall_delete", "instance_insert", "instance_delete"}
+IDEMPOTENT = {"firewall_insert", "firewall_write", "firewall_delete", "instance_insert", "instance_delete",
+              "instance_set_labels"}
 BASE = "https://www.googleapis.com/compute/v1"
 
 
@@ -283,6 +285,8 @@ class ComputeServer:
             return cloud.firewall_write(project, parts["name"], body, method)
         if handler == "instance_insert":
             return cloud.instance_insert(project, zone, body)
+        if handler == "instance_set_labels":
+            return cloud.instance_set_labels(project, zone, parts["name"], body or {})
         args = (project, zone, parts["name"]) if zone else (project, parts["name"])
         return getattr(cloud, handler)(*args)
 
