@@ -166,7 +166,7 @@ def test_the_seed_incident_is_found_by_verify_drift_check_and_remediation_which_
 
     report = drift_check(lab, tmp_path, "-i", str(inv))
     assert report.rc == 2, report
-    names = [i for i in report.items if i["section"] == "names"]
+    names = [i for i in report.report["items"] if i["section"] == "names"]
     assert any(i["kind"] == "duplicate_nodename" and displaced in i["hosts"] for i in names), names
 
     proc = run(inv, "fix_nodename_conflict.yml")
