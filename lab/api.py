@@ -340,7 +340,8 @@ def _node_status(cfg, n):
         "name": n["name"], "id": n["id"], "ip": n["ip"], "tags": n.get("tags", []), "netns": n["netns"],
         "ssh": {"host": n["ip"], "port": 22, "user": "root", "key": str(cfg.ssh_key)},
         "image": n.get("image"), "kube_node_name": n.get("kube_node_name"),
-        "running": up, "hostname": None, "calico_node_name": None, "calico_node_running": False,
+        "running": up, "created": inventory.created(n) if up else None,
+        "hostname": None, "calico_node_name": None, "calico_node_running": False,
         "calico_node_error": None, "bgp_established": 0, "bgp_sessions": {},
     }
     if not up:

@@ -4,9 +4,9 @@
 `inventories/lab/lab_nodes.py` prints it, so `inventories/lab` (with its
 group_vars) always describes the running lab of the current LAB_SLOT.
 
-Each host has `creation_timestamp`: when the lab booted the machine (the start
-of the process that holds its namespaces), in RFC 3339 as a cloud reports a
-machine's creation time (GCP `creationTimestamp`, EC2 `launch_time`).
+Like a cloud's own inventory it gives no machine's creation time: the
+Compute test server reports it as the instance's `creationTimestamp` (see
+`created`), and the product reads it from there.
 """
 
 import json
@@ -20,7 +20,10 @@ def _boot_time():
 
 
 def created(n):
-    """When machine `n` booted (RFC 3339, microseconds, UTC), or None when it is not running."""
+    """When machine `n` booted (RFC 3339, microseconds, UTC), or None when it is not running.
+
+    The cloud's creation time of the machine: the Compute test server reports it for the machines
+    it adopts (`lab status --json`, field `created`)."""
     pid = (n.get("pids") or {}).get("holder")
     try:
         with open(f"/proc/{pid}/stat") as handle:
@@ -35,7 +38,7 @@ def data(cfg, state):
     hostvars = {}
     for n in sorted(state["nodes"].values(), key=lambda n: n["index"]):
         hostvars[n["name"]] = {"ansible_host": n["ip"], "lab_node_ip": n["ip"], "lab_node_id": n["id"],
-                               "lab_node_image": n.get("image"), "creation_timestamp": created(n)}
+                               "lab_node_image": n.get("image")}
     lab_vars = {
         "ansible_user": "root",
         "ansible_ssh_private_key_file": str(cfg.ssh_key),

@@ -62,6 +62,7 @@ class LabBackend:
         existing cluster shows up as instances and its default rules
         (`default-allow-internal`) stay in force when rules are added.
         """
-        nodes = [{"name": n["name"], "ip": n["ip"], "hostname": n["hostname"], "tags": n["tags"]}
+        nodes = [{"name": n["name"], "ip": n["ip"], "hostname": n["hostname"], "tags": n["tags"],
+                  "created": n.get("created")}
                  for n in self.api.status()["nodes"]]
         return self.api.get_firewall(), nodes

@@ -32,6 +32,9 @@ def tag_fingerprint(items, salt):
     return base64.b64encode(digest).decode()
 
 
+# Label keys and values as the Compute API accepts them.
+LABEL_KEY = r"[a-z][a-z0-9_-]{0,62}"
+LABEL_VALUE = r"[a-z0-9_-]{0,63}"
 STOCKOUT = (
     "The zone '{zone}' does not have enough resources available to fulfill the request. "
     "Try a different zone, or try again later."
@@ -132,7 +135,10 @@ class ComputeCloud:
                 }
                 if node.get("hostname") and "." in node["hostname"]:
                     body["hostname"] = node["hostname"]
-                inst = instance_defaults(project, zone, body, "default", node["ip"], new_stamp())
+                stamp = new_stamp()
+                # The machine's creation time is when it booted, as the backend knows it.
+                stamp["time"] = node.get("created") or stamp["time"]
+                inst = instance_defaults(project, zone, body, "default", node["ip"], stamp)
                 inst["status"] = "RUNNING"
                 self.instances[(project, zone, node["name"])] = inst
 
@@ -273,6 +279,30 @@ class ComputeCloud:
                     self.instances[key]["status"] = "RUNNING"
 
         return self.operations.start(project, "insert", inst["selfLink"], inst["id"], boot, zone=zone)
+
+    def instance_set_labels(self, project, zone, name, body):
+        """instances.setLabels: the whole label map, guarded by labelFingerprint (412 when stale)."""
+        labels, fingerprint = body.get("labels") or {}, body.get("labelFingerprint")
+        if not isinstance(labels, dict):
+            raise invalid("Invalid value for field 'resource.labels': a map of keys to values is required.")
+        for key, value in labels.items():
+            if not re.fullmatch(LABEL_KEY, str(key)) or not re.fullmatch(LABEL_VALUE, str(value)):
+                raise invalid(f"Invalid value for field 'resource.labels': '{key}={value}'. Label keys and values "
+                              "can only contain lowercase letters, numeric characters, underscores and dashes.")
+        with self.lock:
+            inst = self.instances.get((project, zone, name))
+            if inst is None:
+                raise not_found(f"projects/{project}/zones/{zone}/instances/{name}")
+            if not fingerprint:
+                raise invalid("Invalid value for field 'resource.labelFingerprint': ''. "
+                              "Fingerprint is required to update labels.")
+            if fingerprint != inst["labelFingerprint"]:
+                raise ApiError(412, "Labels fingerprint either invalid or resource labels have changed",
+                               reason="conditionNotMet")
+            inst["labels"] = {str(k): str(v) for k, v in labels.items()}
+            inst["labelFingerprint"] = new_stamp()["id"][-8:]
+            link, ident = inst["selfLink"], inst["id"]
+        return self.operations.start(project, "setLabels", link, ident, lambda: None, zone=zone)
 
     def instance_delete(self, project, zone, name):
         with self.lock:

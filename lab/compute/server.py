@@ -53,6 +53,7 @@ ROUTES = [
     ("GET", Z + r"/instances/(?P<name>[^/]+)$", "instance_get", "compute.instances.get"),
     ("DELETE", Z + r"/instances/(?P<name>[^/]+)$", "instance_delete", "compute.instances.delete"),
     ("POST", Z + r"/instances/(?P<name>[^/]+)/setTags$", "instance_set_tags", "compute.instances.setTags"),
+    ("POST", Z + r"/instances/(?P<name>[^/]+)/setLabels$", "instance_set_labels", "compute.instances.setLabels"),
     ("GET", Z + r"/operations$", "operation_list", "compute.zoneOperations.list"),
     ("GET", Z + r"/operations/(?P<op>[^/]+)$", "operation", "compute.zoneOperations.get"),
     ("POST", Z + r"/operations/(?P<op>[^/]+)/wait$", "operation", "compute.zoneOperations.get"),
@@ -62,7 +63,7 @@ WRITE_METHODS = {"POST", "PATCH", "PUT", "DELETE"}
 
 # Handlers whose requests carry a requestId and start an operation.
 IDEMPOTENT = {"firewall_insert", "firewall_write", "firewall_delete", "instance_insert", "instance_delete",
-              "instance_set_tags"}
+              "instance_set_tags", "instance_set_labels"}
 BASE = "https://www.googleapis.com/compute/v1"
 
 
@@ -292,6 +293,8 @@ class ComputeServer:
             return cloud.instance_insert(project, zone, body)
         if handler == "instance_set_tags":
             return cloud.instance_set_tags(project, zone, parts["name"], body)
+        if handler == "instance_set_labels":
+            return cloud.instance_set_labels(project, zone, parts["name"], body or {})
         args = (project, zone, parts["name"]) if zone else (project, parts["name"])
         return getattr(cloud, handler)(*args)
 

@@ -54,6 +54,30 @@ def mesh_check_hosts(hostvars, hosts, status_var=None, results=None, identity_va
     return host_records(hosts, ips, identities, statuses)
 
 
+MEMBER_VARS = {"ip": "calico_fleet_private_ip", "instance_id": "calico_fleet_instance_id",
+               "instance_name": "calico_fleet_instance_name", "zone": "calico_fleet_zone",
+               "kubernetes_node": "calico_fleet_kubernetes_node", "calico_node": "calico_fleet_calico_node",
+               "sources": "calico_fleet_sources"}
+
+
+def cluster_members(hostvars, hosts):
+    """calico_mesh_check's ``members``: the membership host variables of the calico_nodes inventory plugin.
+
+    One record per host of ``hosts`` (e.g. groups['all']) that has them; [] when the inventory has no
+    membership variables (the plugin without cloud or Kubernetes source, or another inventory).
+    """
+    if not isinstance(hosts, (list, tuple)):
+        raise AnsibleFilterError("cluster_members: pass the list of hosts (e.g. groups['all'])")
+    records = []
+    for host in hosts:
+        sources = _var(hostvars, host, "calico_fleet_sources")
+        if not sources or list(sources) == ["calico"]:
+            continue
+        records.append({"host": host, **{key: _var(hostvars, host, name) for key, name in MEMBER_VARS.items()}})
+    return records
+
+
 class FilterModule:
     def filters(self):
-        return {"calico_expected_peers": calico_expected_peers, "mesh_check_hosts": mesh_check_hosts}
+        return {"calico_expected_peers": calico_expected_peers, "mesh_check_hosts": mesh_check_hosts,
+                "cluster_members": cluster_members}

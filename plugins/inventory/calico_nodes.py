@@ -5,7 +5,7 @@
 DOCUMENTATION = r"""
 ---
 name: calico_nodes
-short_description: The cluster's nodes from the Calico datastore (etcdv3 or kubernetes)
+short_description: The cluster's machines from the Calico datastore, and optionally the cloud and Kubernetes
 description:
   - Lists every Calico Node registered in the datastore as one inventory host named after the Calico node
     name, with C(ansible_host) set to its BGP IPv4 address (without prefix length).
@@ -18,11 +18,24 @@ description:
     another Node carries the same address (two names for one machine; Calico refuses to start the second).
     Stale hosts get C(calico_fleet_stale=true) and C(calico_fleet_stale_reason); a Node without an address
     is left out of O(nodes_group).
+  - "With O(cloud) (GCP instances carrying O(gcp_labels), or EC2 instances carrying O(aws_tags)) and
+    O(kubernetes_nodes), cluster membership comes from three sources, merged by the machine's private IPv4
+    address (= the Calico Node's BGP address = the Kubernetes Node's InternalIP): every machine of the
+    cluster is a host, including one Calico does not know (a machine whose Calico Node another machine took
+    over, one never joined). Such a host is named after its Kubernetes Node or instance, or
+    C(<name>-<instance id>) when a Calico Node has that name, so that the sources never clash."
+  - Membership host variables on every host are C(calico_fleet_sources) (the sources read), C(calico_fleet_private_ip),
+    C(calico_fleet_instance_id), C(calico_fleet_instance_name), C(calico_fleet_created) (creation time from the
+    cloud API, GCP C(creationTimestamp) or EC2 C(LaunchTime), RFC 3339), C(calico_fleet_zone),
+    C(calico_fleet_kubernetes_node) and C(calico_fleet_calico_node) (each none when that source has no such
+    machine or was not read). A Calico Node no labelled machine carries is stale
+    (C(calico_fleet_machine_missing=true)) and left out of O(nodes_group).
   - Constructable like C(amazon.aws.aws_ec2) and C(google.cloud.gcp_compute) (O(compose), O(groups),
     O(keyed_groups)).
   - The configuration file name must end with C(calico_nodes.yml) or C(calico_nodes.yaml).
-  - Read-only. Needs the same datastore access as C(calicoctl get nodes) from the controller; without it the
-    source is reported as unparsed and the rest of the inventory still loads.
+  - Read-only (list calls only). Needs the same datastore access as C(calicoctl get nodes) from the controller,
+    C(compute.instances.list) (GCP) or C(ec2:DescribeInstances) (AWS) for O(cloud), and C(list nodes) for
+    O(kubernetes_nodes). A source that cannot be read is handled as O(on_datastore_error) says.
 version_added: "1.1.0"
 author: calico-fleet contributors (@calico-fleet)
 options:
@@ -45,15 +58,80 @@ options:
     default: calico_stale_nodes
   on_datastore_error:
     description:
-      - What to do when the datastore cannot be read (no credentials, unreachable).
+      - What to do when the datastore, the cloud or the Kubernetes API cannot be read (no credentials,
+        unreachable); the message names the source.
       - C(fail) reports the source as unparsed (with C(inventory_unparsed_failed) the run stops).
       - C(warn) prints one warning and leaves the groups empty; the playbooks still read the datastore
         themselves and fail there with the reason, so nothing runs on a partial view of the cluster.
+        When only the cloud or the Kubernetes API cannot be read, the Calico Nodes are listed and
+        C(calico_fleet_sources) says which sources were not compared.
     type: str
     choices: [fail, warn]
     default: fail
+  cloud:
+    description:
+      - Also list the cloud's instances of the cluster and merge them with the Calico Nodes by private IPv4
+        address. C(gcp) lists the Compute Engine instances carrying O(gcp_labels) (google-cloud-compute, the
+        connection options of C(calico_fleet.fleet.gcp_instances_info), that is O(project), O(credentials_file),
+        O(api_endpoint)); C(aws) lists the EC2 instances carrying O(aws_tags) in O(region) (boto3).
+      - Unset, only the Calico Nodes (and with O(kubernetes_nodes) the Kubernetes Nodes) are listed.
+    type: str
+    choices: [gcp, aws]
+  gcp_labels:
+    description:
+      - The label(s) every instance of the cluster carries, for example C(cluster=k8s-prod) (as C(gcp_nodes_labels)
+        gives new instances). An empty value matches any value of that key. Required for O(cloud=gcp).
+      - "Existing instances without it: C(gcloud compute instances add-labels <instance> --zone <zone>
+        --labels=cluster=k8s-prod)."
+    type: dict
+    default: {}
+  gcp_zones:
+    description: Zones to list (one C(instances.list) call each). Empty, every zone of the project (C(aggregatedList)).
+    type: list
+    elements: str
+    default: []
+  aws_tags:
+    description:
+      - The tag(s) every instance of the cluster carries, for example C(calico-fleet/cluster=k8s-prod) (as
+        C(aws_nodes_cluster_tag_key) gives new instances). An empty value matches any value of that key.
+        Required for O(cloud=aws). Terminated instances are not listed.
+      - "Existing instances without it: C(aws ec2 create-tags --resources <instance id>
+        --tags Key=calico-fleet/cluster,Value=k8s-prod)."
+    type: dict
+    default: {}
+  region:
+    description: AWS region of the cluster (O(cloud=aws)). Default E(AWS_REGION), then E(AWS_DEFAULT_REGION).
+    type: str
+    aliases: [aws_region, ec2_region]
+  endpoint_url:
+    description: EC2 endpoint URL, for an EC2-compatible API. Default E(AWS_URL), then the region's endpoint.
+    type: str
+    aliases: [aws_endpoint_url, ec2_url]
+  access_key:
+    description: AWS access key ID. Default boto3's chain (E(AWS_ACCESS_KEY_ID), O(profile), instance profile).
+    type: str
+    aliases: [aws_access_key_id, aws_access_key, ec2_access_key]
+  secret_key:
+    description: AWS secret access key, with O(access_key).
+    type: str
+    aliases: [aws_secret_access_key, aws_secret_key, ec2_secret_key]
+  session_token:
+    description: AWS session token, with temporary credentials.
+    type: str
+    aliases: [aws_session_token, security_token]
+  profile:
+    description: AWS profile of the shared credentials file. Not with O(access_key).
+    type: str
+    aliases: [aws_profile, boto_profile]
+  kubernetes_nodes:
+    description:
+      - Also list the Kubernetes Nodes and merge them by their C(InternalIP) address, through O(kubeconfig)
+        (or O(api_host)); with O(datastore=etcdv3) those options are only used for this.
+    type: bool
+    default: false
 extends_documentation_fragment:
   - calico_fleet.fleet.calico_datastore
+  - calico_fleet.fleet.gce_connection
   - constructed
 """
 
@@ -78,18 +156,44 @@ compose:
 plugin: calico_fleet.fleet.calico_nodes
 datastore: kubernetes
 kubeconfig: ~/.kube/config
+---
+# Every machine of the cluster: GCP instances labelled cluster=k8s-prod, the Kubernetes Nodes and the Calico
+# Nodes, merged by private IPv4 address (Application Default Credentials).
+plugin: calico_fleet.fleet.calico_nodes
+datastore: etcdv3
+etcd_endpoints: [https://10.128.0.2:2379]
+cloud: gcp
+project: my-k8s-project
+gcp_labels:
+  cluster: k8s-prod
+kubernetes_nodes: true
+kubeconfig: ~/.kube/config
+---
+# The same on AWS: EC2 instances tagged calico-fleet/cluster=k8s-prod (credentials from boto3's chain).
+plugin: calico_fleet.fleet.calico_nodes
+datastore: kubernetes
+kubeconfig: ~/.kube/config
+cloud: aws
+region: eu-west-1
+aws_tags:
+  calico-fleet/cluster: k8s-prod
+kubernetes_nodes: true
 """
 
 import collections
+import os
 
 from ansible.errors import AnsibleParserError
 from ansible.plugins.inventory import BaseInventoryPlugin, Constructable
+from ansible_collections.calico_fleet.fleet.plugins.module_utils import cluster_members
 from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico_datastore import (
     DatastoreError,
     EtcdDatastore,
+    KubeApi,
     connect,
     datastore_argument_spec,
 )
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.gce import CONNECTION_SPEC, Gce, GceError
 
 HOSTNAME_LABEL = "kubernetes.io/hostname"
 
@@ -144,6 +248,44 @@ def read_hosts(params):
     return node_hosts(nodes, labels)
 
 
+def gcp_machines(options):
+    """Machine rows of the GCP instances carrying the cluster's labels."""
+    params = {name: options.get(name) for name in CONNECTION_SPEC}
+    params = {k: v for k, v in params.items() if v not in (None, "")}
+    try:
+        gce = Gce(params)
+    except GceError as exc:
+        raise cluster_members.MembershipError(cluster_members.GCP, exc.msg) from None
+    return cluster_members.read_gcp_machines(gce, options["gcp_labels"], options["gcp_zones"])
+
+
+def aws_machines(options):
+    """Machine rows of the EC2 instances carrying the cluster's tags."""
+    try:
+        import boto3
+    except ImportError as exc:
+        raise cluster_members.MembershipError(cluster_members.AWS,
+                                              f"boto3 is required on the controller: {exc}") from None
+    region = options.get("region") or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    if not region:
+        raise cluster_members.MembershipError(cluster_members.AWS, "no AWS region: set region (or AWS_REGION)")
+    session = boto3.session.Session(profile_name=options.get("profile") or None)
+    ec2 = session.client("ec2", region_name=region,
+                         endpoint_url=options.get("endpoint_url") or os.environ.get("AWS_URL") or None,
+                         aws_access_key_id=options.get("access_key") or None,
+                         aws_secret_access_key=options.get("secret_key") or None,
+                         aws_session_token=options.get("session_token") or None)
+    return cluster_members.read_aws_machines(ec2, options["aws_tags"])
+
+
+def kubernetes_rows(params):
+    try:
+        api = KubeApi.from_params({k: (None if v == "" else v) for k, v in params.items()})
+    except DatastoreError as exc:
+        raise cluster_members.MembershipError(cluster_members.KUBERNETES, str(exc)) from None
+    return cluster_members.read_kubernetes_nodes(api)
+
+
 class InventoryModule(BaseInventoryPlugin, Constructable):
     NAME = "calico_fleet.fleet.calico_nodes"
 
@@ -156,15 +298,23 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
         params = {name: self.get_option(name) for name in datastore_argument_spec()}
         if params["datastore"] == "etcdv3" and not params["etcd_endpoints"]:
             raise AnsibleParserError(f"{path}: datastore etcdv3 needs etcd_endpoints, e.g. [https://10.0.1.1:2379]")
+        cloud = self.get_option("cloud")
+        if cloud and not self.get_option(f"{cloud}_{'labels' if cloud == 'gcp' else 'tags'}"):
+            example = ("gcp_labels: {cluster: k8s-prod}" if cloud == "gcp"
+                       else "aws_tags: {calico-fleet/cluster: k8s-prod}")
+            raise AnsibleParserError(f"{path}: cloud {cloud} needs the label or tag the cluster's instances carry, "
+                                     f"e.g. {example}")
+        if self.get_option("kubernetes_nodes") and not (params["kubeconfig"] or params["api_host"]):
+            raise AnsibleParserError(f"{path}: kubernetes_nodes needs kubeconfig (or api_host), e.g. ~/.kube/config")
         try:
             hosts = read_hosts(params)
         except DatastoreError as exc:
             hosts = {}
             message = (f"{path}: cannot read the Calico Nodes ({exc}). Check the datastore settings and that this "
                        "controller reaches the datastore (as calicoctl get nodes would).")
-            if self.get_option("on_datastore_error") == "fail":
-                raise AnsibleParserError(message) from None
-            self.display.warning(message + " The groups of this source are empty.")
+            self._source_error(message)
+        else:
+            hosts = self._members(path, hosts, params, cloud)
         strict = self.get_option("strict")
         groups = {key: self.inventory.add_group(self.get_option(key))
                   for key in ("nodes_group", "route_reflectors_group", "stale_group")}
@@ -172,12 +322,40 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
             self.inventory.add_host(name)
             for key, value in host_vars.items():
                 self.inventory.set_variable(name, key, value)
-            if host_vars.get("ansible_host"):
+            if host_vars.get("ansible_host") and not host_vars.get("calico_fleet_machine_missing"):
                 self.inventory.add_child(groups["nodes_group"], name)
-            if host_vars["calico_node_rr_cluster_id"]:
+            if host_vars.get("calico_node_rr_cluster_id"):
                 self.inventory.add_child(groups["route_reflectors_group"], name)
             if host_vars["calico_fleet_stale"]:
                 self.inventory.add_child(groups["stale_group"], name)
             self._set_composite_vars(self.get_option("compose"), host_vars, name, strict=strict)
             self._add_host_to_composed_groups(self.get_option("groups"), host_vars, name, strict=strict)
             self._add_host_to_keyed_groups(self.get_option("keyed_groups"), host_vars, name, strict=strict)
+
+    def _source_error(self, message):
+        if self.get_option("on_datastore_error") == "fail":
+            raise AnsibleParserError(message)
+        self.display.warning(message + " The groups of this source are empty.")
+
+    def _members(self, path, calico_hosts, params, cloud):
+        """The Calico hosts merged with the cloud's machines and the Kubernetes Nodes that could be read."""
+        if not cloud and not self.get_option("kubernetes_nodes"):
+            return calico_hosts
+        options = {name: self.get_option(name) for name in (*CONNECTION_SPEC, "gcp_labels", "gcp_zones", "aws_tags",
+                                                             "region", "endpoint_url", "access_key", "secret_key",
+                                                             "session_token", "profile")}
+        sources, machines, kube = [cluster_members.CALICO], None, None
+        try:
+            if cloud:
+                machines = gcp_machines(options) if cloud == "gcp" else aws_machines(options)
+                sources.append(cloud)
+            if self.get_option("kubernetes_nodes"):
+                kube = kubernetes_rows(params)
+                sources.append(cluster_members.KUBERNETES)
+        except cluster_members.MembershipError as exc:
+            what = {"gcp": "the GCP instances", "aws": "the EC2 instances", "kubernetes": "the Kubernetes Nodes"}
+            if self.get_option("on_datastore_error") == "fail":
+                raise AnsibleParserError(f"{path}: cannot read {what[exc.source]} ({exc}).") from None
+            self.display.warning(f"{path}: cannot read {what[exc.source]} ({exc}). Listed without them: machines "
+                                 "that source alone knows are missing.")
+        return cluster_members.merge(calico_hosts, machines, kube, sources)

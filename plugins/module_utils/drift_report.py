@@ -61,6 +61,9 @@ KIND_SECTION = {
     "stale_node": NAMES,
     "unregistered_host": NAMES,
     "node_not_joined": NAMES,
+    "node_without_machine": NAMES,
+    "node_without_kubernetes_node": NAMES,
+    "kubernetes_node_without_calico_node": NAMES,
     "ipip_blocked": IPIP_UNDERLAY,
 }
 MESH_SECTIONS = (NAMES, BGP_MESH, IPIP_UNDERLAY)

@@ -413,8 +413,9 @@ def check_not_joined(hosts):
                 cause="the machine was never joined to Kubernetes (the join was skipped, node_join_method is "
                 "none and nobody joined it, or the join failed), so the calico-node DaemonSet never landed on "
                 "it; not a BGP fault.",
-                fix=f"join {inv} with node name {name}: re-run playbooks/scale-out.yml with node_join_method set "
-                "(the same scale_out_batch reuses its machines and joins only what is not joined), or on "
+                fix=f"join {inv} with node name {name}: re-run {playbook_command('scale_out')} with "
+                "node_join_method set (the same scale_out_batch reuses its machines and joins only what is not "
+                "joined), or on "
                 f"{inv}: kubeadm join <endpoint> --token <token> --discovery-token-ca-cert-hash <hash> "
                 f"--node-name {name}",
             )
@@ -447,3 +448,92 @@ def identity_findings(hosts, nodes):
     explain(check_not_joined({k: v for k, v in hosts.items() if k not in explained}))
     explain(check_unregistered_hosts(hosts, nodes, skip=set(explained)))
     return findings, explained
+
+
+# -- cluster membership: the cloud's machines, the Kubernetes Nodes, the Calico Nodes ---------------------
+
+MEMBER_SOURCES_CLOUD = ("gcp", "aws")
+
+
+def members_read(members):
+    """The sources every member record says were read (calico_fleet_sources of the inventory plugin)."""
+    read = None
+    for member in members or []:
+        sources = set(member.get("sources") or [])
+        read = sources if read is None else read & sources
+    return read or set()
+
+
+def check_membership(members, nodes, hosts, explained=()):
+    """Compare the cloud's machines, the Kubernetes Nodes and the Calico Nodes, by private IPv4 address.
+
+    members: [{host, ip, instance_id, instance_name, zone, kubernetes_node, calico_node, sources}], one per
+    inventory host of the ``calico_nodes`` inventory plugin (its ``calico_fleet_*`` host variables); only
+    the sources every record lists as read are compared. Returns (findings, nodes reported as without a
+    machine), so that the same Node is not reported as ``stale_node`` too. A host already explained by an
+    identity finding is not reported again.
+    """
+    read = members_read(members)
+    cloud = next((s for s in MEMBER_SOURCES_CLOUD if s in read), None)
+    machines = {normalize_ip(m.get("ip")): m for m in members or [] if m.get("instance_id")}
+    kube = {normalize_ip(m.get("ip")): m for m in members or [] if m.get("kubernetes_node")}
+    host_at = {normalize_ip(h.get("ip")): inv for inv, h in (hosts or {}).items()}
+    findings, without_machine = [], set()
+    for node in sorted(nodes, key=lambda n: n["name"]):
+        ip = node_ipv4(node)
+        if cloud and ip not in machines:
+            without_machine.add(node["name"])
+            where = "labelled instance" if cloud == "gcp" else "tagged instance"
+            listing = (f"gcloud compute instances list --filter=networkInterfaces.networkIP={ip}" if cloud == "gcp"
+                       else f"aws ec2 describe-instances --filters Name=private-ip-address,Values={ip}")
+            findings.append(Finding(
+                kind="node_without_machine",
+                severity=ERROR,
+                node=node["name"],
+                peer=ip,
+                evidence=[f"Calico Node {node['name']!r} is registered with IPv4 {ip}; no {where} of the "
+                          f"cluster has that address"],
+                cause="the machine was deleted but its Calico Node was not (every node keeps trying to peer "
+                "with it), or the machine lacks the cluster's label or tag.",
+                fix=(f"{listing} (a machine there: give it the cluster's label or tag; none: calicoctl delete node "
+                     f"{node['name']})"),
+            ))
+        elif "kubernetes" in read and ip and ip not in kube and ip in host_at:
+            # (A Node no host carries is stale_node already.)
+            inv = host_at[ip]
+            findings.append(Finding(
+                kind="node_without_kubernetes_node",
+                severity=ERROR,
+                hosts=[inv],
+                node=node["name"],
+                peer=ip,
+                evidence=[f"Calico Node {node['name']!r} is registered with IPv4 {ip}; no Kubernetes Node has "
+                          "that InternalIP"],
+                cause="the Kubernetes Node was deleted (kubectl delete node, a failed join) while the machine or "
+                "its Calico Node stayed; with the etcdv3 datastore Calico does not remove the Node itself.",
+                fix=(f"join the machine at {ip} again (re-run {playbook_command('scale_out')} with the same "
+                     "scale_out_batch), or remove it: "
+                     + playbook_command("scale_in", extra_vars={"scale_in_nodes": [inv]})),
+            ))
+    calico_ips = {node_ipv4(n) for n in nodes}
+    for ip, member in sorted(kube.items(), key=lambda item: item[1]["kubernetes_node"]):
+        inv = host_at.get(ip) or member.get("host")
+        if "kubernetes" not in read or ip in calico_ips or inv in explained:
+            continue
+        name = member["kubernetes_node"]
+        findings.append(Finding(
+            kind="kubernetes_node_without_calico_node",
+            severity=ERROR,
+            hosts=[inv] if inv else [],
+            node=name,
+            peer=ip,
+            evidence=[f"Kubernetes Node {name!r} (InternalIP {ip}) has no Calico Node registered with that "
+                      "address" + (f"; machine {member['instance_name']} ({member['instance_id']})"
+                                   if member.get("instance_id") else "")],
+            cause="calico-node on this machine has not registered, or another machine's calico-node took its "
+            "Calico Node name (two machines with one hostname): its pods have no routes.",
+            fix=(f"read calico-node's log on {name}: kubectl -n kube-system logs --tail 50 $(kubectl -n kube-system "
+                 f"get pod -l k8s-app=calico-node --field-selector spec.nodeName={name} -o name), then "
+                 + FIX_NODENAME_PLAYBOOK.format(host=inv or ip)),
+        ))
+    return findings, without_machine

@@ -393,6 +393,7 @@ def list_instances(gce, zones):
         item = describe(inst, zone, gce.project)
         item.pop("created")
         item["labels"] = dict(inst.labels)
+        item["creation_timestamp"] = inst.creation_timestamp or None
         out.append(item)
     return out
 

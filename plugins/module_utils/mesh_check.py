@@ -2,7 +2,12 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """calico_mesh_check's entry logic: arguments in, result out (module and action plugin share it)."""
 
-from ansible_collections.calico_fleet.fleet.plugins.module_utils.findings import findings_to_dicts, with_inventory
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.findings import (
+    check_membership,
+    findings_to_dicts,
+    is_healthy,
+    with_inventory,
+)
 from ansible_collections.calico_fleet.fleet.plugins.module_utils.in_process import ModuleFailure
 from ansible_collections.calico_fleet.fleet.plugins.module_utils.mesh import evaluate, input_errors, render_table
 
@@ -16,7 +21,10 @@ ARGUMENT_SPEC = dict(
     cloud_rules=dict(type="dict"),
     inventory=dict(type="list", elements="str", default=[]),
     fail_on_findings=dict(type="bool", default=True),
+    members=dict(type="list", elements="dict"),
 )
+# Findings that tie a host to its identity: a host they name is not reported again by the membership check.
+IDENTITY_KINDS = ("duplicate_nodename", "nodename_invalid", "duplicate_ip", "node_not_joined", "unregistered_host")
 
 
 def mesh_check(p):
@@ -25,6 +33,8 @@ def mesh_check(p):
         raise ModuleFailure("calico_mesh_check input: " + "; ".join(problems))
     report = evaluate(p["hosts"], p["nodes"], p["bgp_configuration"], p["probe"], p["cloud"], p["bgp_peers"],
                       p["cloud_rules"])
+    if p.get("members"):
+        add_membership(report, p["members"], p["nodes"], p["hosts"])
     for finding in report["findings"]:  # the printed commands name the inventory in use
         finding.fix = with_inventory(finding.fix, p["inventory"])
     result = dict(
@@ -63,3 +73,17 @@ def host_records(hosts, ips, identities, statuses):
                          "nodename": identity.get("nodename"), "joined": identity.get("joined"),
                          "status": status}
     return records
+
+
+def add_membership(report, members, nodes, hosts):
+    """The membership findings (cloud machines, Kubernetes Nodes, Calico Nodes compared) added to a report.
+
+    A Node reported as without a machine is not reported as stale_node too; a host an identity finding
+    names is not reported again.
+    """
+    explained = {h for f in report["findings"] if f.kind in IDENTITY_KINDS for h in f.hosts}
+    found, without_machine = check_membership(members, nodes, hosts, explained)
+    kept = [f for f in report["findings"] if not (f.kind == "stale_node" and f.node in without_machine)]
+    report["findings"] = kept + found
+    report["healthy"] = is_healthy(report["findings"])
+    return report

@@ -93,6 +93,18 @@ options:
     description: Fail when the cluster is unhealthy (any finding of severity error).
     type: bool
     default: true
+  members:
+    description:
+      - Cluster membership from the C(calico_fleet.fleet.calico_nodes) inventory plugin, one record per inventory host
+        (the C(cluster_members) filter builds them from its C(calico_fleet_*) host variables) with C(host),
+        C(ip), C(instance_id), C(instance_name), C(zone), C(kubernetes_node), C(calico_node) and C(sources).
+      - The sources every record lists as read are compared by IPv4 address, with the C(nodes) of the datastore.
+        A Calico Node no machine of the cloud has is C(node_without_machine) (instead of C(stale_node)); a Calico
+        Node no Kubernetes Node has is C(node_without_kubernetes_node); a Kubernetes Node no Calico Node has is
+        C(kubernetes_node_without_calico_node), unless an identity finding already names its host.
+      - Left out, only the hosts and the Calico Nodes are compared.
+    type: list
+    elements: dict
 notes:
   - Supports check mode (it never changes anything).
 seealso:
@@ -137,7 +149,7 @@ findings:
         unregistered_host, node_not_joined, host_unreachable, bird_down, status_failed, missing_peer,
         peer_not_established, tcp179_blocked, ipip_blocked, unexpected_peer, external_peer_not_established,
         rr_session_missing, mesh_with_route_reflectors, bgp_peer_selector_unsupported, mesh_too_large,
-        no_bgp_peers.
+        no_bgp_peers, node_without_machine, node_without_kubernetes_node, kubernetes_node_without_calico_node.
       type: str
     severity: {description: error or warning, type: str}
     hosts: {description: Inventory hosts concerned, type: list, elements: str}

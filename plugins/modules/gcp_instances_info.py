@@ -35,12 +35,13 @@ EXAMPLES = r"""
 
 RETURN = r"""
 instances:
-  description: Every instance, sorted by zone and name.
+  description: Every instance, sorted by zone and name, with its C(creation_timestamp) (the API's creationTimestamp).
   returned: success
   type: list
   elements: dict
   sample: [{name: k8s-node-1, zone: europe-west1-b, hostname: k8s-node-1.k8s-prod.internal,
-            private_ip: 10.132.0.7, status: RUNNING, tags: [calico-node], labels: {cluster: k8s-prod}}]
+            private_ip: 10.132.0.7, status: RUNNING, tags: [calico-node], labels: {cluster: k8s-prod},
+            creation_timestamp: "2026-11-29T02:14:07.311-08:00"}]
 """
 
 from ansible.module_utils.basic import AnsibleModule

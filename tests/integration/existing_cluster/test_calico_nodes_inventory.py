@@ -108,3 +108,67 @@ def test_plain_etcd_and_custom_group_names(tmp_path, etcd):
     found = listing(tmp_path, {"etcd_endpoints": [etcd.endpoint], "nodes_group": "k8s_nodes",
                                "stale_group": "stale"})
     assert len(found["k8s_nodes"]["hosts"]) == 5 and len(found["stale"]["hosts"]) == 3
+
+
+# -- the cloud source on AWS (a moto EC2 server) and what the merge makes of it ---------------------------
+
+
+def test_aws_source_lists_every_tagged_machine_and_names_the_displaced_one_apart(tmp_path, etcd):
+    from lab.moto_server import DEFAULT_REGION, MotoServer, create_vpc_and_subnet, ec2_client
+
+    etcd.wipe()
+    # The newcomer (198.18.0.24) took Calico Node aws-na-k8s-temp1 from the machine at 198.18.0.21.
+    for obj in (node("aws-na-k8s-temp1", "198.18.0.24/24"), node("aws-na-k8s-temp2", "198.18.0.22/24"),
+                node("gone", "198.18.0.99/24")):
+        etcd.put_json(f"{CALICO}nodes/{obj['metadata']['name']}", obj)
+    with MotoServer() as server:
+        net = create_vpc_and_subnet(server.endpoint)
+        ec2 = ec2_client(server.endpoint)
+
+        def launch(name, ip, tagged=True):
+            tags = [{"Key": "Name", "Value": name}] + ([{"Key": "calico-fleet/cluster", "Value": "k8s-prod"}]
+                                                       if tagged else [])
+            return ec2.run_instances(ImageId="ami-12c6146b", MinCount=1, MaxCount=1, SubnetId=net["subnet_id"],
+                                     PrivateIpAddress=ip, TagSpecifications=[{"ResourceType": "instance",
+                                                                              "Tags": tags}])["Instances"][0]
+
+        old = launch("aws-na-k8s-temp1", "198.18.0.21")
+        launch("aws-na-k8s-temp2", "198.18.0.22")
+        new = launch("AWS-na-k8s-temp1", "198.18.0.24")
+        launch("other-cluster", "198.18.0.30", tagged=False)
+        config = {"etcd_endpoints": [etcd.endpoint], "cloud": "aws", "region": DEFAULT_REGION,
+                  "endpoint_url": server.endpoint, "aws_access_key_id": "testing", "aws_secret_access_key": "testing",
+                  "aws_tags": {"calico-fleet/cluster": "k8s-prod"}}
+        found = listing(tmp_path, config)
+        described = {i["InstanceId"]: i for r in ec2.describe_instances()["Reservations"] for i in r["Instances"]}
+    hostvars = found["_meta"]["hostvars"]
+    displaced = f"aws-na-k8s-temp1-{old['InstanceId']}"
+    assert sorted(hostvars) == sorted(["aws-na-k8s-temp1", "aws-na-k8s-temp2", "gone", displaced])
+    assert hostvars["aws-na-k8s-temp1"]["calico_fleet_instance_id"] == new["InstanceId"]
+    assert hostvars[displaced]["ansible_host"] == "198.18.0.21"
+    assert hostvars[displaced]["calico_fleet_calico_node"] is None
+    assert hostvars[displaced]["calico_fleet_created"] == described[old["InstanceId"]]["LaunchTime"].isoformat()
+    assert hostvars[displaced]["calico_fleet_zone"] == described[old["InstanceId"]]["Placement"]["AvailabilityZone"]
+    assert hostvars[displaced]["calico_fleet_sources"] == ["aws", "calico"]
+    assert hostvars["gone"]["calico_fleet_machine_missing"] is True
+    assert sorted(found["calico_nodes"]["hosts"]) == sorted(["aws-na-k8s-temp1", "aws-na-k8s-temp2", displaced])
+    assert "gone" in found["calico_stale_nodes"]["hosts"]
+
+
+def test_a_cloud_that_cannot_be_read_is_reported_per_on_datastore_error(tmp_path, etcd):
+    seed(etcd)
+    config = {"etcd_endpoints": [etcd.endpoint], "cloud": "aws", "region": "us-east-1",
+              "endpoint_url": "http://127.0.0.1:9", "aws_access_key_id": "testing",
+              "aws_secret_access_key": "testing", "aws_tags": {"calico-fleet/cluster": "k8s-prod"}}
+    proc = inventory(tmp_path, config, "--list")
+    assert proc.returncode != 0 and "cannot read the EC2 instances" in proc.stderr
+    proc = inventory(tmp_path, {**config, "on_datastore_error": "warn"}, "--list")
+    assert proc.returncode == 0, proc.stderr
+    assert "cannot read the EC2 instances" in proc.stderr
+    hostvars = plain(json.loads(proc.stdout))["_meta"]["hostvars"]
+    assert hostvars["ip-10-0-1-50"]["calico_fleet_sources"] == ["calico"]
+
+
+def test_cloud_without_its_label_is_refused(tmp_path, etcd):
+    proc = inventory(tmp_path, {"etcd_endpoints": [etcd.endpoint], "cloud": "gcp", "project": "p"}, "--list")
+    assert proc.returncode != 0 and "gcp_labels: {cluster: k8s-prod}" in proc.stderr

@@ -40,8 +40,11 @@ def _dump(path, data):
     path.write_text("---\n" + yaml.safe_dump(data, sort_keys=False))
 
 
-def example_copy(tmp_path, cloud, overrides, lab_vars):
-    """inventories/<cloud>-example in tmp_path, endpoints and addresses pointed at the lab."""
+def example_copy(tmp_path, cloud, overrides, lab_vars, source_overrides=None):
+    """inventories/<cloud>-example in tmp_path, endpoints and addresses pointed at the lab.
+
+    source_overrides: the inventory source's cloud and Kubernetes endpoints and credentials; without
+    them those two sources are left out (the Calico Nodes only, as before they existed)."""
     inv = tmp_path / f"{cloud}-example"
     shutil.copytree(EXAMPLES / f"{cloud}-example", inv)
     all_vars = _load(inv / "group_vars" / "all.yml")
@@ -54,6 +57,12 @@ def example_copy(tmp_path, cloud, overrides, lab_vars):
     source["etcd_endpoints"] = [lab_vars["lab_etcd_endpoint"]]
     for key in ("etcd_ca_cert", "etcd_cert", "etcd_key"):
         source.pop(key)
+    if source_overrides is None:
+        for key in ("cloud", "project", "gcp_labels", "gcp_zones", "region", "aws_tags", "kubernetes_nodes",
+                    "kubeconfig"):
+            source.pop(key, None)
+    else:
+        source.update(source_overrides)
     _dump(inv / "cluster.calico_nodes.yml", source)
 
     hosts = _load(inv / "hosts.yml")

@@ -7,7 +7,7 @@ the hostname, registers Calico Node node-1 with its own IP (last writer
 wins) and the established node-1 loses its BGP mesh. node-1 carries pods:
 its address allocations and workload endpoints are seeded in etcd.
 calico-node runs as a systemd service on lab nodes (`systemctl restart
-calico-node`); the lab inventory gives every machine its creation time.
+calico-node`); the machines' creation times come from the Compute API.
 Datastore snapshots are read with etcdctl, not with the code under test.
 """
 
@@ -69,7 +69,11 @@ def incident(dirty_lab):
     wait(lambda: registered(lab, "node-1") == new["ip"], "node-4 to take over Calico Node node-1")
     wait(lambda: not any(v.startswith("Established") for v in lab.bgp_sessions("node-1").values()),
          "old node-1 to lose its BGP peers", timeout=60)
-    return lab, new
+    # The Compute API lists every machine with its creation time (node-4 booted last); the
+    # remediation reads it there (the lab inventory, like a cloud's, does not carry it).
+    lab.cloud_start()
+    yield lab, new
+    lab.cloud_stop()
 
 
 def lab_vars(tmp_path, lab, **extra):

@@ -73,3 +73,21 @@ def test_filter_loads_inside_ansible(tmp_path):
         capture_output=True, text=True, timeout=120, env=env, cwd=ROOT)
     result = json.loads(proc.stdout)["plays"][0]["tasks"][0]["hosts"]["localhost"]
     assert result["msg"] == ["10.0.1.201"], proc.stdout
+
+
+def test_cluster_members_reads_the_membership_host_variables():
+    cluster_members = FilterModule().filters()["cluster_members"]
+    hostvars = {
+        "node-1": {"calico_fleet_sources": ["calico", "gcp", "kubernetes"], "calico_fleet_private_ip": "10.0.0.11",
+                   "calico_fleet_instance_id": "101", "calico_fleet_instance_name": "node-1",
+                   "calico_fleet_zone": "z", "calico_fleet_kubernetes_node": "node-1",
+                   "calico_fleet_calico_node": "node-1"},
+        "calico-only": {"calico_fleet_sources": ["calico"]},
+        "localhost": {},
+    }
+    records = cluster_members(hostvars, ["node-1", "calico-only", "localhost"])
+    assert records == [{"host": "node-1", "ip": "10.0.0.11", "instance_id": "101", "instance_name": "node-1",
+                        "zone": "z", "kubernetes_node": "node-1", "calico_node": "node-1",
+                        "sources": ["calico", "gcp", "kubernetes"]}]
+    with pytest.raises(AnsibleFilterError, match="groups"):
+        cluster_members(hostvars, "node-1")

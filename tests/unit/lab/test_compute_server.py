@@ -444,3 +444,33 @@ def test_drop_reply_through_faults_counts_and_clears(server):
     call(server, "DELETE", "/_test/faults")
     assert call(server, "GET", f"{ROOT}/global/firewalls")[0] == 200
     assert call(server, "POST", "/_test/drop-next-reply", {"path": "("})[0] == 400
+
+
+def test_set_labels_replaces_the_map_guarded_by_the_fingerprint(server):
+    call(server, "POST", f"{ROOT}/zones/z/instances", instance("node-1", labels={"role": "worker"}))
+    inst = call(server, "GET", f"{ROOT}/zones/z/instances/node-1")[1]
+    path = f"{ROOT}/zones/z/instances/node-1/setLabels"
+    status, body = call(server, "POST", path, {"labels": {"cluster": "k8s-prod"}})
+    assert_google_error(status, body, 400, "invalid", "Fingerprint is required")
+    status, body = call(server, "POST", path, {"labels": {"cluster": "k8s-prod"}, "labelFingerprint": "stale"})
+    assert_google_error(status, body, 412, "conditionNotMet", "fingerprint")
+    status, body = call(server, "POST", path, {"labels": {"Cluster": "x"},
+                                               "labelFingerprint": inst["labelFingerprint"]})
+    assert_google_error(status, body, 400, "invalid", "lowercase")
+    status, op = call(server, "POST", path, {"labels": {"role": "worker", "cluster": "k8s-prod"},
+                                             "labelFingerprint": inst["labelFingerprint"]})
+    assert status == 200 and op["operationType"] == "setLabels" and op["targetLink"].endswith("/node-1")
+    call(server, "POST", f"{ROOT}/zones/z/operations/{op['name']}/wait")
+    after = call(server, "GET", f"{ROOT}/zones/z/instances/node-1")[1]
+    assert after["labels"] == {"role": "worker", "cluster": "k8s-prod"}
+    assert after["labelFingerprint"] != inst["labelFingerprint"]
+    status, body = call(server, "POST", f"{ROOT}/zones/z/instances/nope/setLabels", {"labels": {}})
+    assert status == 404
+
+
+def test_adopted_lab_machines_keep_their_boot_time_as_creation_timestamp():
+    api = RecordingLabApi(nodes=[{"name": "node-1", "ip": "198.18.0.11", "hostname": "node-1", "tags": [],
+                                  "created": "2026-11-01T10:00:00.000000Z"}], rules=[])
+    with ComputeServer(project="p", zone="z", backend=LabBackend(api)) as srv:
+        listed = call(srv, "GET", f"{ROOT}/zones/z/instances")[1]["items"]
+    assert listed[0]["creationTimestamp"] == "2026-11-01T10:00:00.000000Z"

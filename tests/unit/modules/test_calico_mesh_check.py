@@ -94,3 +94,75 @@ def test_route_reflector_cluster_without_bgp_peers_is_refused():
     result = run_module("calico_mesh_check", args)
     assert result["failed"] is True
     assert "nodes node1 carry a route-reflector cluster ID" in result["msg"] and "pass bgp_peers" in result["msg"]
+
+
+def members(cluster, sources=("calico", "gcp", "kubernetes"), skip=(), kube=None):
+    """The records the cluster_members filter builds from the calico_nodes plugin's host variables."""
+    return [{"host": inv, "ip": h["ip"], "instance_id": str(100 + i), "instance_name": inv, "zone": "z",
+             "kubernetes_node": (kube or {}).get(inv, inv), "calico_node": inv, "sources": list(sources)}
+            for i, (inv, h) in enumerate(sorted(cluster.hosts.items())) if inv not in skip]
+
+
+def test_membership_agreeing_adds_nothing():
+    cluster = Cluster(3)
+    result = run_module("calico_mesh_check", dict(cluster.check_input(), members=members(cluster)))
+    assert result.get("failed") is not True and result["findings"] == []
+
+
+def test_a_calico_node_without_a_machine_is_reported_once_with_how_to_tell():
+    cluster = Cluster(3)
+    cluster.nodes.append({"name": "gone", "ipv4_address": "10.0.1.250", "ipv4_network": "10.0.1.250/24",
+                          "rr_cluster_id": ""})
+    result = run_module("calico_mesh_check", dict(cluster.check_input(), members=members(cluster),
+                                                  fail_on_findings=False))
+    kinds = [(f["kind"], f["node"]) for f in result["findings"]]
+    assert ("node_without_machine", "gone") in kinds and ("stale_node", "gone") not in kinds
+    found = next(f for f in result["findings"] if f["kind"] == "node_without_machine")
+    assert "gcloud compute instances list --filter=networkInterfaces.networkIP=10.0.1.250" in found["fix"]
+    assert "calicoctl delete node gone" in found["fix"]
+    assert result["healthy"] is False
+
+
+def test_without_the_cloud_source_the_stale_node_stays_stale_node():
+    cluster = Cluster(2)
+    cluster.nodes.append({"name": "gone", "ipv4_address": "10.0.1.250", "ipv4_network": "10.0.1.250/24",
+                          "rr_cluster_id": ""})
+    result = run_module("calico_mesh_check", dict(cluster.check_input(), fail_on_findings=False,
+                                                  members=members(cluster, sources=("calico", "kubernetes"))))
+    assert [f["kind"] for f in result["findings"]] == ["stale_node"]
+
+
+def test_a_calico_node_without_a_kubernetes_node_and_the_reverse():
+    cluster = Cluster(3)
+    records = members(cluster)
+    records[1]["kubernetes_node"] = None  # node2: Calico Node, no Kubernetes Node
+    records.append({"host": "k8s-only", "ip": "10.0.1.240", "instance_id": "240", "instance_name": "k8s-only",
+                    "zone": "z", "kubernetes_node": "k8s-only", "calico_node": None,
+                    "sources": ["calico", "gcp", "kubernetes"]})
+    result = run_module("calico_mesh_check", dict(cluster.check_input(), members=records, fail_on_findings=False))
+    by_kind = {f["kind"]: f for f in result["findings"]}
+    assert sorted(by_kind) == ["kubernetes_node_without_calico_node", "node_without_kubernetes_node"]
+    assert by_kind["node_without_kubernetes_node"]["hosts"] == ["node2"]
+    assert "scale_in_nodes" in by_kind["node_without_kubernetes_node"]["fix"]
+    orphan = by_kind["kubernetes_node_without_calico_node"]
+    assert orphan["hosts"] == ["k8s-only"] and orphan["peer"] == "10.0.1.240"
+    assert "calico_fleet.fleet.fix_nodename_conflict --limit k8s-only" in orphan["fix"]
+
+
+def test_a_displaced_machine_is_named_once_by_the_identity_finding():
+    # The seed incident: node4 booted with node1's hostname and took Calico Node node1.
+    cluster = Cluster(3)
+    args = cluster.check_input()
+    args["hosts"]["node1-101"] = {"ip": "10.0.1.240", "hostname": "node1", "nodename": "node1",
+                                  "status": args["hosts"]["node1"]["status"]}
+    cluster.nodes[0]["ipv4_address"] = cluster.nodes[0]["ipv4_network"] = "10.0.1.240"
+    records = members(cluster) + [{"host": "node1-101", "ip": "10.0.1.201", "instance_id": "101",
+                                   "instance_name": "node1", "zone": "z", "kubernetes_node": "node1",
+                                   "calico_node": None, "sources": ["calico", "gcp", "kubernetes"]}]
+    records[0].update(ip="10.0.1.240", kubernetes_node="10.0.1.240", instance_name="node4")
+    args["hosts"]["node1"]["ip"], args["hosts"]["node1-101"]["ip"] = "10.0.1.240", "10.0.1.201"
+    result = run_module("calico_mesh_check", dict(args, members=records, fail_on_findings=False))
+    kinds = [f["kind"] for f in result["findings"]]
+    assert "duplicate_nodename" in kinds and "kubernetes_node_without_calico_node" not in kinds, kinds
+    duplicate = next(f for f in result["findings"] if f["kind"] == "duplicate_nodename")
+    assert duplicate["hosts"] == ["node1", "node1-101"]
