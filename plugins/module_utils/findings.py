@@ -464,6 +464,20 @@ def members_read(members):
     return read or set()
 
 
+def membership_not_compared(members):
+    """The membership sources that were not compared (no record lists them as read), as words for a report.
+
+    Without them a machine Calico does not know, or a Kubernetes Node without a Calico Node, cannot be
+    seen: a healthy verdict must say so instead of implying that every machine was looked at."""
+    read = members_read(members)
+    missing = []
+    if not read & set(MEMBER_SOURCES_CLOUD):
+        missing.append("cloud machines")
+    if "kubernetes" not in read:
+        missing.append("Kubernetes Nodes")
+    return missing
+
+
 def check_membership(members, nodes, hosts, explained=()):
     """Compare the cloud's machines, the Kubernetes Nodes and the Calico Nodes, by private IPv4 address.
 

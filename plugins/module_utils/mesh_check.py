@@ -6,6 +6,7 @@ from ansible_collections.calico_fleet.fleet.plugins.module_utils.findings import
     check_membership,
     findings_to_dicts,
     is_healthy,
+    membership_not_compared,
     with_inventory,
 )
 from ansible_collections.calico_fleet.fleet.plugins.module_utils.in_process import ModuleFailure
@@ -43,6 +44,7 @@ def mesh_check(p):
         matrix=report["matrix"],
         expected_peers=report["expected_peers"],
         probed=p["probe"] is not None,
+        not_compared=membership_not_compared(p.get("members")),
         table=render_table(p["hosts"], report["matrix"], report["findings"], report["down"]),
     )
     if not report["healthy"] and p["fail_on_findings"]:

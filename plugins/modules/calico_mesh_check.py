@@ -175,6 +175,15 @@ probed:
   description: Whether an IPIP probe matrix (O(probe)) was judged; without one, IP protocol 4 was not checked.
   returned: always
   type: bool
+not_compared:
+  description:
+    - The membership sources that were not compared because O(members) lists none of them as read
+      (C(cloud machines), C(Kubernetes Nodes)). A machine Calico does not know, or a Kubernetes Node without a
+      Calico Node, cannot be found without them; an empty list means both were compared.
+  returned: always
+  type: list
+  elements: str
+  sample: [cloud machines, Kubernetes Nodes]
 """
 
 from ansible.module_utils.basic import AnsibleModule

@@ -166,3 +166,15 @@ def test_a_displaced_machine_is_named_once_by_the_identity_finding():
     assert "duplicate_nodename" in kinds and "kubernetes_node_without_calico_node" not in kinds, kinds
     duplicate = next(f for f in result["findings"] if f["kind"] == "duplicate_nodename")
     assert duplicate["hosts"] == ["node1", "node1-101"]
+
+
+def test_what_the_membership_check_did_not_compare_is_said():
+    cluster = Cluster(2)
+    alone = run_module("calico_mesh_check", dict(cluster.check_input(), fail_on_findings=False))
+    assert alone["not_compared"] == ["cloud machines", "Kubernetes Nodes"]
+    no_cloud = run_module("calico_mesh_check", dict(cluster.check_input(), fail_on_findings=False,
+                                                    members=members(cluster, sources=("calico", "kubernetes"))))
+    assert no_cloud["not_compared"] == ["cloud machines"]
+    every = run_module("calico_mesh_check", dict(cluster.check_input(), fail_on_findings=False,
+                                                 members=members(cluster)))
+    assert every["not_compared"] == [] and every["healthy"] is True
