@@ -341,9 +341,9 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
         """The Calico hosts merged with the cloud's machines and the Kubernetes Nodes that could be read."""
         if not cloud and not self.get_option("kubernetes_nodes"):
             return calico_hosts
-        options = {name: self.get_option(name) for name in (*CONNECTION_SPEC, "gcp_labels", "gcp_zones", "aws_tags",
-                                                             "region", "endpoint_url", "access_key", "secret_key",
-                                                             "session_token", "profile")}
+        names = (*CONNECTION_SPEC, "gcp_labels", "gcp_zones", "aws_tags", "region", "endpoint_url", "access_key",
+                 "secret_key", "session_token", "profile")
+        options = {name: self.get_option(name) for name in names}
         sources, machines, kube = [cluster_members.CALICO], None, None
         try:
             if cloud:

@@ -74,7 +74,7 @@ def _rule_protocols(rule):
 def _in_range(port, spec):
     if "-" not in spec:
         return False
-    low, _, high = spec.partition("-")
+    low, high = spec.split("-", 1)
     return low.isdigit() and high.isdigit() and int(low) <= int(port) <= int(high)
 
 
