@@ -103,7 +103,10 @@ def example(dirty_lab, tmp_path):
     overrides = {**common_overrides(lab_vars), "gcp_project": PROJECT, "gcp_zone": ZONE,
                  "gcp_vpc_range": lab_vars["lab_vpc_range"], "gcp_network_api_endpoint": endpoint,
                  "gcp_network_target_tags": [], "gcp_nodes_api_endpoint": endpoint,
-                 "node_names_gcp_api_endpoint": endpoint, "nodename_conflict_kubeconfig": str(kubeconfig),
+                 "node_names_gcp_api_endpoint": endpoint,
+                 # The newcomer joined the kubeasz way (its Kubernetes node is its IP), the others under their
+                 # names: the inventory's Kubernetes source holds each host's real Kubernetes node name.
+                 "nodename_conflict_kubernetes_node_name_hostvar": "calico_fleet_kubernetes_node",
                  # The lab runs calico-node as a service, not as pods (as tests/integration/remediation).
                  "nodename_conflict_restart_method": "systemd"}
     source = {"project": PROJECT, "api_endpoint": endpoint, "kubeconfig": str(kubeconfig)}
