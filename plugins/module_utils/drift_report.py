@@ -325,7 +325,7 @@ def build(observations, context):
     """
     checks = {}  # (section, resource) -> {"status", "reason"}
     items, not_checked, seen_sections = [], [], set()
-    mesh = {"bgp_sessions": {}, "ipip_blocked_pairs": 0, "hosts": []}
+    mesh = {"bgp_sessions": {}, "ipip_blocked_pairs": 0, "hosts": [], "membership_not_compared": []}
 
     def check(section, resource, status=OK, reason=None):
         entry = checks.setdefault((section, resource), {"status": OK, "reason": None})
@@ -437,7 +437,8 @@ def build(observations, context):
         "checks": check_list,
         "items": items,
         "not_checked": not_checked,
-        "mesh": {"bgp_sessions": mesh["bgp_sessions"], "ipip_blocked_pairs": mesh["ipip_blocked_pairs"]},
+        "mesh": {"bgp_sessions": mesh["bgp_sessions"], "ipip_blocked_pairs": mesh["ipip_blocked_pairs"],
+                 "membership_not_compared": mesh["membership_not_compared"]},
     }
 
 
@@ -474,6 +475,7 @@ def _mesh_summary(result, items, mesh):
     for f in result.get("findings") or []:
         hosts.update(f.get("hosts") or [])
     mesh["hosts"] = sorted(hosts)
+    mesh["membership_not_compared"] = list(result.get("not_compared") or [])
     for row in (result.get("matrix") or {}).values():
         for cell in row.values():
             state = str(cell).split(" (", maxsplit=1)[0] or "unknown"
@@ -571,7 +573,18 @@ def to_markdown(report):
         lines += ["", "## Could not be checked", "", "| section | resource | reason |", "|---|---|---|"]
         for n in report["not_checked"]:
             lines.append(f"| {n['section']} | {_md(n['resource'])} | {_md(n['reason'])} |")
+    if _not_compared(report):
+        lines += ["", f"Names: {_md(_not_compared(report))}"]
     return "\n".join(lines) + "\n"
+
+
+def _not_compared(report):
+    """The membership sources the names section did not compare, as one sentence ('' when none)."""
+    missing = (report.get("mesh") or {}).get("membership_not_compared") or []
+    if not missing:
+        return ""
+    return (f"{' and '.join(missing)} not compared (no such source in the inventory): a machine Calico does "
+            "not know is not seen without them.")
 
 
 def to_text(report):
@@ -586,6 +599,8 @@ def to_text(report):
         lines.append(f"    fix:   {i['fix']}")
     for n in report["not_checked"]:
         lines.append(f"[not checked] {n['section']} {n['resource']}: {n['reason']}")
+    if _not_compared(report):
+        lines.append(f"[not compared] names: {_not_compared(report)}")
     return lines
 
 

@@ -77,7 +77,8 @@ def test_clean_run_exits_0_with_every_section_ok():
     assert report["items"] == [] and report["not_checked"] == []
     assert (report["schema_version"], report["cluster"], report["inventory"]) == ("1.0", "prod-eu",
                                                                                   ["inventories/prod"])
-    assert report["mesh"] == {"bgp_sessions": {"Established": 2}, "ipip_blocked_pairs": 0}
+    assert report["mesh"] == {"bgp_sessions": {"Established": 2}, "ipip_blocked_pairs": 0,
+                              "membership_not_compared": []}
 
 
 def test_description_only_difference_is_one_warning_naming_the_field():
@@ -339,3 +340,12 @@ def test_membership_findings_are_drift_in_the_names_section(kind):
     report = build(*healthy(mesh=mesh({**HEALTHY_MESH, "findings": [finding]})))
     assert [(i["section"], i["resource"], i["kind"]) for i in report["items"]] == [("names", "Node/node-1", kind)]
     assert report["exit_code"] == 2
+
+
+def test_membership_sources_not_compared_are_said_in_every_rendering():
+    report = build(*healthy(mesh=mesh({**HEALTHY_MESH, "not_compared": ["cloud machines", "Kubernetes Nodes"]})))
+    assert report["mesh"]["membership_not_compared"] == ["cloud machines", "Kubernetes Nodes"]
+    jsonschema.validate(report, SCHEMA)
+    sentence = "cloud machines and Kubernetes Nodes not compared (no such source in the inventory)"
+    assert any(line.startswith("[not compared] names: " + sentence) for line in dr.to_text(report))
+    assert sentence in dr.to_markdown(report)
