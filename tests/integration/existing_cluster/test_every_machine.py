@@ -18,7 +18,6 @@ the Compute API and etcd, never with the code under test.
 
 import json
 import subprocess
-import time
 import urllib.request
 
 import pytest
@@ -32,6 +31,7 @@ from tests.integration.existing_cluster.test_scale_out_examples import (
     lab_inventory,
     output,
 )
+from tests.integration.verify.conftest import wait
 
 pytestmark = pytest.mark.lab
 PROJECT, ZONE = "calico-fleet-lab", "europe-west1-b"
@@ -49,14 +49,6 @@ def compute(method, path, body=None):
 
 def wait_operation(op):
     compute("POST", f"/compute/v1/projects/{PROJECT}/zones/{ZONE}/operations/{op['name']}/wait")
-
-
-def wait(predicate, what, timeout=60):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(1)
 
 
 def label_every_instance():
