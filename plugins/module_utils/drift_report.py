@@ -146,7 +146,7 @@ def firewall_items(result, args, context):
     before, after = diff.get("before") or {}, diff.get("after") or {}
     name = (after or before).get("name") or args.get("name") or "?"
     resource = f"firewall/{name}"
-    fix = _cmd(context, playbook_command("scale_out", tags="network"))
+    fix = playbook_command("scale_out", tags="network", inventory=context.get("inventory"))
     if not before:
         return [_item(CLOUD_RULES, resource, "firewall_rule_missing", ERROR,
                       f"firewall rule {name} does not exist (deleted by hand or never created): the traffic "
@@ -173,7 +173,7 @@ def security_group_items(result, args, context):
         return []
     name = args.get("name") or result.get("group_name") or "?"
     resource = f"security_group/{name}"
-    fix = _cmd(context, playbook_command("scale_out", tags="network"))
+    fix = playbook_command("scale_out", tags="network", inventory=context.get("inventory"))
     diffs = result.get("diff") or []
     diffs = diffs if isinstance(diffs, list) else [diffs]
     items = []
@@ -217,7 +217,7 @@ def member_items(module, result, args, context):
             cause = (f"instance {label} is not a member of security group {args.get('group') or missing[0]}: "
                      "its rules (IPIP from the VPC, BGP between members) do not apply to it.")
             kind = "security_group_membership_missing"
-        fix = _cmd(context, playbook_command("scale_out", tags="network", extra_vars=extra))
+        fix = playbook_command("scale_out", tags="network", extra_vars=extra, inventory=context.get("inventory"))
         items.append(_item(CLOUD_RULES, f"instance/{label.split(' (', 1)[0]}", kind, ERROR, cause, fix,
                            field="tags" if module == "gcp_instance_tags" else "security_groups",
                            expected=after[label], actual=before.get(label) or []))
@@ -231,7 +231,7 @@ def _snake(name):
 
 def calico_items(result, context):
     """Drift items of calico_ippool / calico_bgp_configuration / calico_felix_configuration."""
-    fix = _cmd(context, playbook_command("scale_out", tags="calico_network"))
+    fix = playbook_command("scale_out", tags="calico_network", inventory=context.get("inventory"))
     items = []
     for f in result.get("findings") or []:
         if not isinstance(f, dict) or "resource" not in f:
