@@ -1,0 +1,60 @@
+"""The one finding model: the fix is data, rendered into a command that runs as printed."""
+
+import json
+import shlex
+
+import pytest
+
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.finding import (
+    ERROR, WARNING, Finding, Fix, is_healthy, sort_findings)
+
+
+def test_a_finding_survives_the_round_trip_through_a_module_result():
+    found = Finding("ipip_blocked", hosts=["node-b", "node-a", "node-a"], peer="node-c",
+                    evidence=["no reply"], cause="the firewall drops protocol 4",
+                    fix=Fix("Open IP protocol 4 between the nodes.", playbook="scale_out", tags=["network"]))
+    data = json.loads(json.dumps(found.to_dict()))
+    back = Finding.from_dict(data)
+    assert back == found
+    assert back.hosts == ["node-a", "node-b"]
+    assert back.fix.playbook == "scale_out"
+
+
+def test_the_fix_command_names_the_collection_playbook_and_the_inventory():
+    fix = Fix("Rewrite the nodename file.", playbook="fix_nodename_conflict", limit=["node-a"],
+              extra_vars={"nodename_conflict_confirm": True})
+    cmd = fix.command(inventory=["inventories/gcp/calico.yml"])
+    argv = shlex.split(cmd)
+    assert argv[:4] == ["ansible-playbook", "-i", "inventories/gcp/calico.yml",
+                        "calico_fleet.fleet.fix_nodename_conflict"]
+    assert argv[argv.index("--limit") + 1] == "node-a"
+    assert json.loads(argv[argv.index("-e") + 1]) == {"nodename_conflict_confirm": True}
+    assert fix.to_text().startswith("Rewrite the nodename file. Run: ansible-playbook calico_fleet.fleet.")
+
+
+def test_a_fix_without_a_playbook_prints_its_commands_in_order():
+    fix = Fix("Restart calico-node.", commands=["kubectl -n calico-system delete pod x", "kubectl logs y"])
+    assert fix.command() is None
+    assert fix.to_text() == "Restart calico-node. Run: kubectl -n calico-system delete pod x, then kubectl logs y"
+
+
+def test_errors_sort_before_warnings_and_decide_health():
+    warn = Finding("nodename_differs", WARNING, hosts=["a"])
+    err = Finding("bgp_down", ERROR, hosts=["b"])
+    assert sort_findings([warn.to_dict(), err]) == [err, warn]
+    assert is_healthy([warn]) and not is_healthy([warn, err.to_dict()])
+
+
+def test_an_unknown_severity_is_refused():
+    with pytest.raises(ValueError, match="severity"):
+        Finding("x", "fatal")
+
+
+def test_the_line_names_the_field_that_differs_and_the_fix():
+    found = Finding("ip_pool_changed", section="calico_settings", resource="IPPool/default-ipv4-ippool",
+                    field="ipipMode", expected="Always", actual="Never", cause="edited by hand",
+                    fix=Fix(playbook="scale_out", tags="calico_network"))
+    line = found.to_line(inventory=["inv.yml"])
+    assert "on IPPool/default-ipv4-ippool" in line
+    assert "ipipMode: 'Never', expected 'Always'" in line
+    assert line.endswith("Run: ansible-playbook -i inv.yml calico_fleet.fleet.scale_out --tags calico_network")
