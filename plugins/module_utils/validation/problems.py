@@ -14,9 +14,9 @@ class InputProblems:
         self.problems: List[Dict[str, str]] = []
 
     def add(self, variable: str, problem: str, fix: str) -> None:
-        entry = {"variable": variable, "problem": problem, "fix": fix}
-        if entry not in self.problems:
-            self.problems.append(entry)
+        """Record a problem; a variable already named keeps its first one (fix that, then see the next)."""
+        if variable not in self.names():
+            self.problems.append({"variable": variable, "problem": problem, "fix": fix})
 
     def names(self) -> List[str]:
         return [p["variable"] for p in self.problems]
