@@ -37,12 +37,26 @@ CLOUDS = ("gcp", "aws")
 CLOUD_UNDERLAY_MTU = {"gcp": 1460, "aws": 9001}
 MAX_COUNT = 500
 
-# The playbook's own inputs (the roles' inputs are declared in their argument specs).
+# The playbook's own inputs (the roles' inputs are declared in their argument specs), checked below.
 SCALE_OUT_SPEC: Dict[str, Dict[str, Any]] = {
     "fleet_cloud": {"type": "str", "required": True, "choices": list(CLOUDS)},
     "scale_out_count": {"type": "int", "required": True},
     "scale_out_batch": {"type": "str", "required": True},
-    "calico_fleet_datastore": {"type": "raw"},
+    "scale_out_plan_file": {"type": "str"},
+    "scale_out_plan_expected": {"type": "str"},
+    "calico_fleet_datastore": {"type": "dict"},
+}
+
+# The task's arguments (plugins/action/scale_out_inputs.py) ...
+ACTION_ARGUMENT_SPEC: Dict[str, Dict[str, Any]] = {
+    "roles": {"type": "list", "elements": "str", "default": []},
+    "provided": {"type": "list", "elements": "str", "default": []},
+    "variables": {"type": "dict"},
+}
+# ... and the module's, which takes the argument specs the action plugin read.
+ARGUMENT_SPEC: Dict[str, Dict[str, Any]] = {
+    **ACTION_ARGUMENT_SPEC,
+    "argument_specs": {"type": "dict", "default": {}},
 }
 
 # Kept for the callers of the old module path.
@@ -172,8 +186,8 @@ def _check_datastore(v: Mapping[str, Any], out: InputProblems) -> None:
 
 def _check_pools(v: Mapping[str, Any], out: InputProblems) -> None:
     pools = v.get("calico_network_ippools")
-    if not isinstance(pools, list):
-        return  # absent, or not a list: the argument spec says so
+    if not isinstance(pools, list) or "calico_network_ippools" in out.names():
+        return  # absent, or the argument spec already refused it: fix that first
     range_var, node_net = node_range(v)
     service = v.get("calico_network_service_cidr") or None
     if service:
@@ -296,7 +310,6 @@ def validate_scale_out_inputs(variables: Optional[Mapping[str, Any]],
     """
     v = dict(variables or {})
     out = InputProblems()
-    spec_problems(SCALE_OUT_SPEC, {k: v[k] for k in ("calico_fleet_datastore",) if k in v}, out)
     cloud = _check_scale_out(v, out)
     for role in _roles_of(cloud, role_specs or {}):
         spec_problems((role_specs or {})[role], v, out, provided=provided, role=role)
