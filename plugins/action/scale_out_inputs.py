@@ -9,7 +9,7 @@ and checks them all at once with validation/scale_out.py, before any cloud or da
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional
+from typing import Any
 
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.plugins.action import ActionBase
@@ -26,7 +26,7 @@ class ActionModule(ActionBase):
     TRANSFERS_FILES = False
     _requires_connection = False
 
-    def _play_variables(self, names: set, task_vars: Dict[str, Any]) -> Dict[str, Any]:
+    def _play_variables(self, names: set, task_vars: dict[str, Any]) -> dict[str, Any]:
         """The declared variables among ``names``, templated; one that cannot be templated yet is left out."""
         out = {}
         for name in sorted(names):
@@ -37,7 +37,7 @@ class ActionModule(ActionBase):
                     continue
         return out
 
-    def run(self, tmp: Optional[str] = None, task_vars: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+    def run(self, tmp: str | None = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
         result = super().run(tmp, task_vars)
         checked = ArgumentSpecValidator(ACTION_ARGUMENT_SPEC).validate(dict(self._task.args))
         if checked.error_messages:

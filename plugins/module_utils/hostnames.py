@@ -21,7 +21,7 @@ import ipaddress
 import re
 import string
 from collections import namedtuple
-from typing import Any, Optional
+from typing import Any
 
 from ansible_collections.calico_fleet.fleet.plugins.module_utils.validation import names as rules
 
@@ -100,17 +100,17 @@ def name_key(name: Any) -> str:
         return text.split(".", 1)[0]
 
 
-def label_problem(name: Any, cloud: Optional[str] = None) -> Optional[str]:
+def label_problem(name: Any, cloud: str | None = None) -> str | None:
     """Why ``name`` is not a valid node name on ``cloud``, or None when it is."""
     return rules.node_name_problem(name, cloud)
 
 
-def is_valid_name(name: Any, cloud: Optional[str] = None) -> bool:
+def is_valid_name(name: Any, cloud: str | None = None) -> bool:
     """True for a node name on ``cloud``: an RFC 1123 label; on GCP (the instance name) starting with a letter."""
     return label_problem(name, cloud) is None
 
 
-def fqdn_problem(fqdn: Any, rfc1035: bool = False) -> Optional[str]:
+def fqdn_problem(fqdn: Any, rfc1035: bool = False) -> str | None:
     """Why ``fqdn`` is not a valid fully qualified hostname, or None.
 
     Two or more labels, total at most 253 characters, each label lower case;
@@ -189,7 +189,7 @@ def parse_template(template: Any) -> tuple:
     return tuple(parts)
 
 
-def prefix_parts(prefix: Any, separator: Any = "-", cloud: Optional[str] = None) -> tuple:
+def prefix_parts(prefix: Any, separator: Any = "-", cloud: str | None = None) -> tuple:
     """The prefix scheme as template parts: ``<prefix><separator><index>``."""
     if separator not in SEPARATORS:
         raise InvalidSchemeError(f"separator {separator!r} is not allowed; use '-' or ''")
@@ -350,7 +350,7 @@ def _natural_key(name):
     return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
 
 
-def check_domain(domain: Any, cloud: Optional[str]) -> Optional[str]:
+def check_domain(domain: Any, cloud: str | None) -> str | None:
     """The domain of the hostnames, checked for ``cloud`` (GCP needs one, every label a letter first)."""
     if cloud not in (None, "", "gcp", "aws"):
         raise InvalidInputError(f"cloud {cloud!r} is unknown; use gcp or aws")
@@ -375,7 +375,7 @@ def check_domain(domain: Any, cloud: Optional[str]) -> Optional[str]:
 
 def plan_hostnames(new_machines: Any, existing: Any = None, scheme: str = "ip", prefix: Any = None,
                    template: Any = None, separator: Any = "-", variables: Any = None, domain: Any = None,
-                   assigned: Any = None, cloud: Optional[str] = None) -> list:
+                   assigned: Any = None, cloud: str | None = None) -> list:
     """Decide names for new machines.
 
     Returns a list of {name, hostname, ip, reused}, in a stable order

@@ -9,7 +9,8 @@ A role input is declared once, in its role's argument spec; the first play's inp
 from __future__ import annotations
 
 import os
-from typing import Any, Dict, Iterable, Optional
+from collections.abc import Iterable
+from typing import Any
 
 import yaml
 
@@ -21,11 +22,11 @@ class RoleSpecError(ValueError):
     """A role named has no argument spec to read."""
 
 
-def role_spec_path(role: str, root: Optional[str] = None) -> str:
+def role_spec_path(role: str, root: str | None = None) -> str:
     return os.path.join(root or COLLECTION_ROOT, "roles", role, "meta", "argument_specs.yml")
 
 
-def load_role_spec(role: str, entry_point: str = "main", root: Optional[str] = None) -> Dict[str, Any]:
+def load_role_spec(role: str, entry_point: str = "main", root: str | None = None) -> dict[str, Any]:
     """The options of ``role``'s entry point, as its meta/argument_specs.yml declares them."""
     path = role_spec_path(role, root)
     try:
@@ -39,6 +40,6 @@ def load_role_spec(role: str, entry_point: str = "main", root: Optional[str] = N
         raise RoleSpecError(f"{path} declares no entry point {entry_point!r}") from None
 
 
-def load_role_specs(roles: Iterable[str], root: Optional[str] = None) -> Dict[str, Dict[str, Any]]:
+def load_role_specs(roles: Iterable[str], root: str | None = None) -> dict[str, dict[str, Any]]:
     """{role: options} for each role named, in the order named."""
     return {role: load_role_spec(role, root=root) for role in roles}

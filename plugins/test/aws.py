@@ -4,7 +4,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict
+from collections.abc import Callable
+from typing import Any
 
 from ansible_collections.calico_fleet.fleet.plugins.module_utils.validation import aws
 
@@ -20,5 +21,5 @@ def aws_id(value: Any, kind: str) -> bool:
 
 
 class TestModule:
-    def tests(self) -> Dict[str, Callable[..., bool]]:
+    def tests(self) -> dict[str, Callable[..., bool]]:
         return {"aws_region": aws_region, "aws_id": aws_id}

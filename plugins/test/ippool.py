@@ -4,7 +4,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict
+from collections.abc import Callable
+from typing import Any
 
 from ansible_collections.calico_fleet.fleet.plugins.module_utils.validation.ippool import is_ippool
 
@@ -15,5 +16,5 @@ def ippool(value: Any) -> bool:
 
 
 class TestModule:
-    def tests(self) -> Dict[str, Callable[..., bool]]:
+    def tests(self) -> dict[str, Callable[..., bool]]:
         return {"ippool": ippool}

@@ -4,7 +4,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict
+from collections.abc import Callable
+from typing import Any
 
 from ansible_collections.calico_fleet.fleet.plugins.module_utils.validation import names
 
@@ -30,5 +31,5 @@ def batch_id(value: Any) -> bool:
 
 
 class TestModule:
-    def tests(self) -> Dict[str, Callable[..., bool]]:
+    def tests(self) -> dict[str, Callable[..., bool]]:
         return {"dns_label": dns_label, "gce_name": gce_name, "hostname": hostname, "batch_id": batch_id}

@@ -4,7 +4,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict
+from collections.abc import Callable
+from typing import Any
 
 from ansible_collections.calico_fleet.fleet.plugins.module_utils.validation import network
 from ansible_collections.calico_fleet.fleet.plugins.module_utils.validation.ipip_sources import is_internal
@@ -26,5 +27,5 @@ def private_range(value: Any) -> bool:
 
 
 class TestModule:
-    def tests(self) -> Dict[str, Callable[..., bool]]:
+    def tests(self) -> dict[str, Callable[..., bool]]:
         return {"ipv4_cidr": ipv4_cidr, "ipv4_address": ipv4_address, "private_range": private_range}

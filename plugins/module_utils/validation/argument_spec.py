@@ -9,7 +9,8 @@ variable and words every error as a problem naming that variable and what to cha
 
 from __future__ import annotations
 
-from typing import Any, Collection, Dict, Mapping, Optional
+from collections.abc import Collection, Mapping
+from typing import Any
 
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible_collections.calico_fleet.fleet.plugins.module_utils.validation.problems import InputProblems
@@ -18,7 +19,7 @@ from ansible_collections.calico_fleet.fleet.plugins.module_utils.validation.prob
 _DOC_KEYS = ("description", "short_description", "version_added", "notes", "seealso")
 
 
-def validator_spec(options: Mapping[str, Any]) -> Dict[str, Any]:
+def validator_spec(options: Mapping[str, Any]) -> dict[str, Any]:
     """The options of an argument spec without their documentation (nested options too)."""
     out = {}
     for name, option in (options or {}).items():
@@ -52,7 +53,7 @@ def _declared(value: Any) -> bool:
 
 
 def spec_problems(options: Mapping[str, Any], variables: Mapping[str, Any], out: InputProblems,
-                  provided: Collection[str] = (), role: Optional[str] = None) -> None:
+                  provided: Collection[str] = (), role: str | None = None) -> None:
     """Add to ``out`` every way ``variables`` break the argument spec ``options``.
 
     Only declared variables are checked; a required option that is not declared, and not in

@@ -9,7 +9,7 @@ etcdv3 needs etcd_endpoints; kubernetes needs kubeconfig or host; a client certi
 from __future__ import annotations
 
 import os
-from typing import Any, List, Tuple
+from typing import Any
 
 DATASTORES = ("etcdv3", "kubernetes")
 KEYS = ("datastore", "etcd_endpoints", "etcd_ca_cert", "etcd_cert", "etcd_key", "kubeconfig", "context", "host",
@@ -21,10 +21,10 @@ FILES = ("etcd_ca_cert", "etcd_cert", "etcd_key", "kubeconfig", "ca_cert", "clie
 PAIRS = (("etcd_cert", "etcd_key"), ("client_cert", "client_key"))
 
 # (key, problem, fix); key "" is the setting as a whole.
-Problem = Tuple[str, str, str]
+Problem = tuple[str, str, str]
 
 
-def datastore_problems(setting: Any) -> List[Problem]:
+def datastore_problems(setting: Any) -> list[Problem]:
     """Every problem of a calico_fleet_datastore value; [] when it is usable."""
     if setting in (None, ""):
         setting = {}
@@ -32,7 +32,7 @@ def datastore_problems(setting: Any) -> List[Problem]:
         return [("", "is not a mapping",
                  "write it as {datastore: etcdv3, etcd_endpoints: [...], etcd_ca_cert: ..., ...}")]
     value = {ALIASES.get(k, k): v for k, v in setting.items()}
-    problems: List[Problem] = []
+    problems: list[Problem] = []
     unknown = sorted(set(value) - set(KEYS))
     if unknown:
         problems.append(("", f"has unknown key(s) {', '.join(map(str, unknown))}", f"use only {', '.join(KEYS)}"))

@@ -12,7 +12,8 @@ aws_network_allow_public_sources).
 from __future__ import annotations
 
 import ipaddress
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 # Ranges internal to a VPC: RFC 1918, shared address space (RFC 6598),
 # benchmarking (RFC 2544), IPv6 unique local addresses.

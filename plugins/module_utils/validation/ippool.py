@@ -10,7 +10,8 @@ inventory entry can get wrong before it becomes a spec (keys, name, state, types
 
 from __future__ import annotations
 
-from typing import Any, Iterable, List, Mapping, Optional, Tuple
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico_resources import (
     MODES,
@@ -27,10 +28,10 @@ STATES = ("present", "absent")
 _FLAGS = ("nat_outgoing", "disabled", "disable_bgp_export")
 
 # (field, problem): field is the pool key at fault ("" for the entry as a whole).
-Problem = Tuple[str, str]
+Problem = tuple[str, str]
 
 
-def _int(value: Any) -> Optional[int]:
+def _int(value: Any) -> int | None:
     if isinstance(value, bool):
         return None
     try:
@@ -40,14 +41,14 @@ def _int(value: Any) -> Optional[int]:
 
 
 def ippool_problems(pool: Any, other_pools: Iterable[Mapping[str, Any]] = (),
-                    service_cidr: Optional[str] = None) -> List[Problem]:
+                    service_cidr: str | None = None) -> list[Problem]:
     """What Calico would refuse in ``pool`` (an inventory entry), as (field, problem); [] when fine.
 
     ``other_pools`` are entries declared before it ({name, cidr}): a pool may not overlap them.
     """
     if not isinstance(pool, Mapping):
         return [("", f"{pool!r} is not a mapping; write each pool as {{name: ..., cidr: ...}}")]
-    problems: List[Problem] = []
+    problems: list[Problem] = []
     unknown = sorted(set(pool) - set(POOL_KEYS))
     if unknown:
         problems.append(("", f"unknown key(s) {', '.join(map(str, unknown))}; use only {', '.join(POOL_KEYS)}"))

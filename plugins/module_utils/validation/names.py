@@ -18,7 +18,7 @@ None when the value is fine; ``is_*`` are the same rules as booleans.
 from __future__ import annotations
 
 import re
-from typing import Any, Optional
+from typing import Any
 
 MAX_LABEL = 63
 MAX_HOSTNAME = 253
@@ -26,7 +26,7 @@ MAX_HOSTNAME = 253
 _BATCH_RE = re.compile(r"[a-z0-9]([-_a-z0-9]{0,61}[a-z0-9])?")
 
 
-def _label_problem(name: Any, letter_first: bool, max_length: Optional[int] = MAX_LABEL) -> Optional[str]:
+def _label_problem(name: Any, letter_first: bool, max_length: int | None = MAX_LABEL) -> str | None:
     if not isinstance(name, str) or not name:
         return "it is empty"
     if max_length is not None and len(name) > max_length:
@@ -44,27 +44,27 @@ def _label_problem(name: Any, letter_first: bool, max_length: Optional[int] = MA
     return None
 
 
-def dns_label_problem(name: Any) -> Optional[str]:
+def dns_label_problem(name: Any) -> str | None:
     """RFC 1123 label, as Kubernetes and Calico take node names: a digit may come first."""
     return _label_problem(name, letter_first=False)
 
 
-def gce_name_problem(name: Any) -> Optional[str]:
+def gce_name_problem(name: Any) -> str | None:
     """RFC 1035 label, as Compute Engine takes instance and rule names and network tags: a letter first."""
     return _label_problem(name, letter_first=True)
 
 
-def node_name_problem(name: Any, cloud: Optional[str] = None) -> Optional[str]:
+def node_name_problem(name: Any, cloud: str | None = None) -> str | None:
     """A node name on ``cloud``: the instance name as well on GCP (RFC 1035), an RFC 1123 label elsewhere."""
     return gce_name_problem(name) if cloud == "gcp" else dns_label_problem(name)
 
 
-def name_part_problem(value: Any) -> Optional[str]:
+def name_part_problem(value: Any) -> str | None:
     """A value that goes inside a name (a template's cluster or role): a-z, 0-9, '-' not at either end."""
     return _label_problem(str(value), letter_first=False, max_length=None)
 
 
-def hostname_problem(name: Any, fqdn: bool = False, rfc1035: bool = False) -> Optional[str]:
+def hostname_problem(name: Any, fqdn: bool = False, rfc1035: bool = False) -> str | None:
     """An RFC 1123 hostname: labels joined by dots, at most 253 characters.
 
     ``fqdn`` wants two or more labels; ``rfc1035`` wants every label to start with a letter (a GCE
@@ -85,7 +85,7 @@ def hostname_problem(name: Any, fqdn: bool = False, rfc1035: bool = False) -> Op
     return None
 
 
-def batch_problem(batch: Any) -> Optional[str]:
+def batch_problem(batch: Any) -> str | None:
     """A batch id: it becomes a GCE label value and an EC2 tag value (a-z, 0-9, '-', '_', 1-63)."""
     if not isinstance(batch, str) or not _BATCH_RE.fullmatch(batch):
         return ("it is not a lower-case id of 1-63 characters (a-z, 0-9, '-', '_', starting and ending "

@@ -5,12 +5,12 @@
 from __future__ import annotations
 
 import ipaddress
-from typing import Any, Optional, Tuple, Union
+from typing import Any
 
-Network = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
-def parse_network(text: Any) -> Tuple[Optional[Network], Optional[str]]:
+def parse_network(text: Any) -> tuple[Network | None, str | None]:
     """(network, None), or (None, why) for text that is not a network written as address/prefix."""
     if not isinstance(text, str) or "/" not in text:
         return None, f"{text!r} is not a network written as address/prefix"
@@ -24,7 +24,7 @@ def parse_network(text: Any) -> Tuple[Optional[Network], Optional[str]]:
         return None, f"{text} has host bits set (the network is {masked})"
 
 
-def ipv4_cidr_problem(text: Any) -> Optional[str]:
+def ipv4_cidr_problem(text: Any) -> str | None:
     """Why ``text`` is not an IPv4 network such as 10.0.0.0/16 (dotted quad, prefix 0-32, no host bits)."""
     net, why = parse_network(text)
     if net is None:
@@ -34,7 +34,7 @@ def ipv4_cidr_problem(text: Any) -> Optional[str]:
     return None
 
 
-def ipv4_address_problem(text: Any) -> Optional[str]:
+def ipv4_address_problem(text: Any) -> str | None:
     """Why ``text`` is not a dotted-quad IPv4 address such as 10.0.1.7."""
     try:
         ipaddress.IPv4Address(str(text).strip() if isinstance(text, str) else text)

@@ -18,18 +18,19 @@ from __future__ import annotations
 
 import ipaddress
 import os
-from typing import Any, Collection, Dict, List, Mapping, Optional, Tuple
+from collections.abc import Collection, Mapping
+from typing import Any
 
 from ansible_collections.calico_fleet.fleet.plugins.module_utils import hostnames
 from ansible_collections.calico_fleet.fleet.plugins.module_utils.validation import aws, names, network
 from ansible_collections.calico_fleet.fleet.plugins.module_utils.validation.argument_spec import spec_problems
 from ansible_collections.calico_fleet.fleet.plugins.module_utils.validation.datastore import datastore_problems
-from ansible_collections.calico_fleet.fleet.plugins.module_utils.validation.ippool import MODES, ippool_problems
 from ansible_collections.calico_fleet.fleet.plugins.module_utils.validation.ipip_sources import (
     ec2_rule_problems,
     ec2_rule_public_sources,
     is_internal,
 )
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.validation.ippool import MODES, ippool_problems
 from ansible_collections.calico_fleet.fleet.plugins.module_utils.validation.problems import InputError, InputProblems
 
 CLOUDS = ("gcp", "aws")
@@ -38,7 +39,7 @@ CLOUD_UNDERLAY_MTU = {"gcp": 1460, "aws": 9001}
 MAX_COUNT = 500
 
 # The playbook's own inputs (the roles' inputs are declared in their argument specs), checked below.
-SCALE_OUT_SPEC: Dict[str, Dict[str, Any]] = {
+SCALE_OUT_SPEC: dict[str, dict[str, Any]] = {
     "fleet_cloud": {"type": "str", "required": True, "choices": list(CLOUDS)},
     "scale_out_count": {"type": "int", "required": True},
     "scale_out_batch": {"type": "str", "required": True},
@@ -48,13 +49,13 @@ SCALE_OUT_SPEC: Dict[str, Dict[str, Any]] = {
 }
 
 # The task's arguments (plugins/action/scale_out_inputs.py) ...
-ACTION_ARGUMENT_SPEC: Dict[str, Dict[str, Any]] = {
+ACTION_ARGUMENT_SPEC: dict[str, dict[str, Any]] = {
     "roles": {"type": "list", "elements": "str", "default": []},
     "provided": {"type": "list", "elements": "str", "default": []},
     "variables": {"type": "dict"},
 }
 # ... and the module's, which takes the argument specs the action plugin read.
-ARGUMENT_SPEC: Dict[str, Dict[str, Any]] = {
+ARGUMENT_SPEC: dict[str, dict[str, Any]] = {
     **ACTION_ARGUMENT_SPEC,
     "argument_specs": {"type": "dict", "default": {}},
 }
@@ -67,7 +68,7 @@ def _declared(variables: Mapping[str, Any], name: str) -> bool:
     return variables.get(name) not in (None, "", [], {})
 
 
-def _int(value: Any) -> Optional[int]:
+def _int(value: Any) -> int | None:
     if isinstance(value, bool):
         return None
     try:
@@ -76,7 +77,7 @@ def _int(value: Any) -> Optional[int]:
         return None
 
 
-def node_range(variables: Mapping[str, Any]) -> Tuple[Optional[str], Optional[Any]]:
+def node_range(variables: Mapping[str, Any]) -> tuple[str | None, Any | None]:
     """The nodes' (VPC) range pools must stay out of: declared for calico_network or taken from the cloud."""
     for name in ("calico_network_node_cidr", "gcp_network_vpc_range", "aws_network_vpc_cidr"):
         if _declared(variables, name):
@@ -86,7 +87,7 @@ def node_range(variables: Mapping[str, Any]) -> Tuple[Optional[str], Optional[An
     return None, None
 
 
-def derived_ipip_mode(variables: Mapping[str, Any]) -> Optional[str]:
+def derived_ipip_mode(variables: Mapping[str, Any]) -> str | None:
     """The IPIP mode the declared pools give (the one source of truth), or None when no pool declares one."""
     modes = {p.get("ipip_mode") for p in variables.get("calico_network_ippools") or []
              if isinstance(p, dict) and p.get("state", "present") == "present" and not p.get("disabled")
@@ -97,14 +98,14 @@ def derived_ipip_mode(variables: Mapping[str, Any]) -> Optional[str]:
     return None
 
 
-def underlay_mtu(variables: Mapping[str, Any]) -> Optional[int]:
+def underlay_mtu(variables: Mapping[str, Any]) -> int | None:
     """The underlay MTU to derive the tunnel MTU from: declared, else None (not managed)."""
     if _declared(variables, "calico_network_underlay_mtu"):
         return _int(variables["calico_network_underlay_mtu"])
     return None
 
 
-def _check_scale_out(v: Mapping[str, Any], out: InputProblems) -> Optional[str]:
+def _check_scale_out(v: Mapping[str, Any], out: InputProblems) -> str | None:
     cloud = v.get("fleet_cloud")
     if cloud not in CLOUDS:
         out.add("fleet_cloud", f"is {cloud!r}" if cloud not in (None, "") else "is not set",
@@ -139,7 +140,7 @@ def _check_plan_files(v: Mapping[str, Any], out: InputProblems) -> None:
                     "or leave scale_out_plan_expected unset")
 
 
-def _check_names(v: Mapping[str, Any], cloud: Optional[str], out: InputProblems) -> None:
+def _check_names(v: Mapping[str, Any], cloud: str | None, out: InputProblems) -> None:
     scheme = v.get("node_names_scheme", "prefix")
     variable = {"prefix": "node_names_prefix", "template": "node_names_template"}.get(scheme, "node_names_scheme")
     try:
@@ -195,7 +196,7 @@ def _check_pools(v: Mapping[str, Any], out: InputProblems) -> None:
         if net is None:
             out.add("calico_network_service_cidr", str(why), "write the Service CIDR as e.g. 10.68.0.0/16")
             service = None
-    seen: List[Dict[str, Any]] = []
+    seen: list[dict[str, Any]] = []
     for index, pool in enumerate(pools):
         name = pool.get("name") if isinstance(pool, dict) else None
         where = f"calico_network_ippools[{index}] ({name})" if name else f"calico_network_ippools[{index}]"
@@ -219,7 +220,7 @@ def _check_pools(v: Mapping[str, Any], out: InputProblems) -> None:
         seen.append({"name": name, "cidr": str(net)})
 
 
-def _check_settings(v: Mapping[str, Any], cloud: Optional[str], out: InputProblems) -> None:
+def _check_settings(v: Mapping[str, Any], cloud: str | None, out: InputProblems) -> None:
     if _declared(v, "calico_network_as_number"):
         asn = _int(v["calico_network_as_number"])
         if asn is None or not 1 <= asn <= 4294967295:
@@ -293,14 +294,14 @@ def _check_join(v: Mapping[str, Any], out: InputProblems) -> None:
             out.add(name, f"is {v[name]!r}", "use a positive whole number")
 
 
-def _roles_of(cloud: Optional[str], role_specs: Mapping[str, Any]) -> List[str]:
+def _roles_of(cloud: str | None, role_specs: Mapping[str, Any]) -> list[str]:
     """The roles this cloud runs: a role named after another cloud (gcp_*, aws_*) is not."""
     return [role for role in role_specs if role.split("_", 1)[0] not in CLOUDS or role.split("_", 1)[0] == cloud]
 
 
-def validate_scale_out_inputs(variables: Optional[Mapping[str, Any]],
-                              role_specs: Optional[Mapping[str, Mapping[str, Any]]] = None,
-                              provided: Collection[str] = ()) -> Dict[str, Any]:
+def validate_scale_out_inputs(variables: Mapping[str, Any] | None,
+                              role_specs: Mapping[str, Mapping[str, Any]] | None = None,
+                              provided: Collection[str] = ()) -> dict[str, Any]:
     """Every problem with the declared inputs of scale-out; raise InputError when there is one.
 
     ``role_specs`` are the argument specs ({role: options}) of the roles scale-out runs; ``provided``
