@@ -159,7 +159,7 @@ def parse_template(template: Any) -> tuple:
         raise InvalidSchemeError(
             f"template {template!r} is not valid ({exc}); write placeholders as {{index}}") from None
     allowed = ", ".join("{" + p + "}" for p in PLACEHOLDERS)
-    parts = []
+    parts: list[tuple[str, str | None]] = []
     for literal, field, spec, conversion in parsed:
         if literal:
             if literal != literal.lower():
@@ -404,7 +404,7 @@ def plan_hostnames(new_machines: Any, existing: Any = None, scheme: str = "ip", 
     domain = check_domain(domain, cloud)
     existing_names = _normalise_existing(existing)
     given = _normalise_given(assigned, cloud)
-    by_key = {}
+    by_key: dict[str, list[ExistingName]] = {}
     for entry in existing_names:
         by_key.setdefault(entry.key, []).append(entry)
 

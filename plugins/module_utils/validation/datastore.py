@@ -33,7 +33,7 @@ def datastore_problems(setting: Any) -> list[Problem]:
                  "write it as {datastore: etcdv3, etcd_endpoints: [...], etcd_ca_cert: ..., ...}")]
     value = {ALIASES.get(k, k): v for k, v in setting.items()}
     problems: list[Problem] = []
-    unknown = sorted(set(value) - set(KEYS))
+    unknown = sorted(str(k) for k in set(value) - set(KEYS))
     if unknown:
         problems.append(("", f"has unknown key(s) {', '.join(map(str, unknown))}", f"use only {', '.join(KEYS)}"))
     kind = value.get("datastore") or "etcdv3"
@@ -54,7 +54,7 @@ def datastore_problems(setting: Any) -> list[Problem]:
         if bool(value.get(cert)) != bool(value.get(key)):
             problems.append((key if value.get(cert) else cert, f"{cert} and {key} go together",
                              f"set both calico_fleet_datastore.{cert} and .{key}, or neither"))
-    missing = {}
+    missing: dict[str, list[str]] = {}
     for key in FILES:
         path = value.get(key)
         if path and isinstance(path, str) and not os.path.isfile(os.path.expanduser(path)):

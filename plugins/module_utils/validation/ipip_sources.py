@@ -28,7 +28,8 @@ def is_internal(network: Any) -> bool:
     """True when the network (an ip_network or text) lies inside a range internal to a VPC."""
     net = ipaddress.ip_network(str(network), strict=False) if not isinstance(
         network, (ipaddress.IPv4Network, ipaddress.IPv6Network)) else network
-    return any(net.version == inner.version and net.subnet_of(inner) for inner in INTERNAL_RANGES)
+    return any(net.version == inner.version and net.subnet_of(inner)  # type: ignore[arg-type]
+               for inner in INTERNAL_RANGES)
 
 
 def lets_ipip_in(protocol: Any) -> bool:

@@ -240,7 +240,7 @@ def _private_range(v: Mapping[str, Any], name: str, out: InputProblems, example:
     problem = network.ipv4_cidr_problem(text) if text else "is not set"
     if problem:
         out.add(name, problem, f"set it to the VPC's internal IPv4 range, e.g. {example}")
-    elif not is_internal(ipaddress.ip_network(text)) and not allow_public:
+    elif not is_internal(ipaddress.ip_network(str(text))) and not allow_public:
         out.add(name, f"{text} is not a private range: IP protocol 4 from it would let anyone there inject "
                 "packets into the pod network", "use the VPC's private range" + allow_hint)
 
