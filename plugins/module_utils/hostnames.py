@@ -47,7 +47,6 @@ SOURCES = {
 _SOURCE_RANK = {source: rank for rank, source in enumerate(SOURCES)}
 
 
-
 class HostnamePlanError(ValueError):
     """Base class: the plan cannot be made; the message says what to change."""
 

@@ -44,7 +44,8 @@ options:
     type: dict
   argument_specs:
     description:
-      - The argument specs to check against, C({role: options}); the action plugin fills it from O(roles).
+      - "The argument specs to check against, by role (the options of each role's C(main) entry point); the action
+        plugin fills it from O(roles)."
     type: dict
     default: {}
 attributes:

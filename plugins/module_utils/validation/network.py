@@ -7,10 +7,8 @@ from __future__ import annotations
 import ipaddress
 from typing import Any
 
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
-
-def parse_network(text: Any) -> tuple[Network | None, str | None]:
+def parse_network(text: Any) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network | None, str | None]:
     """(network, None), or (None, why) for text that is not a network written as address/prefix."""
     if not isinstance(text, str) or "/" not in text:
         return None, f"{text!r} is not a network written as address/prefix"
