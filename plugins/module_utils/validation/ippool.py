@@ -21,6 +21,7 @@ from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico_resource
     validate_ippool,
 )
 from ansible_collections.calico_fleet.fleet.plugins.module_utils.validation.network import parse_network
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.validation.numbers import whole_number as _int
 
 POOL_KEYS = ("name", "state", "cidr", "block_size", "ipip_mode", "vxlan_mode", "nat_outgoing", "disabled",
              "disable_bgp_export", "node_selector", "allowed_uses")
@@ -29,15 +30,6 @@ _FLAGS = ("nat_outgoing", "disabled", "disable_bgp_export")
 
 # (field, problem): field is the pool key at fault ("" for the entry as a whole).
 Problem = tuple[str, str]
-
-
-def _int(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    try:
-        return int(str(value).strip())
-    except (TypeError, ValueError):
-        return None
 
 
 def ippool_problems(pool: Any, other_pools: Iterable[Mapping[str, Any]] = (),

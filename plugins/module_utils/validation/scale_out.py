@@ -31,6 +31,7 @@ from ansible_collections.calico_fleet.fleet.plugins.module_utils.validation.ipip
     is_internal,
 )
 from ansible_collections.calico_fleet.fleet.plugins.module_utils.validation.ippool import MODES, ippool_problems
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.validation.numbers import whole_number as _int
 from ansible_collections.calico_fleet.fleet.plugins.module_utils.validation.problems import InputError, InputProblems
 
 CLOUDS = ("gcp", "aws")
@@ -66,15 +67,6 @@ ScaleOutInputError = InputError
 
 def _declared(variables: Mapping[str, Any], name: str) -> bool:
     return variables.get(name) not in (None, "", [], {})
-
-
-def _int(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    try:
-        return int(str(value).strip())
-    except (TypeError, ValueError):
-        return None
 
 
 def node_range(variables: Mapping[str, Any]) -> tuple[str | None, Any | None]:
