@@ -20,7 +20,10 @@ from ansible_collections.calico_fleet.fleet.plugins.module_utils.gce import (
     is_not_found,
     last_segment,
 )
-from ansible_collections.calico_fleet.fleet.plugins.module_utils.validation.ipip_sources import lets_ipip_in, public_sources
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.validation.ipip_sources import (
+    lets_ipip_in,
+    public_sources,
+)
 
 try:
     from google.api_core.exceptions import GoogleAPICallError
