@@ -16,7 +16,7 @@ from ansible.plugins.action import ActionBase
 from ansible_collections.calico_fleet.fleet.plugins.module_utils.validation.problems import InputError
 from ansible_collections.calico_fleet.fleet.plugins.module_utils.validation.scale_out import (
     ACTION_ARGUMENT_SPEC,
-    SCALE_OUT_SPEC,
+    SCALE_OUT_VARIABLES,
     validate_scale_out_inputs,
 )
 from ansible_collections.calico_fleet.fleet.plugins.plugin_utils.role_specs import RoleSpecError, load_role_specs
@@ -27,15 +27,8 @@ class ActionModule(ActionBase):
     _requires_connection = False
 
     def _play_variables(self, names: set, task_vars: dict[str, Any]) -> dict[str, Any]:
-        """The declared variables among ``names``, templated; one that cannot be templated yet is left out."""
-        out = {}
-        for name in sorted(names):
-            if name in task_vars:
-                try:
-                    out[name] = self._templar.template(task_vars[name])
-                except Exception:  # pylint: disable=broad-except  # refers to what only a later play defines
-                    continue
-        return out
+        """The declared variables among ``names``, templated (as Ansible's own role argument check takes them)."""
+        return self._templar.template({name: task_vars[name] for name in sorted(names) if name in task_vars})
 
     def run(self, tmp: str | None = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
         result = super().run(tmp, task_vars)
@@ -49,7 +42,7 @@ class ActionModule(ActionBase):
             return {**result, "failed": True, "changed": False, "msg": str(exc)}
         variables = args["variables"]
         if variables is None:
-            names = set(SCALE_OUT_SPEC).union(*(set(spec) for spec in specs.values()))
+            names = set(SCALE_OUT_VARIABLES).union(*(set(spec) for spec in specs.values()))
             variables = self._play_variables(names, task_vars or {})
         try:
             derived = validate_scale_out_inputs(variables, specs, args["provided"])

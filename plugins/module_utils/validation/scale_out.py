@@ -40,14 +40,8 @@ CLOUD_UNDERLAY_MTU = {"gcp": 1460, "aws": 9001}
 MAX_COUNT = 500
 
 # The playbook's own inputs (the roles' inputs are declared in their argument specs), checked below.
-SCALE_OUT_SPEC: dict[str, dict[str, Any]] = {
-    "fleet_cloud": {"type": "str", "required": True, "choices": list(CLOUDS)},
-    "scale_out_count": {"type": "int", "required": True},
-    "scale_out_batch": {"type": "str", "required": True},
-    "scale_out_plan_file": {"type": "str"},
-    "scale_out_plan_expected": {"type": "str"},
-    "calico_fleet_datastore": {"type": "dict"},
-}
+SCALE_OUT_VARIABLES = ("fleet_cloud", "scale_out_count", "scale_out_batch", "scale_out_plan_file",
+                       "scale_out_plan_expected", "calico_fleet_datastore")
 
 # The task's arguments (plugins/action/scale_out_inputs.py) ...
 ACTION_ARGUMENT_SPEC: dict[str, dict[str, Any]] = {
@@ -60,10 +54,6 @@ ARGUMENT_SPEC: dict[str, dict[str, Any]] = {
     **ACTION_ARGUMENT_SPEC,
     "argument_specs": {"type": "dict", "default": {}},
 }
-
-# Kept for the callers of the old module path.
-ScaleOutInputError = InputError
-
 
 def _declared(variables: Mapping[str, Any], name: str) -> bool:
     return variables.get(name) not in (None, "", [], {})
