@@ -165,7 +165,7 @@ def parse_template(template: Any) -> tuple:
                 raise InvalidSchemeError(
                     f"template {template!r} has upper-case letters; use lower case: {template.lower()!r} "
                     "(Kubernetes and Calico lower-case node names)")
-            if not re.fullmatch(r"[-a-z0-9]+", literal):
+            if not rules.label_characters_only(literal):
                 raise InvalidSchemeError(
                     f"template {template!r}: {literal!r} is not allowed; outside placeholders use only "
                     f"a-z, 0-9 and '-'; placeholders are {allowed}")

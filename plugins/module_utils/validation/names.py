@@ -26,6 +26,11 @@ MAX_HOSTNAME = 253
 _BATCH_RE = re.compile(r"[a-z0-9]([-_a-z0-9]{0,61}[a-z0-9])?")
 
 
+def label_characters_only(text: str) -> bool:
+    """True when ``text`` holds only what a DNS label may hold: lower-case a-z, 0-9 and '-'."""
+    return re.fullmatch(r"[-a-z0-9]+", text) is not None
+
+
 def _label_problem(name: Any, letter_first: bool, max_length: int | None = MAX_LABEL) -> str | None:
     if not isinstance(name, str) or not name:
         return "it is empty"
@@ -33,7 +38,7 @@ def _label_problem(name: Any, letter_first: bool, max_length: int | None = MAX_L
         return f"it has {len(name)} characters, more than {max_length}"
     if name != name.lower():
         return "it has upper-case letters (Kubernetes and Calico lower-case node names); use lower case"
-    if not re.fullmatch(r"[-a-z0-9]+", name):
+    if not label_characters_only(name):
         return "only a-z, 0-9 and '-' are allowed"
     if letter_first and not name[0].isalpha():
         return "it must start with a letter"
