@@ -2,7 +2,7 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Filter ``ipip_probe_matrix``: the IPIP probe's pairwise matrix from the collected results."""
 
-from ansible_collections.calico_fleet.fleet.plugins.module_utils.ipip import probe_matrix
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.ipip.matrix import probe_matrix
 
 
 def _host_ips(hosts):
