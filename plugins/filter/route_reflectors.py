@@ -3,7 +3,7 @@
 """Filter: the hosts that are to be Calico route reflectors."""
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.calico_fleet.fleet.plugins.module_utils.route_reflectors import (
+from ansible_collections.calico_fleet.fleet.plugins.plugin_utils.route_reflectors import (
     ReflectorChoiceError,
     pick_route_reflectors,
 )

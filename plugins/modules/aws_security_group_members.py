@@ -79,7 +79,7 @@ instances:
 """
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-from ansible_collections.calico_fleet.fleet.plugins.module_utils.aws_group_members import (
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.aws.group_members import (
     GroupMembersError,
     ensure_members,
     find_group_id,

@@ -150,22 +150,16 @@ diff:
   type: dict
 """
 
-from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.calico_fleet.fleet.plugins.module_utils.gce import CONNECTION_SPEC, Gce, GceError
-from ansible_collections.calico_fleet.fleet.plugins.module_utils.gce_firewall import RULE_SPEC, ensure, validate
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.gcp.firewall import RULE_SPEC, ensure, validate
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.gcp.module import GcpModule
 
 
 def main():
-    module = AnsibleModule(argument_spec={**RULE_SPEC, **CONNECTION_SPEC}, supports_check_mode=True)
-    try:
+    module = GcpModule(argument_spec=RULE_SPEC)
+    with module.failing_on_errors():
         validate(module.params)  # before credentials are even looked up
-        result = ensure(Gce(module.params), module.params, module.check_mode)
-    except GceError as exc:
-        module.fail_json(msg=exc.msg, **exc.context)
-    diff = result.pop("diff")
-    if module._diff:
-        result["diff"] = diff
-    module.exit_json(**result)
+        result = ensure(module.gce, module.params, module.check_mode)
+    module.exit_with_diff(result)
 
 
 if __name__ == "__main__":

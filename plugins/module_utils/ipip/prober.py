@@ -28,6 +28,7 @@ from ansible_collections.calico_fleet.fleet.plugins.module_utils.ipip.packet imp
     parse_packet,
     to_bitmap,
 )
+
 # Bursts after the first that re-send to every peer not heard yet; later
 # re-sends come every RESEND_EVERY bursts only (lost packets, late starters
 # that nobody could answer).

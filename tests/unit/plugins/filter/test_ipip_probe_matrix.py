@@ -1,5 +1,5 @@
-"""The ipip_probe_matrix filter (plugins/filter/ipip_probe.py), directly and inside Ansible."""
-
+"""The ipip_probe_matrix filter (plugins/filter/ipip_probe.py), called directly
+(tests/integration/probe runs it inside Ansible)."""
 
 from ansible_collections.calico_fleet.fleet.plugins.filter.ipip_probe import FilterModule
 

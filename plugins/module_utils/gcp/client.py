@@ -1,13 +1,16 @@
 # Copyright: calico-fleet contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Compute Engine access shared by the gcp_* modules.
+"""Compute Engine access shared by the gcp_* modules and the inventory plugin.
 
-Client construction (credentials, project, endpoint), the one retry helper,
-operation waits through the operations clients (``insert()`` returns an
+Client construction (credentials, project, endpoint), the one retry helper
+and operation waits through the operations clients (``insert()`` returns an
 ExtendedOperation whose poller ignores the endpoint, so we use ``*_unary``
-and wait ourselves) and error mapping to messages that say what to fix.
-Credentials never leave this file: errors carry no token or key material.
+and wait ourselves). Credentials never leave this file: errors carry no
+token or key material. The google libraries are optional here: without
+them ``HAS_GOOGLE`` is false and ``Gce()`` says what to install.
 """
+
+from __future__ import annotations
 
 import os
 import random
@@ -15,6 +18,7 @@ import time
 
 try:
     from google.api_core import exceptions as gexc
+    from google.api_core.exceptions import GoogleAPICallError
     from google.auth.credentials import AnonymousCredentials
     from google.cloud import compute_v1
 
@@ -27,10 +31,13 @@ try:
         TRANSPORT_ERRORS = (RequestsConnectionError, TransportError, ConnectionError)
     except ImportError:
         TRANSPORT_ERRORS = (ConnectionError,)
-except ImportError as exc:  # reported by the module, not here
+except ImportError as exc:  # reported by Gce(), not here
+    GoogleAPICallError = Exception  # type: ignore[misc,assignment]
     HAS_GOOGLE = False
     IMPORT_ERROR = str(exc)
     TRANSPORT_ERRORS = (ConnectionError,)
+
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.gcp.errors import GceInputError, GceOperationError
 
 SCOPES = ["https://www.googleapis.com/auth/compute"]
 RETRYABLE = (429, 500, 502, 503, 504)
@@ -44,33 +51,6 @@ CONNECTION_SPEC = dict(
     retry_delay=dict(type="float", default=1.0),
     operation_timeout=dict(type="int", default=600),
 )
-
-
-class GceError(Exception):
-    """Base error; ``context`` goes into fail_json next to ``msg``."""
-
-    def __init__(self, msg, **context):
-        super().__init__(msg)
-        self.msg = msg
-        self.context = context
-
-
-class GceInputError(GceError):
-    pass
-
-
-class GcePermissionError(GceError):
-    pass
-
-
-class GceNotFoundError(GceError):
-    pass
-
-
-class GceOperationError(GceError):
-    def __init__(self, msg, status=None, **context):
-        super().__init__(msg, http_status=status, **context)
-        self.status = status
 
 
 class Gce:
@@ -161,35 +141,6 @@ def _credentials(params):
         # The exception text names the file or the ADC lookup, never key material.
         where = "credentials_file" if params.get("credentials_file") else "Application Default Credentials"
         raise GceInputError(f"Cannot load Google credentials from {where}: {type(exc).__name__}") from None
-
-
-def api_error(exc, permission, resource, network=None, project=None):
-    """Turn a google-api-core error into a GceError whose message says what to fix."""
-    code = getattr(exc, "code", None)
-    text = getattr(exc, "message", str(exc))
-    if code == 403:
-        return GcePermissionError(
-            f"Permission denied on {resource}: the credentials lack IAM permission '{permission}' "
-            f"(grant it on project '{project}', e.g. through a custom role). Server said: {text}",
-            http_status=403, permission=permission,
-        )
-    if code == 404:
-        what = f"network '{network}' or project '{project}'" if network else f"project '{project}'"
-        return GceNotFoundError(
-            f"Not found while working on {resource}: check that the {what} exist. Server said: {text}",
-            http_status=404,
-        )
-    if code == 400:
-        return GceInputError(f"Compute Engine refused {resource}: {text}", http_status=400)
-    return GceError(f"Compute Engine error on {resource} ({code}): {text}", http_status=code)
-
-
-def is_not_found(exc):
-    return getattr(exc, "code", None) == 404
-
-
-def is_conflict(exc):
-    return getattr(exc, "code", None) == 409
 
 
 def last_segment(url):

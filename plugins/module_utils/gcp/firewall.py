@@ -9,24 +9,24 @@ sorted. PATCH cannot clear a list (empty repeated fields are not sent), so
 a change that empties something is sent as update (PUT).
 """
 
+from __future__ import annotations
+
 import ipaddress
 import re
 
-from ansible_collections.calico_fleet.fleet.plugins.module_utils.gce import (
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.gcp.client import (
     TRANSPORT_ERRORS,
+    GoogleAPICallError,
+    compute_v1,
+    last_segment,
+)
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.gcp.errors import (
     GceError,
     GceInputError,
     api_error,
     is_not_found,
-    last_segment,
 )
 from ansible_collections.calico_fleet.fleet.plugins.module_utils.ipip_sources import lets_ipip_in, public_sources
-
-try:
-    from google.api_core.exceptions import GoogleAPICallError
-    from google.cloud import compute_v1
-except ImportError:  # gce.Gce reports the missing library
-    GoogleAPICallError = Exception
 
 NAME = r"[a-z](?:[-a-z0-9]{0,61}[a-z0-9])?"
 PROTOCOLS = {"1": "icmp", "4": "ipip", "6": "tcp", "17": "udp", "50": "esp", "51": "ah", "132": "sctp"}

@@ -14,24 +14,24 @@ run), reused when the request is retried, so a retry after a lost reply
 gets the first operation back instead of a 409 or a second machine.
 """
 
+from __future__ import annotations
+
 import re
 import uuid
 
-from ansible_collections.calico_fleet.fleet.plugins.module_utils.gce import (
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.gcp.client import (
     TRANSPORT_ERRORS,
+    GoogleAPICallError,
+    compute_v1,
+    last_segment,
+)
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.gcp.errors import (
     GceError,
     GceInputError,
     api_error,
     is_conflict,
     is_not_found,
-    last_segment,
 )
-
-try:
-    from google.api_core.exceptions import GoogleAPICallError
-    from google.cloud import compute_v1
-except ImportError:  # gce.Gce reports the missing library
-    GoogleAPICallError = Exception
 
 NAME = r"[a-z](?:[-a-z0-9]{0,61}[a-z0-9])?"
 LABEL = r"[a-z]([-a-z0-9]*[a-z0-9])?"
