@@ -17,27 +17,21 @@ import random
 import time
 
 try:
-    from google.api_core import exceptions as gexc
-    from google.api_core.exceptions import GoogleAPICallError
     from google.auth.credentials import AnonymousCredentials
     from google.cloud import compute_v1
 
     HAS_GOOGLE = True
     IMPORT_ERROR = None
-    try:
-        from google.auth.exceptions import TransportError
-        from requests.exceptions import ConnectionError as RequestsConnectionError
-
-        TRANSPORT_ERRORS = (RequestsConnectionError, TransportError, ConnectionError)
-    except ImportError:
-        TRANSPORT_ERRORS = (ConnectionError,)
 except ImportError as exc:  # reported by Gce(), not here
-    GoogleAPICallError = Exception  # type: ignore[misc,assignment]
     HAS_GOOGLE = False
     IMPORT_ERROR = str(exc)
-    TRANSPORT_ERRORS = (ConnectionError,)
 
-from ansible_collections.calico_fleet.fleet.plugins.module_utils.gcp.errors import GceInputError, GceOperationError
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.gcp.errors import (
+    TRANSPORT_ERRORS,
+    GceInputError,
+    GceOperationError,
+    GoogleAPICallError,
+)
 
 SCOPES = ["https://www.googleapis.com/auth/compute"]
 RETRYABLE = (429, 500, 502, 503, 504)
@@ -88,7 +82,7 @@ class Gce:
         while True:
             try:
                 return method(retry=None, timeout=timeout, **kwargs)
-            except gexc.GoogleAPICallError as exc:
+            except GoogleAPICallError as exc:
                 if exc.code not in RETRYABLE or attempt >= self.retries:
                     raise
             except TRANSPORT_ERRORS:

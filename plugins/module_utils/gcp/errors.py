@@ -1,10 +1,23 @@
 # Copyright: calico-fleet contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Compute Engine errors: one base (``GceError``, whose ``context`` goes to
-fail_json next to ``msg``) and the mapping of google-api-core errors to
-messages that say what to fix."""
+fail_json next to ``msg``), the library errors the helpers catch
+(``GoogleAPICallError``, ``TRANSPORT_ERRORS``: no answer at all) and the
+mapping of google-api-core errors to messages that say what to fix."""
 
 from __future__ import annotations
+
+try:
+    from google.api_core.exceptions import GoogleAPICallError
+except ImportError:  # gcp.client.Gce() reports the missing library
+    GoogleAPICallError = Exception  # type: ignore[misc,assignment]
+try:
+    from google.auth.exceptions import TransportError
+    from requests.exceptions import ConnectionError as RequestsConnectionError
+
+    TRANSPORT_ERRORS: tuple[type[BaseException], ...] = (RequestsConnectionError, TransportError, ConnectionError)
+except ImportError:
+    TRANSPORT_ERRORS = (ConnectionError,)
 
 
 class GceError(Exception):

@@ -14,18 +14,8 @@ from __future__ import annotations
 import ipaddress
 import re
 
-from ansible_collections.calico_fleet.fleet.plugins.module_utils.gcp.client import (
-    TRANSPORT_ERRORS,
-    GoogleAPICallError,
-    compute_v1,
-    last_segment,
-)
-from ansible_collections.calico_fleet.fleet.plugins.module_utils.gcp.errors import (
-    GceError,
-    GceInputError,
-    api_error,
-    is_not_found,
-)
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.gcp import errors
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.gcp.client import compute_v1, last_segment
 from ansible_collections.calico_fleet.fleet.plugins.module_utils.ipip_sources import lets_ipip_in, public_sources
 
 NAME = r"[a-z](?:[-a-z0-9]{0,61}[a-z0-9])?"
@@ -131,7 +121,7 @@ def to_api(rule, project):
 def validate(params):
     """Raise GceInputError naming the option to change; no API call is made before this passes."""
     def fail(msg):
-        raise GceInputError(msg, rule=params.get("name"))
+        raise errors.GceInputError(msg, rule=params.get("name"))
 
     if not re.fullmatch(NAME, params["name"] or ""):
         fail(f"name '{params['name']}' is invalid: use 1-63 characters matching {NAME} (lower case, digits, '-').")
@@ -190,7 +180,7 @@ def plan(current, desired):
     if current == desired:
         return None
     if current["network"] != desired["network"]:
-        raise GceInputError(
+        raise errors.GceInputError(
             f"Rule '{desired['name']}' is on network '{current['network']}', not '{desired['network']}': "
             "a rule cannot move between networks. Delete it first or choose another name.")
     cleared = [key for key, value in current.items() if value not in ("", [], False) and not desired[key]]
@@ -203,9 +193,10 @@ def ensure(gce, params, check_mode):
     name = params["name"]
     try:
         current = from_api(gce.call(gce.firewalls.get, project=gce.project, firewall=name))
-    except GoogleAPICallError as exc:
-        if not is_not_found(exc):
-            raise api_error(exc, "compute.firewalls.get", f"firewall rule '{name}'", project=gce.project) from None
+    except errors.GoogleAPICallError as exc:
+        if not errors.is_not_found(exc):
+            raise errors.api_error(exc, "compute.firewalls.get", f"firewall rule '{name}'",
+                                   project=gce.project) from None
         current = None
     desired = normalise(params) if params["state"] == "present" else None
     action = plan(current, desired)
@@ -238,20 +229,22 @@ def _apply(gce, action, current, desired):
     try:
         op = gce.call(method, project=gce.project, **kwargs)
         gce.wait_global(op)
-    except GceError as exc:
+    except errors.GceError as exc:
         exc.context.setdefault("rule", name)
         raise
-    except GoogleAPICallError as exc:
-        raise api_error(exc, permission, f"firewall rule '{name}'", network=network, project=gce.project) from None
+    except errors.GoogleAPICallError as exc:
+        raise errors.api_error(exc, permission, f"firewall rule '{name}'", network=network,
+                               project=gce.project) from None
 
 
 def list_rules(gce, network=None):
     """Every firewall rule of the project (of ``network`` when given), in normal form, by name (read-only)."""
     try:
         rules = [from_api(fw) for fw in gce.call(gce.firewalls.list, project=gce.project)]
-    except GoogleAPICallError as exc:
-        raise api_error(exc, "compute.firewalls.list", "the firewall rules", project=gce.project) from None
-    except TRANSPORT_ERRORS as exc:
-        raise GceError(f"No answer from Compute Engine listing the firewall rules: {type(exc).__name__}") from None
+    except errors.GoogleAPICallError as exc:
+        raise errors.api_error(exc, "compute.firewalls.list", "the firewall rules", project=gce.project) from None
+    except errors.TRANSPORT_ERRORS as exc:
+        raise errors.GceError(
+            f"No answer from Compute Engine listing the firewall rules: {type(exc).__name__}") from None
     wanted = last_segment(network) if network else None
     return sorted((r for r in rules if wanted in (None, r["network"])), key=lambda r: r["name"])

@@ -19,15 +19,12 @@ from __future__ import annotations
 import re
 import uuid
 
-from ansible_collections.calico_fleet.fleet.plugins.module_utils.gcp.client import (
-    TRANSPORT_ERRORS,
-    GoogleAPICallError,
-    compute_v1,
-    last_segment,
-)
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.gcp.client import compute_v1, last_segment
 from ansible_collections.calico_fleet.fleet.plugins.module_utils.gcp.errors import (
+    TRANSPORT_ERRORS,
     GceError,
     GceInputError,
+    GoogleAPICallError,
     api_error,
     is_conflict,
     is_not_found,
