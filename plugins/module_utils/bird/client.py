@@ -23,21 +23,21 @@ MAX_REPLY_BYTES = 16 * 1024 * 1024
 class BirdClient:
     """One connection to a BIRD control socket; several commands may be sent."""
 
-    def __init__(self, socket_path, timeout=5.0):
+    def __init__(self, socket_path: str, timeout: float = 5.0) -> None:
         self.socket_path = socket_path
         self.timeout = float(timeout)
-        self.greeting = None
-        self._sock = None
+        self.greeting: str | None = None
+        self._sock: socket.socket | None = None
         self._buf = b""
 
-    def __enter__(self):
+    def __enter__(self) -> BirdClient:
         self.connect()
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def connect(self):
+    def connect(self) -> None:
         self._deadline = time.monotonic() + self.timeout
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         sock.settimeout(self.timeout)
@@ -62,24 +62,26 @@ class BirdClient:
             raise BirdProtocolError(f"unexpected greeting from {self.socket_path}: {greeting!r}")
         self.greeting = greeting[0][1]
 
-    def close(self):
+    def close(self) -> None:
         if self._sock is not None:
             self._sock.close()
             self._sock = None
 
     @property
-    def version(self):
+    def version(self) -> str | None:
         """`1.6.8` from the greeting `0001 BIRD 1.6.8 ready.`"""
         parts = (self.greeting or "").split()
         return parts[1] if len(parts) >= 2 and parts[0] == "BIRD" else None
 
-    def command(self, command):
+    def command(self, command: str) -> list[str]:
         """Send one command; return the reply as raw lines (codes kept).
 
         Raises BirdRuntimeError / BirdParseError for 8xxx / 9xxx replies.
         """
         if "\n" in command:
             raise ValueError("a BIRD command is one line")
+        if self._sock is None:
+            raise BirdError(f"not connected to BIRD at {self.socket_path}: connect first")
         self._deadline = time.monotonic() + self.timeout
         try:
             self._sock.sendall(command.encode() + b"\n")
@@ -122,7 +124,7 @@ class BirdClient:
                 raise BirdProtocolError(f"reply from {self.socket_path} to {what} is too long")
 
 
-def query(socket_path, command, timeout=5.0):
+def query(socket_path: str, command: str, timeout: float = 5.0) -> list[str]:
     """Connect, send one command, return the reply lines (raw, with codes)."""
     with BirdClient(socket_path, timeout) as client:
         return client.command(command)

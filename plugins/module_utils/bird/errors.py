@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 
 class BirdError(Exception):
     """Base class of everything this module raises."""
@@ -13,7 +15,7 @@ class BirdError(Exception):
 class BirdNotRunning(BirdError):
     """No BIRD answers: socket missing or connection refused."""
 
-    def __init__(self, msg, paths=()):
+    def __init__(self, msg: str, paths: Iterable[str] = ()) -> None:
         super().__init__(msg)
         self.paths = list(paths)
 
@@ -29,7 +31,7 @@ class BirdProtocolError(BirdError):
 class BirdReplyError(BirdError):
     """BIRD answered with an error code (8xxx or 9xxx)."""
 
-    def __init__(self, code, text, command=None):
+    def __init__(self, code: int, text: str, command: str | None = None) -> None:
         self.code = code
         self.text = text
         self.command = command
@@ -45,6 +47,6 @@ class BirdParseError(BirdReplyError):
     """9xxx: the command was not understood (9001 syntax error, 9002 X is not a protocol)."""
 
 
-def reply_error(code, text, command=None):
+def reply_error(code: int, text: str, command: str | None = None) -> BirdReplyError:
     cls = BirdParseError if code >= 9000 else BirdRuntimeError
     return cls(code, text, command)

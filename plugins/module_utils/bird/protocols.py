@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Iterable
+from typing import Any
 
 from ansible_collections.calico_fleet.fleet.plugins.module_utils.bird.reply import raise_on_error, split_reply
 
@@ -20,7 +22,7 @@ _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _TIME = re.compile(r"^\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?$")
 
 
-def decode_peer_name(name):
+def decode_peer_name(name: str) -> tuple[str | None, int | None, str] | None:
     """`Mesh_10_0_1_202` -> ('10.0.1.202', None, 'node-to-node mesh').
 
     Returns None for protocols that are not BGP peers Calico creates. The
@@ -72,7 +74,7 @@ def _is_heading(code, text):
     return first in ("name", "Name") or text.startswith("BIRD ")
 
 
-def parse_protocols(lines):
+def parse_protocols(lines: Iterable[str]) -> list[dict[str, Any]]:
     """Parse a `show protocols` reply (raw socket lines or birdc output).
 
     Returns one dict per BGP peer protocol Calico creates (Mesh_, Node_,
@@ -114,7 +116,7 @@ def parse_protocols(lines):
     return peers
 
 
-def parse_protocol_details(lines):
+def parse_protocol_details(lines: Iterable[str]) -> dict[str, dict[str, str]]:
     """Parse `show protocols all`: {protocol name: {detail key: value}}.
 
     Keeps the `Key: value` lines (BGP state, Neighbor address, Source
@@ -122,7 +124,7 @@ def parse_protocol_details(lines):
     """
     pairs = split_reply(lines)
     raise_on_error(pairs)
-    details = {}
+    details: dict[str, dict[str, str]] = {}
     current = None
     for code, text in pairs:
         if code == 1002:
@@ -135,11 +137,11 @@ def parse_protocol_details(lines):
     return details
 
 
-def parse_status(lines):
+def parse_status(lines: Iterable[str]) -> dict[str, Any]:
     """Parse `show status`: {bird_version, router_id, daemon_status, status_code}."""
     pairs = split_reply(lines)
     raise_on_error(pairs)
-    out = {"bird_version": None, "router_id": None, "daemon_status": None, "status_code": None}
+    out: dict[str, Any] = {"bird_version": None, "router_id": None, "daemon_status": None, "status_code": None}
     for code, text in pairs:
         if code == 1000 and text.startswith("BIRD "):
             out["bird_version"] = text.split()[1]

@@ -10,21 +10,22 @@ reply); a line starting with a single space continues the previous code;
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 from ansible_collections.calico_fleet.fleet.plugins.module_utils.bird.errors import reply_error
 
 _CODE_LINE = re.compile(r"^(\d{4})(?:([ -])(.*))?$")
 
 
-def split_reply(lines):
+def split_reply(lines: Iterable[str]) -> list[tuple[int | None, str]]:
     """Turn raw reply lines into (code, text) pairs.
 
     Continuation lines (leading space) inherit the previous code. Lines
     without a code (birdc's printed output) get code None, so captured
     `birdc show protocols` output parses too. Async `+` lines are dropped.
     """
-    out = []
-    code = None
+    out: list[tuple[int | None, str]] = []
+    code: int | None = None
     for raw in lines:
         line = raw.rstrip("\r\n")
         match = _CODE_LINE.match(line)
@@ -40,7 +41,7 @@ def split_reply(lines):
     return out
 
 
-def raise_on_error(pairs, command=None):
+def raise_on_error(pairs: Iterable[tuple[int | None, str]], command: str | None = None) -> None:
     for code, text in pairs:
         if code is not None and code >= 8000:
             raise reply_error(code, text.strip(), command)

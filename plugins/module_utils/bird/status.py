@@ -9,6 +9,8 @@ from __future__ import annotations
 import ipaddress
 import os
 import time
+from collections.abc import Iterable
+from typing import Any
 
 from ansible_collections.calico_fleet.fleet.plugins.module_utils.bird.client import BirdClient
 from ansible_collections.calico_fleet.fleet.plugins.module_utils.bird.errors import BirdNotRunning
@@ -20,7 +22,7 @@ DEFAULT_SOCKETS = {
 }
 
 
-def read_bgp_status(socket_path, timeout=5.0):
+def read_bgp_status(socket_path: str, timeout: float = 5.0) -> dict[str, Any]:
     """Status and BGP peers of the BIRD behind one socket (one connection)."""
     with BirdClient(socket_path, timeout) as client:
         status = parse_status(client.command("show status"))
@@ -35,7 +37,7 @@ def read_bgp_status(socket_path, timeout=5.0):
     }
 
 
-def socket_candidates(ip_version, socket_path=None):
+def socket_candidates(ip_version: int, socket_path: str | None = None) -> list[str]:
     """Paths to try for one IP version, in order."""
     if socket_path:
         if ip_version == 6 and os.path.basename(socket_path) == "bird.ctl":
@@ -61,7 +63,7 @@ def _read_first(candidates, timeout):
     )
 
 
-def collect_bgp_status(ip_version="4", socket_path=None, timeout=5.0):
+def collect_bgp_status(ip_version: str = "4", socket_path: str | None = None, timeout: float = 5.0) -> dict[str, Any]:
     """The module's view: one IP version, or `all` (IPv4 + IPv6 merged).
 
     With `all`, IPv4 is required and IPv6 is read when its socket exists
@@ -83,16 +85,16 @@ def collect_bgp_status(ip_version="4", socket_path=None, timeout=5.0):
     return result
 
 
-def peer_states(peers):
+def peer_states(peers: Iterable[dict[str, Any]]) -> dict[str, bool]:
     """{address: established?} - any Established protocol to an address counts."""
-    out = {}
+    out: dict[str, bool] = {}
     for peer in peers:
         if peer["address"]:
             out[peer["address"]] = out.get(peer["address"], False) or peer["established"]
     return out
 
 
-def normalize_peers(expect_peers):
+def normalize_peers(expect_peers: Iterable[object] | None) -> list[str]:
     """Validate and canonicalise peer IPs (a /prefix is ignored)."""
     out = set()
     for ip in expect_peers or ():
@@ -103,7 +105,8 @@ def normalize_peers(expect_peers):
     return sorted(out)
 
 
-def wait_for_peers(expect_peers, ip_version="4", socket_path=None, timeout=5.0, wait_timeout=0, retry_interval=2):
+def wait_for_peers(expect_peers: Iterable[object] | None, ip_version: str = "4", socket_path: str | None = None,
+                   timeout: float = 5.0, wait_timeout: float = 0, retry_interval: float = 2) -> dict[str, Any]:
     """Poll until every expected peer is Established or wait_timeout passes.
 
     Returns the last status plus `expected_established` (bool), `waiting_for`

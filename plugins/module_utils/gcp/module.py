@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, NoReturn
+from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.calico_fleet.fleet.plugins.module_utils.gcp.client import CONNECTION_SPEC, Gce
@@ -58,5 +58,5 @@ class GcpModule(AnsibleModule):
             result["diff"] = diff
         return result
 
-    def exit_with_diff(self, result: dict[str, Any]) -> NoReturn:
+    def exit_with_diff(self, result: dict[str, Any]) -> None:
         self.exit_json(**self.result_with_diff(result))

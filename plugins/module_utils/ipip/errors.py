@@ -7,11 +7,13 @@ Standard library only: the probe runs on the nodes with their system Python.
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class ProbeError(Exception):
     """Base class; ``context`` goes to fail_json as extra keys."""
 
-    def __init__(self, msg, **context):
+    def __init__(self, msg: str, **context: Any) -> None:
         super().__init__(msg)
         self.context = context
 

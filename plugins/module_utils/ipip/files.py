@@ -12,6 +12,7 @@ import json
 import os
 import tempfile
 import time
+from typing import IO, Any
 
 from ansible_collections.calico_fleet.fleet.plugins.module_utils.ipip.inputs import check_run_id
 
@@ -21,13 +22,13 @@ FILE_PREFIX = "calico-fleet-ipip-probe-"
 STALE_AFTER = 3600
 
 
-def default_state_dir():
+def default_state_dir() -> str:
     """/run when we may write there (root only, no other user can plant a
     symlink in it), else the temporary directory."""
     return "/run" if os.access("/run", os.W_OK) else tempfile.gettempdir()
 
 
-def netns_id():
+def netns_id() -> int:
     """Identity of our network namespace (constant on a host).
 
     Part of the file names: namespace nodes that share one /run (a lab)
@@ -39,7 +40,7 @@ def netns_id():
         return 0
 
 
-def probe_files(run_id, state_dir=None):
+def probe_files(run_id: str, state_dir: str | None = None) -> dict[str, str]:
     """Paths of the status and pid files of a run."""
     check_run_id(run_id)
     name = f"{FILE_PREFIX}{run_id}-{netns_id()}"
@@ -47,7 +48,7 @@ def probe_files(run_id, state_dir=None):
     return {"result": base + ".json", "pid": base + ".pid"}
 
 
-def process_start(pid):
+def process_start(pid: int) -> int | None:
     """Start time of a process (clock ticks since boot), None if it is gone.
 
     A zombie (ended, not yet reaped by init) counts as gone.
@@ -60,7 +61,7 @@ def process_start(pid):
         return None
 
 
-def read_pidfile(path):
+def read_pidfile(path: str) -> int | None:
     try:
         with open(path) as fh:
             pid, start = (int(x) for x in fh.read().split())
@@ -70,7 +71,7 @@ def read_pidfile(path):
     return pid if process_start(pid) == start else None
 
 
-def remove_stale(state_dir=None):
+def remove_stale(state_dir: str | None = None) -> None:
     """Remove files of listeners that ended long ago and were never collected."""
     directory = state_dir or default_state_dir()
     now = time.time()
@@ -87,13 +88,13 @@ def remove_stale(state_dir=None):
             pass
 
 
-def open_write(path):
+def open_write(path: str) -> IO[str]:
     """Open for writing without following a symlink someone put there."""
     flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW
     return os.fdopen(os.open(path, flags, 0o600), "w")
 
 
-def write_status(path, status):
+def write_status(path: str, status: dict[str, Any]) -> None:
     """Replace the status file atomically (a collector never reads half of it)."""
     tmp = path + ".tmp"
     with open_write(tmp) as fh:
@@ -101,7 +102,7 @@ def write_status(path, status):
     os.replace(tmp, path)
 
 
-def read_status(path):
+def read_status(path: str) -> dict[str, Any] | None:
     try:
         with open(path) as fh:
             return json.load(fh)

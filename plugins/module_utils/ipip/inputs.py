@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Iterable, Mapping
 
 from ansible_collections.calico_fleet.fleet.plugins.module_utils.ipip.errors import ProbeError
 
@@ -18,13 +19,13 @@ RUN_ID_RE = re.compile(rf"^[A-Za-z0-9_.-]{{1,{RUN_ID_LEN}}}$")
 MAX_PEERS = 8000
 
 
-def check_run_id(run_id):
+def check_run_id(run_id: object) -> None:
     if not isinstance(run_id, str) or not RUN_ID_RE.match(run_id):
         raise ProbeError(f"run_id {run_id!r} is invalid: use 1-{RUN_ID_LEN} characters from "
                          "A-Z a-z 0-9 _ . -", run_id=run_id)
 
 
-def check_peers(peers):
+def check_peers(peers: Iterable[object]) -> list[str]:
     """Return peers as sorted, unique IPv4 strings; raise on anything else."""
     out = set()
     for peer in peers:
@@ -42,7 +43,7 @@ def check_peers(peers):
 LIMITS = {"count": (1, 100), "interval": (0.1, 5), "timeout": (1, 3600), "wait": (0, 600)}
 
 
-def out_of_range(values):
+def out_of_range(values: Mapping[str, float]) -> str | None:
     """Message naming the first option outside LIMITS and what to use, or None."""
     for name, (low, high) in LIMITS.items():
         if name in values and not low <= values[name] <= high:

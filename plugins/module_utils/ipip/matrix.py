@@ -6,9 +6,11 @@
 from __future__ import annotations
 
 import ipaddress
+from typing import Any
 
 
-def probe_matrix(results, hosts=None):
+def probe_matrix(results: dict[str, Any] | list[Any] | None,
+                 hosts: dict[str, str] | None = None) -> dict[str, Any]:
     """Directional matrix from ``collected`` results.
 
     ``results`` is a {host: result} dict or a list of results. A result's own
@@ -20,7 +22,10 @@ def probe_matrix(results, hosts=None):
     A cell is null when nothing is known about the receiver.
     """
     items = sorted(results.items()) if isinstance(results, dict) else [(None, r) for r in results or []]
-    received, learnt, unmeasured, addresses = {}, {}, [], set()
+    received: dict[str, dict[str, bool]] = {}
+    learnt: dict[str, dict[str, bool]] = {}
+    unmeasured: list[str] = []
+    addresses: set[str] = set()
     for host, res in items:
         if not isinstance(res, dict) or res.get("failed") or res.get("skipped") \
                 or not isinstance(res.get("received_from"), dict) or not res.get("address"):
@@ -46,7 +51,7 @@ def probe_matrix(results, hosts=None):
             "table": format_matrix(matrix)}
 
 
-def format_matrix(matrix):
+def format_matrix(matrix: dict[str, dict[str, bool | None]]) -> str:
     """Readable table: rows send, columns receive; ok / FAIL / ? (not measured)."""
     order = list(matrix)
     if not order:

@@ -12,6 +12,8 @@ from __future__ import annotations
 import socket
 import struct
 import zlib
+from collections.abc import Collection, Sequence
+from typing import Any
 
 from ansible_collections.calico_fleet.fleet.plugins.module_utils.ipip.inputs import RUN_ID_LEN, check_run_id
 
@@ -31,7 +33,7 @@ class BadPacket(ValueError):
     """A received packet is not one of ours."""
 
 
-def checksum(data):
+def checksum(data: bytes) -> int:
     """RFC 1071 Internet checksum of ``data`` (bytes)."""
     if len(data) % 2:
         data += b"\0"
@@ -41,12 +43,12 @@ def checksum(data):
     return ~total & 0xFFFF
 
 
-def icmp_ident(run_id):
+def icmp_ident(run_id: str) -> int:
     """ICMP echo identifier derived from the run id (same on every node)."""
     return zlib.crc32(run_id.encode()) & 0xFFFF
 
 
-def ipv4_header(src, dst, proto, payload_len, ident=0, ttl=64):
+def ipv4_header(src: str, dst: str, proto: int, payload_len: int, ident: int = 0, ttl: int = 64) -> bytes:
     """A 20-byte IPv4 header with a correct checksum."""
     fields = [0x45, 0, 20 + payload_len, ident, 0, ttl, proto, 0,
               socket.inet_aton(src), socket.inet_aton(dst)]
@@ -54,7 +56,8 @@ def ipv4_header(src, dst, proto, payload_len, ident=0, ttl=64):
     return _IPV4.pack(*fields)
 
 
-def build_packet(src, dst, run_id, seq, kind=KIND_PROBE, column=b"", order_crc=0):
+def build_packet(src: str, dst: str, run_id: str, seq: int, kind: int = KIND_PROBE, column: bytes = b"",
+                 order_crc: int = 0) -> bytes:
     """Outer IPv4 (proto 4, src -> dst) + inner IPv4 + ICMP echo request.
 
     The echo payload carries a magic, the run id, the sender's address, the
@@ -84,7 +87,7 @@ def _split_ipv4(data, proto):
     return socket.inet_ntoa(fields[8]), socket.inet_ntoa(fields[9]), data[ihl:fields[2]]
 
 
-def parse_packet(data):
+def parse_packet(data: bytes) -> dict[str, Any]:
     """Parse what a protocol-4 raw socket receives (outer header included).
 
     Returns a dict (outer_src, outer_dst, inner_src, inner_dst, run_id,
@@ -111,12 +114,12 @@ def parse_packet(data):
             "kind": kind, "order_crc": order_crc, "column": column}
 
 
-def order_checksum(order):
+def order_checksum(order: Sequence[str]) -> int:
     """Checksum of the sorted peer list: columns are only read against the same list."""
     return zlib.crc32(",".join(order).encode())
 
 
-def to_bitmap(order, members):
+def to_bitmap(order: Sequence[str], members: Collection[str]) -> bytes:
     """Bitmap over ``order`` (bit i set = order[i] in ``members``)."""
     bits = bytearray((len(order) + 7) // 8)
     for i, peer in enumerate(order):
@@ -125,11 +128,11 @@ def to_bitmap(order, members):
     return bytes(bits)
 
 
-def has_bit(bits, index):
+def has_bit(bits: bytes, index: int) -> bool:
     """Whether the peer at ``index`` of the peer list is set in a column."""
     return index // 8 < len(bits) and bool(bits[index // 8] >> (index % 8) & 1)
 
 
-def from_bitmap(order, bits):
+def from_bitmap(order: Sequence[str], bits: bytes) -> set[str]:
     """The set of peers whose bit is set."""
     return {peer for i, peer in enumerate(order) if has_bit(bits, i)}

@@ -13,7 +13,10 @@ import ipaddress
 import os
 import select
 import socket
+import socket as socket_module
 import time
+from collections.abc import Callable
+from typing import Any
 
 from ansible_collections.calico_fleet.fleet.plugins.module_utils.ipip.files import write_status
 from ansible_collections.calico_fleet.fleet.plugins.module_utils.ipip.packet import (
@@ -48,35 +51,35 @@ class Prober:
     as well, every burst at first, then every RESEND_EVERY bursts.
     """
 
-    def __init__(self, order, address, collector=False):
+    def __init__(self, order: list[str], address: str, collector: bool = False) -> None:
         self.order = order
         self.address = address
         self.collector = collector
         self.others = [p for p in order if p != address]
         self.crc = order_checksum(order)
         self.own_index = order.index(address)
-        self.heard = {}
-        self.columns = {}
+        self.heard: dict[str, int] = {}
+        self.columns: dict[str, bytes] = {}
         self.owed = set(self.others)
         self.collector_address = address if collector else None
         self.bursts = 0
         self.stopped = False
         self.changed = True
 
-    def column(self):
+    def column(self) -> bytes:
         return to_bitmap(self.order, set(self.heard) | {self.address})
 
-    def kind(self):
+    def kind(self) -> int:
         """Kind of our probe packets: the collector marks its own."""
         return KIND_COLLECTOR if self.collector else KIND_PROBE
 
-    def column_readers(self):
+    def column_readers(self) -> set[str]:
         """Who needs our column when it grows: the collector (everyone until we know it)."""
         if self.collector:
             return set()
         return {self.collector_address} if self.collector_address else set(self.others)
 
-    def on_packet(self, packet):
+    def on_packet(self, packet: dict[str, Any]) -> None:
         """Take one parsed packet of this run."""
         src = packet["outer_src"]
         if packet["kind"] == KIND_STOP:
@@ -99,7 +102,7 @@ class Prober:
         elif first and src in self.others:
             self.owed.add(src)
 
-    def burst(self):
+    def burst(self) -> list[str]:
         """Peers to send to now: those owed a packet, and (re-sends) those not heard yet."""
         self.bursts += 1
         targets = set(self.owed)
@@ -108,11 +111,11 @@ class Prober:
         self.owed = set()
         return sorted(targets, key=ipaddress.IPv4Address)
 
-    def full_columns(self):
+    def full_columns(self) -> list[str]:
         full = set(self.order)
         return [p for p in self.others if from_bitmap(self.order, self.columns.get(p, b"")) >= full]
 
-    def done(self):
+    def done(self) -> bool:
         """Heard everyone and owe nobody; the collector also waits for every full column."""
         if self.stopped:
             return True
@@ -120,14 +123,15 @@ class Prober:
             return False
         return not self.collector or len(self.full_columns()) == len(self.others)
 
-    def status(self, finished=None):
+    def status(self, finished: str | None = None) -> dict[str, Any]:
         return {"address": self.address, "order_crc": self.crc, "collector": self.collector,
                 "heard": dict(sorted(self.heard.items())),
                 "columns": {p: bits.hex() for p, bits in sorted(self.columns.items())},
                 "done": self.done(), "stopped": self.stopped, "finished": finished}
 
 
-def run_probe(sock, prober, run_id, deadline, status_path, interval=0.5, count=1, clock=time.monotonic):
+def run_probe(sock: socket_module.socket, prober: Prober, run_id: str, deadline: float, status_path: str,
+              interval: float = 0.5, count: int = 1, clock: Callable[[], float] = time.monotonic) -> None:
     """The detached process: listen, send, re-send, until stopped or ``deadline``.
 
     Once done (heard everyone, owes nobody) it only listens, for the

@@ -13,6 +13,8 @@ import ipaddress
 import os
 import socket
 import time
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 from ansible_collections.calico_fleet.fleet.plugins.module_utils.ipip.errors import (
     NeedsRootError,
@@ -42,7 +44,7 @@ from ansible_collections.calico_fleet.fleet.plugins.module_utils.ipip.packet imp
 from ansible_collections.calico_fleet.fleet.plugins.module_utils.ipip.prober import Prober, run_probe
 
 
-def source_for(peer):
+def source_for(peer: str) -> str:
     """The local address the kernel would use to reach ``peer`` (no packet is sent)."""
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.connect((peer, 9))
@@ -56,7 +58,7 @@ def _safe_source(peer):
         return None
 
 
-def open_raw_socket():
+def open_raw_socket() -> socket.socket:
     """A raw IPv4 socket for protocol 4; NeedsRootError when not permitted."""
     try:
         sock = socket.socket(socket.AF_INET, socket.SOCK_RAW, IPPROTO_IPIP)
@@ -69,7 +71,7 @@ def open_raw_socket():
     return sock
 
 
-def own_address(peers, source=None):
+def own_address(peers: Sequence[str], source: str | None = None) -> str:
     """This node's address among ``peers`` (the kernel's source address toward them)."""
     if source:
         return str(ipaddress.IPv4Address(source))
@@ -83,7 +85,8 @@ def own_address(peers, source=None):
                      "private IPv4 address", sources=sorted(found))
 
 
-def start(peers, run_id, timeout=300, collector=False, interval=0.5, count=1, source=None, state_dir=None):
+def start(peers: Iterable[object], run_id: str, timeout: float = 300, collector: bool = False, interval: float = 0.5,
+          count: int = 1, source: str | None = None, state_dir: str | None = None) -> dict[str, Any]:
     """Start this node's probe process; it ends by itself after ``timeout`` s at the latest.
 
     The socket is opened here, before forking, so a missing privilege fails
@@ -112,7 +115,8 @@ def start(peers, run_id, timeout=300, collector=False, interval=0.5, count=1, so
     return {"pid": pid, "started": True, "address": address, "result_file": files["result"]}
 
 
-def start_quietly(run_id, peers, collector=False, count=1, timeout=300):
+def start_quietly(run_id: str, peers: Iterable[object], collector: bool = False, count: int = 1,
+                  timeout: float = 300) -> dict[str, Any]:
     """start(), but a probe that cannot start is described ({failed, msg}), not raised.
 
     For a call whose own job goes on without the probe (reading BGP status):
@@ -127,7 +131,7 @@ def start_quietly(run_id, peers, collector=False, count=1, timeout=300):
         return {"failed": True, "msg": f"IPIP probe not started: {exc}", **exc.context}
 
 
-def _daemonize(work, keep):
+def _daemonize(work: Callable[[], None], keep: tuple[int, ...]) -> int:
     """Run ``work`` in a detached grandchild; return the grandchild's pid.
 
     Double fork + setsid: the listener outlives the module, holds no terminal
@@ -165,7 +169,7 @@ def _daemonize(work, keep):
     return int(text)
 
 
-def stop_process(files):
+def stop_process(files: dict[str, str]) -> bool:
     """Stop the run's process if it still runs and remove its files; True if it ran."""
     pid = read_pidfile(files["pid"])
     if pid is not None:
@@ -181,7 +185,7 @@ def stop_process(files):
     return pid is not None
 
 
-def send_stop(peers, run_id, address, order_crc):
+def send_stop(peers: Sequence[str], run_id: str, address: str, order_crc: int) -> None:
     """Tell the peers' processes to end (each exits at its deadline anyway)."""
     if not peers:
         return
@@ -198,7 +202,8 @@ def send_stop(peers, run_id, address, order_crc):
         sock.close()
 
 
-def collect(peers, run_id, wait=5.0, state_dir=None, poll=0.1):
+def collect(peers: Iterable[object], run_id: str, wait: float = 5.0, state_dir: str | None = None,
+            poll: float = 0.1) -> dict[str, Any]:
     """Read this node's probe: its own column and every column it learnt.
 
     Waits up to ``wait`` s for the process to finish (heard everyone; the
@@ -246,7 +251,7 @@ def collect(peers, run_id, wait=5.0, state_dir=None, poll=0.1):
             "listener_expired": expired}
 
 
-def stop_all(run_id=None, state_dir=None):
+def stop_all(run_id: str | None = None, state_dir: str | None = None) -> dict[str, list[str]]:
     """Stop every probe process of this host (of one run, or of any run) and remove the files."""
     directory = state_dir or default_state_dir()
     prefix = FILE_PREFIX + (f"{run_id}-" if run_id else "")
