@@ -92,7 +92,7 @@ except ImportError:
     boto3 = None
 
 
-def main():
+def main() -> None:
     module = AnsibleModule(
         argument_spec=dict(group=dict(type="str", required=True), vpc_id=dict(type="str"),
                            instance_filters=dict(type="dict", required=True),

@@ -242,7 +242,7 @@ ARGUMENT_SPEC = dict(
 )
 
 
-def main():
+def main() -> None:
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     p = module.params
     if p["timeout"] <= 0 or p["wait_timeout"] < 0 or p["retry_interval"] <= 0:

@@ -50,7 +50,7 @@ from ansible_collections.calico_fleet.fleet.plugins.module_utils.gcp.firewall im
 from ansible_collections.calico_fleet.fleet.plugins.module_utils.gcp.module import GcpModule
 
 
-def main():
+def main() -> None:
     module = GcpModule(argument_spec={"network": dict(type="str", default="")})
     with module.failing_on_errors():
         rules = list_rules(module.gce, module.params["network"])

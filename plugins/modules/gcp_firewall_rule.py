@@ -154,7 +154,7 @@ from ansible_collections.calico_fleet.fleet.plugins.module_utils.gcp.firewall im
 from ansible_collections.calico_fleet.fleet.plugins.module_utils.gcp.module import GcpModule
 
 
-def main():
+def main() -> None:
     module = GcpModule(argument_spec=RULE_SPEC)
     with module.failing_on_errors():
         validate(module.params)  # before credentials are even looked up

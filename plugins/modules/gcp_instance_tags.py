@@ -79,7 +79,7 @@ from ansible_collections.calico_fleet.fleet.plugins.module_utils.gcp.instances i
 from ansible_collections.calico_fleet.fleet.plugins.module_utils.gcp.module import GcpModule
 
 
-def main():
+def main() -> None:
     module = GcpModule(argument_spec=TAGS_SPEC)
     with module.failing_on_errors():
         tag_selection(module.params)  # before credentials are even looked up

@@ -279,7 +279,7 @@ from ansible_collections.calico_fleet.fleet.plugins.module_utils.gcp.instances i
 from ansible_collections.calico_fleet.fleet.plugins.module_utils.gcp.module import GcpModule
 
 
-def main():
+def main() -> None:
     module = GcpModule(argument_spec=INSTANCES_SPEC)
     with module.failing_on_errors():
         desired(module.params)  # validate before credentials are even looked up

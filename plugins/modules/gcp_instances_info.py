@@ -48,7 +48,7 @@ from ansible_collections.calico_fleet.fleet.plugins.module_utils.gcp.instances i
 from ansible_collections.calico_fleet.fleet.plugins.module_utils.gcp.module import GcpModule
 
 
-def main():
+def main() -> None:
     module = GcpModule(argument_spec={"zones": dict(type="list", elements="str", required=True)})
     with module.failing_on_errors():
         instances = list_instances(module.gce, module.params["zones"])

@@ -214,7 +214,7 @@ ARGUMENT_SPEC = dict(
 )
 
 
-def main():
+def main() -> None:
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True,
                            required_if=[("state", "started", ["peers", "run_id"]),
                                         ("state", "collected", ["peers", "run_id"])])

@@ -15,6 +15,8 @@ from __future__ import annotations
 import os
 import random
 import time
+from collections.abc import Callable
+from typing import Any
 
 try:
     from google.auth.credentials import AnonymousCredentials
@@ -50,7 +52,7 @@ CONNECTION_SPEC = dict(
 class Gce:
     """Clients built with one set of options, plus project and retry policy."""
 
-    def __init__(self, params):
+    def __init__(self, params: dict[str, Any]) -> None:
         if not HAS_GOOGLE:
             raise GceInputError(f"google-cloud-compute is required on the controller: {IMPORT_ERROR}")
         credentials, default_project = _credentials(params)
@@ -69,7 +71,7 @@ class Gce:
         self.global_operations = compute_v1.GlobalOperationsClient(**options)
         self.zone_operations = compute_v1.ZoneOperationsClient(**options)
 
-    def call(self, method, timeout=60, idempotent=False, **kwargs):
+    def call(self, method: Callable[..., Any], timeout: float = 60, idempotent: bool = False, **kwargs: Any) -> Any:
         """Call a client method, retrying 429/5xx with bounded exponential backoff.
 
         The client's own retry (503 for up to 600 s on GETs) is switched off
@@ -92,10 +94,10 @@ class Gce:
             time.sleep(delay * random.uniform(0.5, 1.0))
             attempt += 1
 
-    def wait_global(self, operation):
+    def wait_global(self, operation: Any) -> Any:
         return self._wait(self.global_operations, operation, {})
 
-    def wait_zone(self, operation, zone):
+    def wait_zone(self, operation: Any, zone: str) -> Any:
         return self._wait(self.zone_operations, operation, {"zone": zone})
 
     def _wait(self, client, operation, scope):
@@ -137,5 +139,5 @@ def _credentials(params):
         raise GceInputError(f"Cannot load Google credentials from {where}: {type(exc).__name__}") from None
 
 
-def last_segment(url):
+def last_segment(url: str | None) -> str:
     return (url or "").rstrip("/").rsplit("/", 1)[-1]

@@ -7,6 +7,8 @@ mapping of google-api-core errors to messages that say what to fix."""
 
 from __future__ import annotations
 
+from typing import Any
+
 try:
     from google.api_core.exceptions import GoogleAPICallError
 except ImportError:  # gcp.client.Gce() reports the missing library
@@ -23,7 +25,7 @@ except ImportError:
 class GceError(Exception):
     """Base error; ``context`` goes into fail_json next to ``msg``."""
 
-    def __init__(self, msg, **context):
+    def __init__(self, msg: str, **context: Any) -> None:
         super().__init__(msg)
         self.msg = msg
         self.context = context
@@ -42,12 +44,13 @@ class GceNotFoundError(GceError):
 
 
 class GceOperationError(GceError):
-    def __init__(self, msg, status=None, **context):
+    def __init__(self, msg: str, status: int | None = None, **context: Any) -> None:
         super().__init__(msg, http_status=status, **context)
         self.status = status
 
 
-def api_error(exc, permission, resource, network=None, project=None):
+def api_error(exc: BaseException, permission: str, resource: str, network: str | None = None,
+              project: str | None = None) -> GceError:
     """Turn a google-api-core error into a GceError whose message says what to fix."""
     code = getattr(exc, "code", None)
     text = getattr(exc, "message", str(exc))
@@ -68,9 +71,9 @@ def api_error(exc, permission, resource, network=None, project=None):
     return GceError(f"Compute Engine error on {resource} ({code}): {text}", http_status=code)
 
 
-def is_not_found(exc):
+def is_not_found(exc: BaseException) -> bool:
     return getattr(exc, "code", None) == 404
 
 
-def is_conflict(exc):
+def is_conflict(exc: BaseException) -> bool:
     return getattr(exc, "code", None) == 409

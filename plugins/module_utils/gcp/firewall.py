@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from typing import Any
 
 from ansible_collections.calico_fleet.fleet.plugins.module_utils.gcp import errors
-from ansible_collections.calico_fleet.fleet.plugins.module_utils.gcp.client import compute_v1, last_segment
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.gcp.client import Gce, compute_v1, last_segment
 from ansible_collections.calico_fleet.fleet.plugins.module_utils.ipip_sources import lets_ipip_in, public_sources
 
 NAME = r"[a-z](?:[-a-z0-9]{0,61}[a-z0-9])?"
@@ -44,7 +45,7 @@ RULE_SPEC = dict(
 )
 
 
-def protocol_name(value):
+def protocol_name(value: object) -> str:
     value = str(value).strip().lower()
     return PROTOCOLS.get(value, value)
 
@@ -65,7 +66,7 @@ def _cidr(value):
     return str(ipaddress.ip_network(value.strip(), strict=False))
 
 
-def normalise(rule):
+def normalise(rule: dict[str, Any]) -> dict[str, Any]:
     """Normal form of a rule given with module option names."""
     out = {
         "name": rule["name"],
@@ -88,7 +89,7 @@ def normalise(rule):
     return out
 
 
-def from_api(fw):
+def from_api(fw: Any) -> dict[str, Any]:
     """Normal form of a compute_v1.Firewall as GET returns it."""
     return normalise({
         "name": fw.name,
@@ -103,7 +104,7 @@ def from_api(fw):
     })
 
 
-def to_api(rule, project):
+def to_api(rule: dict[str, Any], project: str) -> Any:
     """compute_v1.Firewall for a normal-form rule (network as a partial URL)."""
     return compute_v1.Firewall(
         name=rule["name"],
@@ -118,7 +119,7 @@ def to_api(rule, project):
     )
 
 
-def validate(params):
+def validate(params: dict[str, Any]) -> None:
     """Raise GceInputError naming the option to change; no API call is made before this passes."""
     def fail(msg):
         raise errors.GceInputError(msg, rule=params.get("name"))
@@ -163,7 +164,7 @@ def validate(params):
              "allow_public_sources: true if this is really intended.")
 
 
-def public_ipip_sources(rule):
+def public_ipip_sources(rule: dict[str, Any]) -> list[str]:
     """Source ranges outside internal space for an INGRESS rule that lets protocol 4 in."""
     if rule["direction"] != "INGRESS":
         return []
@@ -171,7 +172,7 @@ def public_ipip_sources(rule):
     return public_sources(protocols[0], rule["source_ranges"]) if protocols else []
 
 
-def plan(current, desired):
+def plan(current: dict[str, Any] | None, desired: dict[str, Any] | None) -> str | None:
     """None, 'create', 'delete', 'patch' or 'update' (PUT: something must be cleared)."""
     if desired is None:
         return "delete" if current else None
@@ -187,7 +188,7 @@ def plan(current, desired):
     return "update" if cleared else "patch"
 
 
-def ensure(gce, params, check_mode):
+def ensure(gce: Gce, params: dict[str, Any], check_mode: bool) -> dict[str, Any]:
     """Bring the rule to the requested state; returns the module result."""
     validate(params)
     name = params["name"]
@@ -237,7 +238,7 @@ def _apply(gce, action, current, desired):
                                project=gce.project) from None
 
 
-def list_rules(gce, network=None):
+def list_rules(gce: Gce, network: str | None = None) -> list[dict[str, Any]]:
     """Every firewall rule of the project (of ``network`` when given), in normal form, by name (read-only)."""
     try:
         rules = [from_api(fw) for fw in gce.call(gce.firewalls.list, project=gce.project)]
