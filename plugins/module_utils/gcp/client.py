@@ -25,6 +25,7 @@ try:
     HAS_GOOGLE = True
     IMPORT_ERROR = None
 except ImportError as exc:  # reported by Gce(), not here
+    compute_v1 = None  # type: ignore[assignment]
     HAS_GOOGLE = False
     IMPORT_ERROR = str(exc)
 

@@ -49,7 +49,7 @@ class GceOperationError(GceError):
         self.status = status
 
 
-def api_error(exc: BaseException, permission: str, resource: str, network: str | None = None,
+def api_error(exc: GoogleAPICallError, permission: str, resource: str, network: str | None = None,
               project: str | None = None) -> GceError:
     """Turn a google-api-core error into a GceError whose message says what to fix."""
     code = getattr(exc, "code", None)

@@ -307,7 +307,7 @@ def ensure(gce: Gce, params: dict[str, Any], check_mode: bool) -> dict[str, Any]
     names = sorted(i["name"] for i in items if (i["zone"], i["name"]) in existing)
     after = sorted(i["name"] for i in items) if present else []
     result: dict[str, Any] = {"changed": bool(todo), "failures": [], "warnings": [], "differences": [],
-              "diff": {"before": {"instances": names}, "after": {"instances": after}}}
+                              "diff": {"before": {"instances": names}, "after": {"instances": after}}}
     if present:
         _check_hostname_clashes(items, existing, gce.project)
         for item in items:
