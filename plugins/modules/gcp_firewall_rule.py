@@ -155,11 +155,7 @@ from ansible_collections.calico_fleet.fleet.plugins.module_utils.gcp.module impo
 
 
 def main() -> None:
-    module = GcpModule(argument_spec=RULE_SPEC)
-    with module.failing_on_errors():
-        validate(module.params)  # before credentials are even looked up
-        result = ensure(module.gce, module.params, module.check_mode)
-    module.exit_with_diff(result)
+    GcpModule(argument_spec=RULE_SPEC).run_change(validate, ensure)
 
 
 if __name__ == "__main__":

@@ -80,11 +80,7 @@ from ansible_collections.calico_fleet.fleet.plugins.module_utils.gcp.module impo
 
 
 def main() -> None:
-    module = GcpModule(argument_spec=TAGS_SPEC)
-    with module.failing_on_errors():
-        tag_selection(module.params)  # before credentials are even looked up
-        result = add_tags(module.gce, module.params, module.check_mode)
-    module.exit_with_diff(result)
+    GcpModule(argument_spec=TAGS_SPEC).run_change(tag_selection, add_tags)
 
 
 if __name__ == "__main__":

@@ -8,18 +8,18 @@ connection options (``CONNECTION_SPEC``, documented by the
 module's own argument spec, check mode supported, the client built only
 when the module asks for it (after its inputs are validated, so bad input
 fails before credentials are looked up), ``GceError`` turned into
-``fail_json(msg, **context)``, and the diff returned only when asked for::
+``fail_json(msg, **context)``, and the diff returned only when asked for.
+A module that changes something is then one line::
 
-    module = GcpModule(argument_spec=RULE_SPEC)
-    with module.failing_on_errors():
-        validate(module.params)
-        result = ensure(module.gce, module.params, module.check_mode)
-    module.exit_with_diff(result)
+    GcpModule(argument_spec=RULE_SPEC).run_change(validate, ensure)
+
+and a module with more to say uses the parts (``failing_on_errors``,
+``gce``, ``result_with_diff``, ``exit_with_diff``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -60,3 +60,13 @@ class GcpModule(AnsibleModule):
 
     def exit_with_diff(self, result: dict[str, Any]) -> None:
         self.exit_json(**self.result_with_diff(result))
+
+    def run_change(self, validate: Callable[[dict[str, Any]], object],
+                   change: Callable[[Gce, dict[str, Any], bool], dict[str, Any]]) -> None:
+        """The whole run of a module that changes something: ``validate(params)`` first (bad input fails
+        before credentials are looked up), then ``change(gce, params, check_mode)``, whose result
+        (with its ``diff``) the module exits with."""
+        with self.failing_on_errors():
+            validate(self.params)
+            result = change(self.gce, self.params, self.check_mode)
+        self.exit_with_diff(result)

@@ -66,3 +66,29 @@ def test_the_diff_is_returned_only_when_asked_for(diff):
     result = ended(lambda: gcp.exit_with_diff({"changed": True, "diff": {"before": {}, "after": {"a": 1}}}))
     assert ("diff" in result) is diff
     assert result["changed"] is True
+
+
+def test_a_change_is_validated_before_the_client_is_built(tmp_path):
+    gcp = module({"name": "Bad", "credentials_file": str(tmp_path / "missing.json"), "project": "p"})
+    calls = []
+
+    def validate(params):
+        raise GceInputError(f"Instance name '{params['name']}' is invalid")
+
+    result = ended(lambda: gcp.run_change(validate, lambda *args: calls.append(args) or {}))
+    assert result["msg"] == "Instance name 'Bad' is invalid"  # not the credentials error
+    assert calls == []
+
+
+def test_a_change_runs_with_the_check_mode_and_exits_with_its_result(monkeypatch):
+    gcp = module({"name": "x"}, check=True, diff=True)
+    monkeypatch.setattr(GcpModule, "gce", "the client")
+    seen = []
+
+    def change(gce, params, check_mode):
+        seen.append((gce, params["name"], check_mode))
+        return {"changed": True, "diff": {"before": {}, "after": {"name": "x"}}}
+
+    result = ended(lambda: gcp.run_change(lambda params: None, change))
+    assert seen == [("the client", "x", True)]
+    assert result["changed"] is True and result["diff"]["after"] == {"name": "x"}
