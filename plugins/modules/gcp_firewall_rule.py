@@ -145,9 +145,10 @@ rule:
   type: dict
   sample: {name: calico-ipip, network: default, allowed: [{protocol: ipip, ports: []}]}
 diff:
-  description: Normal-form rule before and after.
+  description: Normal-form rule before and after; an absent rule is C({}).
   returned: when diff mode is on
   type: dict
+  sample: {before: {}, after: {name: calico-ipip, network: default, allowed: [{protocol: ipip, ports: []}]}}
 """
 
 from ansible_collections.calico_fleet.fleet.plugins.module_utils.gcp.firewall import RULE_SPEC, ensure, validate
