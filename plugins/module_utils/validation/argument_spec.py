@@ -39,12 +39,14 @@ def _what(option: Mapping[str, Any]) -> str:
             "dict": "a mapping", "path": "a path", "raw": "a value"}.get(kind, f"a {kind}")
 
 
-def _fix(name: str, option: Mapping[str, Any]) -> str:
+def _fix(name: str, option: Mapping[str, Any], message: str) -> str:
     if option.get("choices"):
         return f"set {name} to one of {', '.join(map(str, option['choices']))}"
     if option.get("options"):
         keys = ", ".join(option["options"])
-        return f"write {name} as {_what(option)} with the keys {keys} (see the role's argument spec)"
+        if "Supported parameters" in message:
+            return f"write each entry of {name} with the keys {keys} only"
+        return f"change the entry of {name} as the message says (keys: {keys}; see the role's argument spec)"
     return f"set {name} to {_what(option)}"
 
 
@@ -71,4 +73,4 @@ def spec_problems(options: Mapping[str, Any], variables: Mapping[str, Any], out:
             continue
         result = ArgumentSpecValidator({name: option}).validate({name: variables[name]})
         for message in result.error_messages:
-            out.add(name, message, _fix(name, option))
+            out.add(name, message, _fix(name, option, message))
