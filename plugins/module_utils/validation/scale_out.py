@@ -55,6 +55,7 @@ ARGUMENT_SPEC: dict[str, dict[str, Any]] = {
     "argument_specs": {"type": "dict", "default": {}},
 }
 
+
 def _declared(variables: Mapping[str, Any], name: str) -> bool:
     return variables.get(name) not in (None, "", [], {})
 
