@@ -3,16 +3,16 @@
 """calico_nodes_info runs on the controller: read the datastore in-process (see module_utils/in_process.py)."""
 
 from ansible.plugins.action import ActionBase
-from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico_datastore import (
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.datastore.connect import (
     DATASTORE_REQUIRED_IF,
-    DatastoreError,
     datastore_argument_spec,
     read_nodes_info,
 )
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.datastore.errors import DatastoreError
 from ansible_collections.calico_fleet.fleet.plugins.module_utils.in_process import ModuleFailure, run_in_process
 
 
-def _read(params):
+def _read(params: dict) -> dict:
     try:
         return read_nodes_info(params)
     except DatastoreError as exc:

@@ -3,7 +3,7 @@
 """Filters that gather the names in use for the naming plan (plugins/module_utils/names_in_use.py)."""
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.calico_fleet.fleet.plugins.module_utils import names_in_use as source
+from ansible_collections.calico_fleet.fleet.plugins.plugin_utils import names_in_use as source
 
 
 def _inventory(hostvars, hosts):

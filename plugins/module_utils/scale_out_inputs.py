@@ -18,7 +18,7 @@ import os
 import re
 
 from ansible_collections.calico_fleet.fleet.plugins.module_utils import hostnames
-from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico_resources import (
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico.resources import (
     MODES,
     ResourceValidationError,
     ippool_defaults,

@@ -62,33 +62,16 @@ after:
   type: dict
 """
 
-from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico_apply import apply_bgp_configuration
-from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico_datastore import (
-    DATASTORE_REQUIRED_IF,
-    DatastoreError,
-    connect,
-    datastore_argument_spec,
-)
-from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico_resources import ResourceValidationError
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico.apply import apply_bgp_configuration
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico.module import CalicoModule
 
 
-def main():
-    spec = datastore_argument_spec()
-    spec.update(mesh_enabled=dict(type="bool"), as_number=dict(type="int"),
-                allow_route_reflectors=dict(type="bool", default=False))
-    module = AnsibleModule(argument_spec=spec, required_if=DATASTORE_REQUIRED_IF, supports_check_mode=True)
+def main() -> None:
+    module = CalicoModule(argument_spec=dict(mesh_enabled=dict(type="bool"), as_number=dict(type="int"),
+                                             allow_route_reflectors=dict(type="bool", default=False)))
     p = module.params
-    try:
-        result = apply_bgp_configuration(connect(p), p["mesh_enabled"], p["as_number"], module.check_mode,
-                                         p["allow_route_reflectors"])
-    except ResourceValidationError as exc:
-        module.fail_json(msg=str(exc), field=exc.field)
-    except DatastoreError as exc:
-        module.fail_json(msg=str(exc), **exc.context)
-    if not module._diff:
-        result.pop("diff")
-    module.exit_json(**result)
+    module.exit_result(module.run(apply_bgp_configuration, p["mesh_enabled"], p["as_number"], module.check_mode,
+                                  p["allow_route_reflectors"]))
 
 
 if __name__ == "__main__":

@@ -96,23 +96,13 @@ findings:
   elements: dict
 """
 
-from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico_apply import apply_bgp_peer
-from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico_datastore import (
-    DATASTORE_REQUIRED_IF,
-    DatastoreError,
-    connect,
-    datastore_argument_spec,
-)
-from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico_resources import (
-    ResourceValidationError,
-    bgp_peer_request,
-)
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico.apply import apply_bgp_peer
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico.module import CalicoModule
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico.resources import bgp_peer_request
 
 
-def argument_spec():
-    spec = datastore_argument_spec()
-    spec.update(
+def argument_spec() -> dict:
+    return dict(
         name=dict(type="str", required=True),
         state=dict(type="str", default="present", choices=["present", "absent"]),
         node=dict(type="str"),
@@ -121,23 +111,13 @@ def argument_spec():
         peer_selector=dict(type="str"),
         as_number=dict(type="int"),
     )
-    return spec
 
 
-def main():
-    module = AnsibleModule(argument_spec=argument_spec(), required_if=DATASTORE_REQUIRED_IF,
-                           supports_check_mode=True)
+def main() -> None:
+    module = CalicoModule(argument_spec=argument_spec())
     p = module.params
     wanted = bgp_peer_request(p["node"], p["peer_ip"], p["as_number"], p["node_selector"], p["peer_selector"])
-    try:
-        result = apply_bgp_peer(connect(p), p["name"], p["state"], wanted, check_mode=module.check_mode)
-    except ResourceValidationError as exc:
-        module.fail_json(msg=str(exc), field=exc.field, name=p["name"])
-    except DatastoreError as exc:
-        module.fail_json(msg=str(exc), name=p["name"], **exc.context)
-    if not module._diff:
-        result.pop("diff")
-    module.exit_json(**result)
+    module.exit_result(module.run(apply_bgp_peer, p["name"], p["state"], wanted, module.check_mode, name=p["name"]))
 
 
 if __name__ == "__main__":

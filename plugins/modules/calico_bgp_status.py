@@ -224,7 +224,7 @@ from ansible_collections.calico_fleet.fleet.plugins.module_utils.bird import (
     normalize_peers,
     wait_for_peers,
 )
-from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico_identity import read_identity, read_membership
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico.identity import read_identity, read_membership
 from ansible_collections.calico_fleet.fleet.plugins.module_utils.ipip import start_quietly
 
 ARGUMENT_SPEC = dict(

@@ -55,32 +55,15 @@ after:
   type: dict
 """
 
-from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico_apply import apply_felix_configuration
-from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico_datastore import (
-    DATASTORE_REQUIRED_IF,
-    DatastoreError,
-    connect,
-    datastore_argument_spec,
-)
-from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico_resources import ResourceValidationError
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico.apply import apply_felix_configuration
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico.module import CalicoModule
 
 
-def main():
-    spec = datastore_argument_spec()
-    spec.update(underlay_mtu=dict(type="int"), ipip_mtu=dict(type="int"))
-    module = AnsibleModule(argument_spec=spec, required_if=DATASTORE_REQUIRED_IF,
-                           required_one_of=[("underlay_mtu", "ipip_mtu")], supports_check_mode=True)
+def main() -> None:
+    module = CalicoModule(argument_spec=dict(underlay_mtu=dict(type="int"), ipip_mtu=dict(type="int")),
+                          required_one_of=[("underlay_mtu", "ipip_mtu")])
     p = module.params
-    try:
-        result = apply_felix_configuration(connect(p), p["ipip_mtu"], p["underlay_mtu"], module.check_mode)
-    except ResourceValidationError as exc:
-        module.fail_json(msg=str(exc), field=exc.field)
-    except DatastoreError as exc:
-        module.fail_json(msg=str(exc), **exc.context)
-    if not module._diff:
-        result.pop("diff")
-    module.exit_json(**result)
+    module.exit_result(module.run(apply_felix_configuration, p["ipip_mtu"], p["underlay_mtu"], module.check_mode))
 
 
 if __name__ == "__main__":

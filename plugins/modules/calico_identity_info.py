@@ -47,7 +47,7 @@ nodename_file:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico_identity import read_identity
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico.identity import read_identity
 
 HOSTNAME_FILE = "/proc/sys/kernel/hostname"
 

@@ -115,25 +115,15 @@ findings:
   elements: dict
 """
 
-from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico_apply import apply_ippool
-from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico_datastore import (
-    DATASTORE_REQUIRED_IF,
-    DatastoreError,
-    connect,
-    datastore_argument_spec,
-)
-from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico_resources import (
-    ResourceValidationError,
-    ippool_request,
-)
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico.apply import apply_ippool
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico.module import CalicoModule
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico.resources import ippool_request
 
 MODES = ["Always", "CrossSubnet", "Never"]
 
 
-def argument_spec():
-    spec = datastore_argument_spec()
-    spec.update(
+def argument_spec() -> dict:
+    return dict(
         name=dict(type="str", required=True),
         state=dict(type="str", default="present", choices=["present", "absent"]),
         cidr=dict(type="str"),
@@ -148,25 +138,15 @@ def argument_spec():
         service_cidr=dict(type="str"),
         node_cidr=dict(type="str"),
     )
-    return spec
 
 
-def main():
-    module = AnsibleModule(argument_spec=argument_spec(), required_if=DATASTORE_REQUIRED_IF,
-                           supports_check_mode=True)
+def main() -> None:
+    module = CalicoModule(argument_spec=argument_spec())
     p = module.params
     wanted = ippool_request(p["cidr"], p["block_size"], p["ipip_mode"], p["vxlan_mode"], p["nat_outgoing"],
                             p["disabled"], p["disable_bgp_export"], p["node_selector"], p["allowed_uses"])
-    try:
-        result = apply_ippool(connect(p), p["name"], p["state"], wanted, p["service_cidr"], p["node_cidr"],
-                              check_mode=module.check_mode)
-    except ResourceValidationError as exc:
-        module.fail_json(msg=str(exc), field=exc.field, name=p["name"])
-    except DatastoreError as exc:
-        module.fail_json(msg=str(exc), name=p["name"], **exc.context)
-    if not module._diff:
-        result.pop("diff")
-    module.exit_json(**result)
+    module.exit_result(module.run(apply_ippool, p["name"], p["state"], wanted, p["service_cidr"], p["node_cidr"],
+                                  module.check_mode, name=p["name"]))
 
 
 if __name__ == "__main__":

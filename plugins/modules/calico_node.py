@@ -143,49 +143,33 @@ diff:
 
 import ipaddress
 
-from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico_datastore import (
-    DATASTORE_REQUIRED_IF,
-    DatastoreError,
-    connect,
-    datastore_argument_spec,
-)
-from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico_node_delete import decommission_node
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico.module import CalicoModule
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico.node_delete import decommission_node
 
 
-def argument_spec():
-    spec = datastore_argument_spec()
-    spec.update(
+def argument_spec() -> dict:
+    return dict(
         name=dict(type="str", required=True),
         state=dict(type="str", choices=["absent"], default="absent"),
         expected_ipv4_address=dict(type="str"),
         force=dict(type="bool", default=False),
         liveness_timeout=dict(type="float", default=2),
     )
-    return spec
 
 
-def main():
-    module = AnsibleModule(argument_spec=argument_spec(), required_if=DATASTORE_REQUIRED_IF,
-                           supports_check_mode=True)
-    expected = module.params["expected_ipv4_address"]
+def main() -> None:
+    module = CalicoModule(argument_spec=argument_spec())
+    p = module.params
+    expected = p["expected_ipv4_address"]
     try:
         if expected is not None:
             ipaddress.IPv4Address(expected.split("/")[0].strip())
     except ValueError:
         module.fail_json(msg=f"expected_ipv4_address {expected!r} is not an IPv4 address; set the host's IP")
-    params = module.params
-    try:
-        result = decommission_node(connect(params), params["name"], expected, params["force"], module.check_mode,
-                                   params["liveness_timeout"])
-    except DatastoreError as exc:
-        module.fail_json(msg=str(exc), **exc.context)
-    diff = result.pop("diff")
+    result = module.run(decommission_node, p["name"], expected, p["force"], module.check_mode, p["liveness_timeout"])
     for warning in result["inconsistencies"]:
         module.warn(warning)
-    if module._diff:
-        result["diff"] = diff
-    module.exit_json(**result)
+    module.exit_result(result)
 
 
 if __name__ == "__main__":

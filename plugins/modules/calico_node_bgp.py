@@ -75,33 +75,16 @@ findings:
   elements: dict
 """
 
-from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico_apply import apply_node_bgp
-from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico_datastore import (
-    DATASTORE_REQUIRED_IF,
-    DatastoreError,
-    connect,
-    datastore_argument_spec,
-)
-from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico_resources import ResourceValidationError
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico.apply import apply_node_bgp
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico.module import CalicoModule
 
 
-def main():
-    spec = datastore_argument_spec()
-    spec.update(node=dict(type="str", required=True), route_reflector_cluster_id=dict(type="str"),
-                labels=dict(type="dict"))
-    module = AnsibleModule(argument_spec=spec, required_if=DATASTORE_REQUIRED_IF, supports_check_mode=True)
+def main() -> None:
+    module = CalicoModule(argument_spec=dict(node=dict(type="str", required=True),
+                                             route_reflector_cluster_id=dict(type="str"), labels=dict(type="dict")))
     p = module.params
-    try:
-        result = apply_node_bgp(connect(p), p["node"], p["route_reflector_cluster_id"], p["labels"],
-                                check_mode=module.check_mode)
-    except ResourceValidationError as exc:
-        module.fail_json(msg=str(exc), field=exc.field, node=p["node"])
-    except DatastoreError as exc:
-        module.fail_json(msg=str(exc), node=p["node"], **exc.context)
-    if not module._diff:
-        result.pop("diff")
-    module.exit_json(**result)
+    module.exit_result(module.run(apply_node_bgp, p["node"], p["route_reflector_cluster_id"], p["labels"],
+                                  module.check_mode, node=p["node"]))
 
 
 if __name__ == "__main__":

@@ -77,23 +77,13 @@ bgp_peers:
     as_number: {description: AS number of the peer given by C(peer_ip) (null = the cluster AS)., type: int}
 """
 
-from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico_datastore import (
-    DATASTORE_REQUIRED_IF,
-    DatastoreError,
-    datastore_argument_spec,
-    read_nodes_info,
-)
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico.module import CalicoModule
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.datastore.connect import nodes_info
 
 
-def main():
-    module = AnsibleModule(argument_spec=datastore_argument_spec(), required_if=DATASTORE_REQUIRED_IF,
-                           supports_check_mode=True)
-    try:
-        result = read_nodes_info(module.params)
-    except DatastoreError as exc:
-        module.fail_json(msg=str(exc), **exc.context)
-    module.exit_json(changed=False, **result)
+def main() -> None:
+    module = CalicoModule()
+    module.exit_result(module.run(nodes_info))
 
 
 if __name__ == "__main__":

@@ -15,7 +15,8 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico_datastore import ResourceConflictError, connect
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.datastore.connect import connect
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.datastore.errors import ResourceConflictError
 
 from tests.conftest import run_module
 from tests.integration.datastore.conftest import CALICO

@@ -3,8 +3,8 @@
 import json
 
 import pytest
-from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico_datastore import calico_json
-from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico_resources import (
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.datastore.etcd import calico_json
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico.resources import (
     ImmutableFieldError,
     ResourceValidationError,
     bgp_configuration_state,

@@ -141,7 +141,7 @@ def kubernetes_node(item):
 
 def read_kubernetes_nodes(api):
     """Rows of every Kubernetes Node through ``calico_datastore.KubeApi``."""
-    from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico_datastore import DatastoreError
+    from ansible_collections.calico_fleet.fleet.plugins.module_utils.datastore.errors import DatastoreError
 
     try:
         status, body = api.request("GET", "/api/v1/nodes")

@@ -2,7 +2,7 @@
 
 import ipaddress
 
-from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico_node_delete import (
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico.node_delete import (
     block_empty,
     release_in_block,
 )
