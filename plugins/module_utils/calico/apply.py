@@ -13,10 +13,7 @@ applies the inventory's settings.
 from __future__ import annotations
 
 import re
-from typing import Any, Optional
-
-from ansible_collections.calico_fleet.fleet.plugins.module_utils.datastore.base import Datastore
-from ansible_collections.calico_fleet.fleet.plugins.module_utils.finding import Finding, Fix
+from typing import Any
 
 from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico.resources import (
     ResourceValidationError,
@@ -43,6 +40,8 @@ from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico.resource
     validate_labels,
     validate_name,
 )
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.datastore.base import Datastore
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.finding import Finding, Fix
 
 BGP_SPEC_ORDER = ("logSeverityScreen", "nodeToNodeMeshEnabled", "asNumber")
 SECTION = "calico_settings"
@@ -51,13 +50,13 @@ ROUTE_REFLECTORS_FIX = Fix(text="Apply the inventory's route-reflector layout.",
                            tags=["route_reflectors"])
 
 
-def _view(name: str, spec: Optional[dict]) -> dict:
+def _view(name: str, spec: dict | None) -> dict:
     # {} rather than None for "does not exist": Ansible renders it as an empty document.
     return {} if spec is None else sorted_dict({"metadata": {"name": name}, "spec": spec})
 
 
-def apply_ippool(ds: Datastore, name: str, state: str = "present", wanted: Optional[dict] = None,
-                 service_cidr: Optional[str] = None, node_cidr: Optional[str] = None,
+def apply_ippool(ds: Datastore, name: str, state: str = "present", wanted: dict | None = None,
+                 service_cidr: str | None = None, node_cidr: str | None = None,
                  check_mode: bool = False) -> dict[str, Any]:
     """Make IPPool ``name`` match ``wanted`` (Calico JSON field names; absent keys are left alone)."""
     validate_name(name)
@@ -99,7 +98,7 @@ def apply_ippool(ds: Datastore, name: str, state: str = "present", wanted: Optio
     }
 
 
-def apply_bgp_configuration(ds: Datastore, mesh_enabled: Optional[bool] = None, as_number: Optional[int] = None,
+def apply_bgp_configuration(ds: Datastore, mesh_enabled: bool | None = None, as_number: int | None = None,
                             check_mode: bool = False, allow_route_reflectors: bool = False) -> dict[str, Any]:
     """BGPConfiguration ``default``: node-to-node mesh and AS number, compared with Calico's defaults.
 
@@ -156,7 +155,7 @@ def refuse_mesh_with_route_reflectors(ds: Datastore) -> None:
         )
 
 
-def apply_bgp_peer(ds: Datastore, name: str, state: str = "present", wanted: Optional[dict] = None,
+def apply_bgp_peer(ds: Datastore, name: str, state: str = "present", wanted: dict | None = None,
                    check_mode: bool = False) -> dict[str, Any]:
     """Make BGPPeer ``name`` match ``wanted`` (its managed fields exactly; other stored fields are kept)."""
     wanted = dict(wanted or {})
@@ -187,8 +186,8 @@ class NodeNotFoundError(ResourceValidationError):
     """The Calico Node is not registered (calico-node registers it when it starts)."""
 
 
-def apply_node_bgp(ds: Datastore, node: str, route_reflector_cluster_id: Optional[str] = None,
-                   labels: Optional[dict] = None, check_mode: bool = False) -> dict[str, Any]:
+def apply_node_bgp(ds: Datastore, node: str, route_reflector_cluster_id: str | None = None,
+                   labels: dict | None = None, check_mode: bool = False) -> dict[str, Any]:
     """Set a Node's route-reflector cluster ID ("" removes it) and labels (a None value removes one).
 
     Every other field of the Node (addresses, tunnel address, orchRefs, other labels) is kept.
@@ -234,7 +233,7 @@ def apply_node_bgp(ds: Datastore, node: str, route_reflector_cluster_id: Optiona
     }
 
 
-def apply_felix_configuration(ds: Datastore, ipip_mtu: Optional[int] = None, underlay_mtu: Optional[int] = None,
+def apply_felix_configuration(ds: Datastore, ipip_mtu: int | None = None, underlay_mtu: int | None = None,
                               check_mode: bool = False) -> dict[str, Any]:
     """FelixConfiguration ``default`` ipipMTU, given directly or derived from the underlay MTU."""
     if underlay_mtu is not None:
@@ -269,7 +268,7 @@ def apply_felix_configuration(ds: Datastore, ipip_mtu: Optional[int] = None, und
     return _settings_result(ds, stored, target, current, desired, findings, check_mode, ("ipip_mtu",))
 
 
-def _resource_findings(kind: str, name: str, before: Optional[dict], after: Optional[dict],
+def _resource_findings(kind: str, name: str, before: dict | None, after: dict | None,
                        fix: Fix = CALICO_NETWORK_FIX) -> list[dict]:
     resource = f"{kind}/{name}"
     if before is None and after is not None:
@@ -292,14 +291,14 @@ def finding_kind(resource: str, stored: Any, unexpected: bool = False) -> str:
     return f"{kind}_{'unexpected' if unexpected else 'missing' if stored is None else 'changed'}"
 
 
-def _finding(stored: Any, resource: str, field: Optional[str], expected: Any, actual: Any, cause: str,
+def _finding(stored: Any, resource: str, field: str | None, expected: Any, actual: Any, cause: str,
              fix: Fix = CALICO_NETWORK_FIX, unexpected: bool = False) -> dict:
     """One difference as a Finding dict; ``stored`` None means the resource does not exist yet."""
     return Finding(kind=finding_kind(resource, stored, unexpected), section=SECTION, resource=resource, field=field,
                    expected=expected, actual=actual, cause=cause, fix=fix).to_dict()
 
 
-def _settings_result(ds: Datastore, stored: Optional[dict], target: dict, current: dict, desired: dict,
+def _settings_result(ds: Datastore, stored: dict | None, target: dict, current: dict, desired: dict,
                      findings: list[dict], check_mode: bool, keys: tuple[str, ...]) -> dict[str, Any]:
     changed = bool(findings)
     written = target

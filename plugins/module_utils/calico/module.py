@@ -13,7 +13,8 @@ through ``run()``, ``exit_result()``.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Optional
+from collections.abc import Callable
+from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico.resources import ResourceValidationError
@@ -29,13 +30,13 @@ from ansible_collections.calico_fleet.fleet.plugins.module_utils.datastore.error
 class CalicoModule(AnsibleModule):
     """An AnsibleModule with the datastore options, a connection, and the shared error handling."""
 
-    def __init__(self, argument_spec: Optional[dict] = None, required_if: Optional[list] = None,
+    def __init__(self, argument_spec: dict | None = None, required_if: list | None = None,
                  **kwargs: Any) -> None:
         spec = datastore_argument_spec()
         spec.update(argument_spec or {})
         kwargs.setdefault("supports_check_mode", True)
         super().__init__(argument_spec=spec, required_if=DATASTORE_REQUIRED_IF + list(required_if or []), **kwargs)
-        self._datastore: Optional[Datastore] = None
+        self._datastore: Datastore | None = None
 
     def datastore(self) -> Datastore:
         """The datastore the options name, connected on first use."""

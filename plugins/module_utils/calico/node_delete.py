@@ -46,7 +46,8 @@ from __future__ import annotations
 import copy
 import ipaddress
 import socket
-from typing import Any, Callable, Iterable, Optional
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico.node_registration import (
     refuse_foreign_registration,
@@ -252,7 +253,7 @@ class Decommission:
         if host is not None:
             self._remove(host)
 
-    def run(self) -> Optional[dict]:
+    def run(self) -> dict | None:
         store = self.store
         node, ipv4, tunnels = store.node_record(self.name)
         weps = store.workload_endpoint_records(self.name)
@@ -294,7 +295,7 @@ def bgp_alive(address: str, timeout: float, port: int = BGP_PORT) -> bool:
         return False
 
 
-def decommission_node(datastore: Datastore, name: str, expected_ipv4_address: Optional[str] = None,
+def decommission_node(datastore: Datastore, name: str, expected_ipv4_address: str | None = None,
                       force: bool = False, check_mode: bool = False, liveness_timeout: float = 2.0,
                       alive: Callable[[str, float], bool] = bgp_alive) -> dict[str, Any]:
     """Delete node ``name`` and everything Calico's node delete removes with it.

@@ -11,7 +11,7 @@ BGP mesh.
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 from ansible_collections.calico_fleet.fleet.plugins.module_utils.datastore.base import Datastore
 from ansible_collections.calico_fleet.fleet.plugins.module_utils.datastore.errors import DatastoreError
@@ -22,12 +22,12 @@ class RegistrationOwnedElsewhereError(DatastoreError):
     """The registration points at another IP than expected: it belongs to another host."""
 
 
-def registration_row(name: str, ipv4_network: Optional[str]) -> dict:
+def registration_row(name: str, ipv4_network: str | None) -> dict:
     """The part of a Node a user compares: {name, ipv4_address}."""
     return {"name": name, "ipv4_address": normalize_ip(ipv4_network)}
 
 
-def registration_state(obj: Optional[dict]) -> Optional[dict]:
+def registration_state(obj: dict | None) -> dict | None:
     """``registration_row`` of a Calico v3 Node (None when absent)."""
     if obj is None:
         return None
@@ -47,8 +47,8 @@ def refuse_foreign_registration(name: str, before: dict, expected_ipv4_address: 
         )
 
 
-def delete_registration(datastore: Datastore, name: str, expected_ipv4_address: Optional[str] = None,
-                        check_mode: bool = False) -> tuple[bool, Optional[dict]]:
+def delete_registration(datastore: Datastore, name: str, expected_ipv4_address: str | None = None,
+                        check_mode: bool = False) -> tuple[bool, dict | None]:
     """Delete Node ``name``; return (changed, before).
 
     With ``expected_ipv4_address`` the Node is deleted only while it is

@@ -16,7 +16,7 @@ else in calico-fleet talks to the datastore directly.
 from __future__ import annotations
 
 import copy
-from typing import Any, Optional
+from typing import Any
 
 from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico.resources import bgp_configuration_state
 from ansible_collections.calico_fleet.fleet.plugins.module_utils.datastore.errors import DatastoreError
@@ -47,17 +47,17 @@ def plural(kind: str) -> str:
     return PLURALS[kind]
 
 
-def _strip_prefix(address: Optional[str]) -> Optional[str]:
+def _strip_prefix(address: str | None) -> str | None:
     return address.split("/", 1)[0] if address else None
 
 
 class Record:
     """One stored object: ``key`` names it (etcd key or API path), ``value`` is its JSON as a dict."""
 
-    def __init__(self, kind: str, name: str, key: str, value: dict, revision: Any, uid: Optional[str] = None) -> None:
+    def __init__(self, kind: str, name: str, key: str, value: dict, revision: Any, uid: str | None = None) -> None:
         self.kind, self.name, self.key, self.value, self.revision, self.uid = kind, name, key, value, revision, uid
 
-    def copy(self) -> "Record":
+    def copy(self) -> Record:
         return Record(self.kind, self.name, self.key, copy.deepcopy(self.value), self.revision, self.uid)
 
 
@@ -72,13 +72,13 @@ class Datastore:
     def list(self, kind: str) -> list[dict]:
         raise NotImplementedError
 
-    def get(self, kind: str, name: str) -> Optional[dict]:
+    def get(self, kind: str, name: str) -> dict | None:
         raise NotImplementedError
 
     def put(self, obj: dict) -> dict:
         raise NotImplementedError
 
-    def delete(self, kind: str, name: str, resource_version: Optional[str] = None) -> None:
+    def delete(self, kind: str, name: str, resource_version: str | None = None) -> None:
         raise NotImplementedError
 
     def read_nodes(self) -> list[dict]:
@@ -102,7 +102,7 @@ class Datastore:
 
     # ---- records: what a node delete reads and writes besides v3 resources
 
-    def node_record(self, name: str) -> tuple[Optional[Record], Optional[str], list[str]]:
+    def node_record(self, name: str) -> tuple[Record | None, str | None, list[str]]:
         """(the Node's record, its BGP IPv4 address as stored, its tunnel addresses); (None, None, [])."""
         raise NotImplementedError
 
@@ -117,21 +117,21 @@ class Datastore:
         """Every IPAM block, with its IPAM model (the etcd value, or the CRD's spec)."""
         raise NotImplementedError
 
-    def ipam_handle_record(self, handle_id: str) -> tuple[Optional[Record], Optional[dict]]:
+    def ipam_handle_record(self, handle_id: str) -> tuple[Record | None, dict | None]:
         raise NotImplementedError
 
-    def block_affinity_records(self, node: str) -> list[tuple[Record, Optional[str], dict]]:
+    def block_affinity_records(self, node: str) -> list[tuple[Record, str | None, dict]]:
         """The node's block affinities, each with the block's CIDR and its model."""
         raise NotImplementedError
 
-    def ipam_host_record(self, node: str) -> Optional[Record]:
+    def ipam_host_record(self, node: str) -> Record | None:
         raise NotImplementedError
 
     def node_scoped_records(self, kind: str, node: str) -> list[Record]:
         """The resources of ``kind`` (BGPPeer, HostEndpoint) whose ``spec.node`` is ``node``."""
         raise NotImplementedError
 
-    def resource_record(self, kind: str, name: str) -> Optional[Record]:
+    def resource_record(self, kind: str, name: str) -> Record | None:
         raise NotImplementedError
 
     def write_record(self, rec: Record, value: dict, dry: bool, spec_only: bool = True) -> Record:
@@ -151,7 +151,7 @@ class Datastore:
 RECORD_PLURALS = dict(PLURALS, HostEndpoint="hostendpoints", WorkloadEndpoint="workloadendpoints")
 
 
-def _k8s_node_ref(spec: dict) -> Optional[str]:
+def _k8s_node_ref(spec: dict) -> str | None:
     """The Kubernetes node a Calico Node belongs to: its ``orchRefs`` entry with orchestrator k8s
     (calico-node writes it from CALICO_K8S_NODE_REF, the pod's spec.nodeName); None without one."""
     for ref in spec.get("orchRefs") or []:
@@ -160,9 +160,9 @@ def _k8s_node_ref(spec: dict) -> Optional[str]:
     return None
 
 
-def _node_row(name: str, ipv4: Optional[str], ipv6: Optional[str], rr_cluster_id: Optional[str],
-              tunnel: Optional[str], asn: Any, labels: Optional[dict] = None,
-              k8s_node_name: Optional[str] = None) -> dict:
+def _node_row(name: str, ipv4: str | None, ipv6: str | None, rr_cluster_id: str | None,
+              tunnel: str | None, asn: Any, labels: dict | None = None,
+              k8s_node_name: str | None = None) -> dict:
     return {
         "name": name,
         "ipv4_address": _strip_prefix(ipv4),

@@ -12,7 +12,8 @@ import json
 import re
 import time
 import uuid
-from typing import Any, Callable, Optional
+from collections.abc import Callable
+from typing import Any
 
 from ansible_collections.calico_fleet.fleet.plugins.module_utils.datastore.base import (
     ETCD_PREFIX,
@@ -89,7 +90,7 @@ class EtcdDatastore(Datastore):
         prefix = f"{ETCD_PREFIX}{plural(kind)}/"
         return [self._decode(kv) for kv in self._wrap(self.client.get_prefix, prefix)]
 
-    def get(self, kind: str, name: str) -> Optional[dict]:
+    def get(self, kind: str, name: str) -> dict | None:
         kv = self._wrap(self.client.get, etcd_key(kind, name))
         return self._decode(kv) if kv else None
 
@@ -110,7 +111,7 @@ class EtcdDatastore(Datastore):
         meta["resourceVersion"] = str(revision)
         return obj
 
-    def delete(self, kind: str, name: str, resource_version: Optional[str] = None) -> None:
+    def delete(self, kind: str, name: str, resource_version: str | None = None) -> None:
         key = etcd_key(kind, name)
         if resource_version:
             self._wrap(self.client.delete_if, key, int(resource_version))
@@ -126,14 +127,14 @@ class EtcdDatastore(Datastore):
             raise DatastoreError(f"etcd key {kv.key} does not hold JSON; not a Calico object", key=kv.key) from exc
         return Record(kind, name, kv.key, value, kv.mod_revision)
 
-    def _get_record(self, kind: str, name: str, key: str) -> Optional[Record]:
+    def _get_record(self, kind: str, name: str, key: str) -> Record | None:
         kv = self._wrap(self.client.get, key)
         return self._record(kind, name, kv) if kv else None
 
     def _list_records(self, kind: str, prefix: str) -> list[Record]:
         return [self._record(kind, kv.key[len(prefix):], kv) for kv in self._wrap(self.client.get_prefix, prefix)]
 
-    def node_record(self, name: str) -> tuple[Optional[Record], Optional[str], list[str]]:
+    def node_record(self, name: str) -> tuple[Record | None, str | None, list[str]]:
         rec = self._get_record("Node", name, f"{ETCD_PREFIX}nodes/{name}")
         if rec is None:
             return None, None, []
@@ -154,11 +155,11 @@ class EtcdDatastore(Datastore):
     def ipam_block_records(self) -> list[tuple[Record, dict]]:
         return [(rec, rec.value) for rec in self._list_records("IPAMBlock", BLOCK_PREFIX) if "/block/" in rec.key]
 
-    def ipam_handle_record(self, handle_id: str) -> tuple[Optional[Record], Optional[dict]]:
+    def ipam_handle_record(self, handle_id: str) -> tuple[Record | None, dict | None]:
         rec = self._get_record("IPAMHandle", handle_id, HANDLE_PREFIX + handle_id)
         return (rec, rec.value) if rec else (None, None)
 
-    def block_affinity_records(self, node: str) -> list[tuple[Record, Optional[str], dict]]:
+    def block_affinity_records(self, node: str) -> list[tuple[Record, str | None, dict]]:
         out = []
         for rec in self._list_records("BlockAffinity", f"{HOST_PREFIX}{node}/"):
             match = AFFINITY_RE.match(rec.name)
@@ -167,14 +168,14 @@ class EtcdDatastore(Datastore):
                 out.append((rec, match.group(1).replace("-", "/", 1), rec.value))
         return out
 
-    def ipam_host_record(self, node: str) -> Optional[Record]:
+    def ipam_host_record(self, node: str) -> Record | None:
         return self._get_record("IPAMHost", node, HOST_PREFIX + node)
 
     def node_scoped_records(self, kind: str, node: str) -> list[Record]:
         return [rec for rec in self._list_records(kind, f"{ETCD_PREFIX}{RECORD_PLURALS[kind]}/")
                 if (rec.value.get("spec") or {}).get("node") == node]
 
-    def resource_record(self, kind: str, name: str) -> Optional[Record]:
+    def resource_record(self, kind: str, name: str) -> Record | None:
         return self._get_record(kind, name, f"{ETCD_PREFIX}{RECORD_PLURALS[kind]}/{name}")
 
     def write_record(self, rec: Record, value: dict, dry: bool, spec_only: bool = True) -> Record:

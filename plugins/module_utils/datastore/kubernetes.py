@@ -9,7 +9,7 @@ import copy
 import json
 import os
 import urllib.parse
-from typing import Any, Optional
+from typing import Any
 
 from ansible_collections.calico_fleet.fleet.plugins.module_utils.datastore.base import (
     CRD_V1_GROUP,
@@ -47,7 +47,7 @@ class KubeApi:
         self.timeout = timeout
 
     @classmethod
-    def from_params(cls, params: dict) -> "KubeApi":
+    def from_params(cls, params: dict) -> KubeApi:
         try:
             from kubernetes import client, config
         except ImportError as exc:
@@ -84,7 +84,7 @@ class KubeApi:
                                                api_host=configuration.host)
         return cls(client.ApiClient(configuration), timeout)
 
-    def request(self, method: str, path: str, body: Optional[dict] = None) -> tuple[int, dict]:
+    def request(self, method: str, path: str, body: dict | None = None) -> tuple[int, dict]:
         """(status, decoded JSON body); 404 is returned, other errors raise."""
         from kubernetes.client.exceptions import ApiException
 
@@ -142,7 +142,7 @@ class KubernetesDatastore(Datastore):
             )
         return self._group
 
-    def _path(self, kind: str, name: Optional[str] = None, for_write: bool = False) -> str:
+    def _path(self, kind: str, name: str | None = None, for_write: bool = False) -> str:
         path = f"/apis/{self.group(for_write)}/{plural(kind)}"
         return f"{path}/{urllib.parse.quote(name)}" if name else path
 
@@ -154,7 +154,7 @@ class KubernetesDatastore(Datastore):
         status, body = self.api.request("GET", self._path(kind))
         return [self._as_v3(item) for item in body.get("items") or []] if status != 404 else []
 
-    def get(self, kind: str, name: str) -> Optional[dict]:
+    def get(self, kind: str, name: str) -> dict | None:
         status, body = self.api.request("GET", self._path(kind, name))
         return None if status == 404 else self._as_v3(body)
 
@@ -171,7 +171,7 @@ class KubernetesDatastore(Datastore):
             raise DatastoreError(f"{obj['kind']} {name!r} vanished during the update; run again")
         return self._as_v3(body)
 
-    def delete(self, kind: str, name: str, resource_version: Optional[str] = None) -> None:
+    def delete(self, kind: str, name: str, resource_version: str | None = None) -> None:
         body = None
         if resource_version:
             body = {"kind": "DeleteOptions", "apiVersion": "v1",
@@ -214,7 +214,7 @@ class KubernetesDatastore(Datastore):
             raise ResourceConflictError(f"{key} vanished while it was being updated; run again", key=key)
         return body
 
-    def node_record(self, name: str) -> tuple[Optional[Record], Optional[str], list[str]]:
+    def node_record(self, name: str) -> tuple[Record | None, str | None, list[str]]:
         status, obj = self.api.request("GET", f"/api/v1/nodes/{urllib.parse.quote(name)}")
         if status == 404:
             return None, None, []
@@ -248,13 +248,13 @@ class KubernetesDatastore(Datastore):
         return [(self._record("IPAMBlock", self._crd("ipamblocks"), o), o.get("spec") or {})
                 for o in self._items(self._crd("ipamblocks"))]
 
-    def ipam_handle_record(self, handle_id: str) -> tuple[Optional[Record], Optional[dict]]:
+    def ipam_handle_record(self, handle_id: str) -> tuple[Record | None, dict | None]:
         for obj in self._items(self._crd("ipamhandles")):
             if (obj.get("spec") or {}).get("handleID") == handle_id:
                 return self._record("IPAMHandle", self._crd("ipamhandles"), obj), obj["spec"]
         return None, None
 
-    def block_affinity_records(self, node: str) -> list[tuple[Record, Optional[str], dict]]:
+    def block_affinity_records(self, node: str) -> list[tuple[Record, str | None, dict]]:
         out = []
         for obj in self._items(self._crd("blockaffinities")):
             spec = obj.get("spec") or {}
@@ -262,7 +262,7 @@ class KubernetesDatastore(Datastore):
                 out.append((self._record("BlockAffinity", self._crd("blockaffinities"), obj), spec.get("cidr"), spec))
         return out
 
-    def ipam_host_record(self, node: str) -> Optional[Record]:
+    def ipam_host_record(self, node: str) -> Record | None:
         del node  # the Kubernetes datastore has no IPAM host object (Calico: a no-op there)
         return None
 
@@ -270,7 +270,7 @@ class KubernetesDatastore(Datastore):
         path = f"/apis/{self.group()}/{RECORD_PLURALS[kind]}"
         return [self._record(kind, path, o) for o in self._items(path) if (o.get("spec") or {}).get("node") == node]
 
-    def resource_record(self, kind: str, name: str) -> Optional[Record]:
+    def resource_record(self, kind: str, name: str) -> Record | None:
         path = f"/apis/{self.group()}/{RECORD_PLURALS[kind]}"
         status, obj = self.api.request("GET", f"{path}/{urllib.parse.quote(name)}")
         return None if status == 404 else self._record(kind, path, obj)
