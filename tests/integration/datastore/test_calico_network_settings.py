@@ -58,7 +58,7 @@ def test_keeps_fields_it_does_not_manage(etcd, ds_args):
 def test_tunnel_mtu_derived_from_gcp_underlay(etcd, ds_args):
     real = converge(etcd, "calico_felix_configuration", {**ds_args, "underlay_mtu": 1460}, True)
     assert real["after"] == {"ipip_mtu": 1440}
-    assert "1460 - 20 (IPIP header) = 1440" in real["findings"][0]["reason"]
+    assert "1460 - 20 (IPIP header) = 1440" in real["findings"][0]["cause"]
     assert json.loads(etcd.values()[FELIX_KEY])["spec"] == {"ipipMTU": 1440}
     converge(etcd, "calico_felix_configuration", {**ds_args, "ipip_mtu": 1440}, False)
 
@@ -72,8 +72,8 @@ def test_tunnel_mtu_mismatch_is_a_finding_with_the_reason(etcd, ds_args):
     assert drift["changed"] is True and etcd.revision() == start
     (finding,) = drift["findings"]
     assert (finding["expected"], finding["actual"]) == (1440, 1480)
-    assert "larger than underlay MTU 1460 - 20 (IPIP header) = 1440" in finding["reason"]
-    assert "fragmented or silently dropped" in finding["reason"]
+    assert "larger than underlay MTU 1460 - 20 (IPIP header) = 1440" in finding["cause"]
+    assert "fragmented or silently dropped" in finding["cause"]
     converge(etcd, "calico_felix_configuration", {**ds_args, "underlay_mtu": 1460}, True)
     assert json.loads(etcd.values()[FELIX_KEY])["spec"] == {"ipipMTU": 1440, "logSeverityScreen": "Info",
                                                            "reportingInterval": "0s"}
