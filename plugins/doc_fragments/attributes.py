@@ -5,7 +5,10 @@
 calico_fleet.fleet.attributes           a module that changes an API's resources
 calico_fleet.fleet.attributes.read_only a module that reads an API (never changed)
 calico_fleet.fleet.attributes.on_node   a read-only module that runs on each cluster node
-calico_fleet.fleet.attributes.datastore member of the calico_datastore action group
+calico_fleet.fleet.attributes.datastore member of the calico_datastore action group, on any posix host
+calico_fleet.fleet.attributes.calico    with .datastore: a Calico module that writes (complete, no
+                                        ansible.builtin.action_common_attributes needed)
+calico_fleet.fleet.attributes.calico_read_only  the same for a Calico module that only reads
 """
 
 
@@ -50,7 +53,37 @@ attributes:
 
     DATASTORE = r"""
 attributes:
+  platform:
+    description: Target OS/families that can be operated against.
+    support: N/A
+    platforms: posix
+    details: Talks to the Calico datastore from wherever it runs; usually the controller.
   action_group:
+    description: Action is part of action_group(s), for convenient setting of module_defaults.
+    support: N/A
     membership:
       - calico_fleet.fleet.calico_datastore
+"""
+
+    CALICO = r"""
+attributes:
+  check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
+    support: full
+    details: The same reads and comparison run; nothing is written.
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
+    support: full
+"""
+
+    CALICO_READ_ONLY = r"""
+attributes:
+  check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
+    support: full
+    details: Read-only; it runs the same in check mode.
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
+    support: none
+    details: It never changes anything, so there is no diff.
 """

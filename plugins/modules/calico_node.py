@@ -6,6 +6,8 @@
 DOCUMENTATION = r"""
 ---
 module: calico_node
+extends_documentation_fragment:
+  [calico_fleet.fleet.calico_datastore, calico_fleet.fleet.attributes.datastore, calico_fleet.fleet.attributes.calico]
 short_description: Decommission a Calico node as Calico's own node delete does, guarded by its IP and liveness
 description:
   - Does what C(calicoctl delete node <name>) does (libcalico-go's node client), in the same order, through
@@ -58,22 +60,6 @@ options:
     description: Seconds to wait for a TCP connection to the BGP port of the Node's address.
     type: float
     default: 2
-attributes:
-  check_mode:
-    support: full
-    details: The same reads and computations run on copies; nothing is written.
-  diff_mode:
-    support: full
-  platform:
-    platforms: posix
-    details: Talks to an API from wherever it runs; usually the controller.
-  action_group:
-    membership:
-      - calico_fleet.fleet.calico_datastore
-extends_documentation_fragment:
-  - calico_fleet.fleet.calico_datastore
-  - ansible.builtin.action_common_attributes
-  - ansible.builtin.action_common_attributes.actiongroups
 """
 
 EXAMPLES = r"""
@@ -82,17 +68,12 @@ EXAMPLES = r"""
     name: aws-na-k8s-temp1
     state: absent
     expected_ipv4_address: 172.31.3.33
-    etcd_endpoints: [https://10.0.1.1:2379]
-    etcd_ca_cert: /etc/kubernetes/ssl/ca.pem
-    etcd_cert: /etc/calico/ssl/calico.pem
-    etcd_key: /etc/calico/ssl/calico-key.pem
   delegate_to: localhost
 
 - name: Show what the decommission would remove
   calico_fleet.fleet.calico_node:
     name: aws-na-k8s-temp1
     state: absent
-    etcd_endpoints: [https://10.0.1.1:2379]
   check_mode: true
   diff: true
   delegate_to: localhost
@@ -143,14 +124,16 @@ diff:
 
 import ipaddress
 
-from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico.module import CalicoModule
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico.module import (
+    CalicoModule,
+    resource_argument_spec,
+)
 from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico.node_delete import decommission_node
 
 
 def argument_spec() -> dict:
-    return dict(
-        name=dict(type="str", required=True),
-        state=dict(type="str", choices=["absent"], default="absent"),
+    return resource_argument_spec(
+        states=("absent",),
         expected_ipv4_address=dict(type="str"),
         force=dict(type="bool", default=False),
         liveness_timeout=dict(type="float", default=2),

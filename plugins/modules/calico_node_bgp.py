@@ -6,6 +6,8 @@
 DOCUMENTATION = r"""
 ---
 module: calico_node_bgp
+extends_documentation_fragment:
+  [calico_fleet.fleet.calico_datastore, calico_fleet.fleet.attributes.datastore, calico_fleet.fleet.attributes.calico]
 short_description: Set a Calico Node's route-reflector cluster ID and labels, idempotently
 description:
   - Sets C(spec.bgp.routeReflectorClusterID) and C(metadata.labels) of one registered Calico Node and
@@ -37,12 +39,6 @@ notes:
     fails and names the C(kubectl annotate) / C(kubectl label) commands to run instead.
 seealso:
   - module: calico_fleet.fleet.calico_bgp_peer
-extends_documentation_fragment:
-  - calico_fleet.fleet.calico_datastore
-  - ansible.builtin.action_common_attributes
-  - calico_fleet.fleet.attributes.datastore
-  - ansible.builtin.action_common_attributes.actiongroups
-  - calico_fleet.fleet.attributes
 """
 
 EXAMPLES = r"""
@@ -52,7 +48,6 @@ EXAMPLES = r"""
     route_reflector_cluster_id: 244.0.0.1
     labels:
       route-reflector: "true"
-    etcd_endpoints: [https://10.0.1.1:2379]
 
 - name: Turn node-c back into a mesh member
   calico_fleet.fleet.calico_node_bgp:
@@ -60,7 +55,6 @@ EXAMPLES = r"""
     route_reflector_cluster_id: ""
     labels:
       route-reflector: null
-    etcd_endpoints: [https://10.0.1.1:2379]
 """
 
 RETURN = r"""
@@ -69,7 +63,9 @@ node:
   returned: always
   type: dict
 findings:
-  description: Each difference as C({resource, field, expected, actual, reason}); empty when in line.
+  description:
+    - A C(node_changed) finding for the cluster ID and one for the labels, when they differ.
+    - The fix - the route_reflectors playbook.
   returned: always
   type: list
   elements: dict

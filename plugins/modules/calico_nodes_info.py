@@ -6,6 +6,10 @@
 DOCUMENTATION = r"""
 ---
 module: calico_nodes_info
+extends_documentation_fragment:
+  - calico_fleet.fleet.calico_datastore
+  - calico_fleet.fleet.attributes.datastore
+  - calico_fleet.fleet.attributes.calico_read_only
 short_description: Read Calico Nodes (BGP addresses, route-reflector IDs, tunnel addresses), BGP settings and BGPPeers
 description:
   - Reads every Calico Node, the BGPConfiguration C(default) and every BGPPeer from the datastore, read-only,
@@ -17,21 +21,19 @@ description:
   - Never reports a change; works in check mode.
 version_added: "1.0.0"
 author: calico-fleet contributors (@calico-fleet)
-extends_documentation_fragment:
-  - calico_fleet.fleet.calico_datastore
-  - ansible.builtin.action_common_attributes
-  - calico_fleet.fleet.attributes.datastore
-  - ansible.builtin.action_common_attributes.actiongroups
-  - calico_fleet.fleet.attributes.read_only
 """
 
 EXAMPLES = r"""
 - name: Read the Calico nodes from etcd (TLS, as kubeasz sets it up)
-  calico_nodes_info:
+  calico_fleet.fleet.calico_nodes_info:
     etcd_endpoints: [https://10.0.1.1:2379]
     etcd_ca_cert: /etc/kubernetes/ssl/ca.pem
     etcd_cert: /etc/calico/ssl/calico.pem
     etcd_key: /etc/calico/ssl/calico-key.pem
+  register: calico_nodes
+
+- name: Read them through the Kubernetes API (the datastore from the play's module_defaults)
+  calico_fleet.fleet.calico_nodes_info:
   register: calico_nodes
 """
 

@@ -27,6 +27,13 @@ from ansible_collections.calico_fleet.fleet.plugins.module_utils.datastore.conne
 from ansible_collections.calico_fleet.fleet.plugins.module_utils.datastore.errors import DatastoreError
 
 
+def resource_argument_spec(states: tuple[str, ...] = ("present", "absent"), **options: dict) -> dict:
+    """The options of a module that manages one named resource: ``name``, ``state`` (the first of
+    ``states`` by default), then the module's own ``options``."""
+    return dict(name=dict(type="str", required=True),
+                state=dict(type="str", default=states[0], choices=list(states)), **options)
+
+
 class CalicoModule(AnsibleModule):
     """An AnsibleModule with the datastore options, a connection, and the shared error handling."""
 

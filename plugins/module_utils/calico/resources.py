@@ -232,17 +232,20 @@ def ippool_object(name, wanted, stored=None):
     Fields we do not manage (and stored metadata) are kept; Calico's defaults are spelled
     out the way calicoctl stores them; false booleans are left out (Go's omitempty).
     """
-    obj = copy.deepcopy(stored) if stored else {"kind": "IPPool", "apiVersion": API_VERSION, "metadata": {}}
-    spec = dict(obj.get("spec") or {})
-    spec.update(wanted)
-    spec = ippool_defaults(spec)
+    spec = ippool_defaults(dict((stored or {}).get("spec") or {}, **wanted))
     for flag in ("natOutgoing", "disabled", "disableBGPExport"):
         if not spec[flag]:
             spec.pop(flag)
-    obj["kind"] = "IPPool"
+    return v3_object("IPPool", name, ordered(spec, IPPOOL_SPEC_ORDER), stored)
+
+
+def v3_object(kind, name, spec, stored=None):
+    """A v3 resource to write: ``stored`` (metadata kept) or a new one, with ``spec``, in Calico's key order."""
+    obj = copy.deepcopy(stored) if stored else {"metadata": {}}
+    obj["kind"] = kind
     obj["apiVersion"] = API_VERSION
     obj["metadata"] = dict(obj.get("metadata") or {}, name=name)
-    obj["spec"] = ordered(spec, IPPOOL_SPEC_ORDER)
+    obj["spec"] = spec
     return ordered(obj, ("kind", "apiVersion", "metadata", "spec"))
 
 
@@ -300,12 +303,7 @@ def validate_ipip_mtu(mtu):
 
 def settings_object(kind, name, wanted, stored=None):
     """A BGPConfiguration/FelixConfiguration with the ``wanted`` spec fields applied."""
-    obj = copy.deepcopy(stored) if stored else {"kind": kind, "apiVersion": API_VERSION, "metadata": {}}
-    obj["kind"] = kind
-    obj["apiVersion"] = API_VERSION
-    obj["metadata"] = dict(obj.get("metadata") or {}, name=name)
-    obj["spec"] = dict(obj.get("spec") or {}, **wanted)
-    return ordered(obj, ("kind", "apiVersion", "metadata", "spec"))
+    return v3_object(kind, name, dict((stored or {}).get("spec") or {}, **wanted), stored)
 
 
 # ---------------------------------------------------------------- BGPPeer
@@ -363,14 +361,9 @@ def _validate_peer_ip(text):
 
 def bgp_peer_object(name, wanted, stored=None):
     """The BGPPeer to write: the managed fields exactly as wanted, other stored fields kept."""
-    obj = copy.deepcopy(stored) if stored else {"kind": "BGPPeer", "apiVersion": API_VERSION, "metadata": {}}
-    spec = {k: v for k, v in (obj.get("spec") or {}).items() if k not in BGP_PEER_SPEC_ORDER}
+    spec = {k: v for k, v in ((stored or {}).get("spec") or {}).items() if k not in BGP_PEER_SPEC_ORDER}
     spec.update(wanted)
-    obj["kind"] = "BGPPeer"
-    obj["apiVersion"] = API_VERSION
-    obj["metadata"] = dict(obj.get("metadata") or {}, name=name)
-    obj["spec"] = ordered(spec, BGP_PEER_SPEC_ORDER)
-    return ordered(obj, ("kind", "apiVersion", "metadata", "spec"))
+    return v3_object("BGPPeer", name, ordered(spec, BGP_PEER_SPEC_ORDER), stored)
 
 
 def bgp_peer_comparable(obj):

@@ -5,25 +5,11 @@ import json
 import pytest
 
 from tests.conftest import run_module
-from tests.integration.datastore.conftest import CALICO
+from tests.integration.datastore.conftest import CALICO, converge
 
 BGP_KEY = f"{CALICO}bgpconfigurations/default"
 FELIX_KEY = f"{CALICO}felixconfigurations/default"
 
-
-def converge(etcd, module, args, expect_changed):
-    """Check mode writes nothing and reports what the real run then does; the third run is a no-op."""
-    start = etcd.revision()
-    dry = run_module(module, args, check=True, diff=True)
-    assert not dry.get("failed"), dry
-    assert dry["changed"] is expect_changed and etcd.revision() == start
-    real = run_module(module, args, diff=True)
-    assert real["changed"] is expect_changed and (etcd.revision() > start) is expect_changed
-    assert dry["diff"] == real["diff"] and dry["findings"] == real["findings"]
-    moved = etcd.revision()
-    again = run_module(module, args, diff=True)
-    assert again["changed"] is False and again["findings"] == [] and etcd.revision() == moved
-    return real
 
 
 def test_calico_defaults_cause_no_change(etcd, ds_args):

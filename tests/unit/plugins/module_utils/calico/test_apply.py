@@ -8,7 +8,6 @@ against a real etcd and a Kubernetes API stand-in.
 import copy
 
 import pytest
-
 from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico.apply import (
     apply_bgp_configuration,
     apply_bgp_peer,
