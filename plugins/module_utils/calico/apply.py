@@ -89,7 +89,7 @@ def apply_ippool(ds: Datastore, name: str, state: str = "present", wanted: dict 
         if finding["field"] in implied:
             other = "ipipMode" if finding["field"] == "vxlanMode" else "vxlanMode"
             finding["cause"] += (f": the pool is declared with {other} {wanted[other]} and Calico allows only one "
-                                  "encapsulation per pool (changed outside calico-fleet?)")
+                                 "encapsulation per pool (changed outside calico-fleet?)")
     return {
         "changed": before != after,
         "findings": findings,
@@ -108,7 +108,7 @@ def apply_bgp_configuration(ds: Datastore, mesh_enabled: bool | None = None, as_
     validate_as_number(as_number)
     stored = ds.get("BGPConfiguration", "default")
     current = bgp_configuration_state(stored)
-    wanted = {}
+    wanted: dict[str, Any] = {}
     if mesh_enabled is not None:
         wanted["nodeToNodeMeshEnabled"] = bool(mesh_enabled)
     if as_number is not None:

@@ -99,7 +99,9 @@ def release_in_block(block: dict, addresses: Iterable[Any]) -> tuple[list[str], 
     cidr = ipaddress.ip_network(block["cidr"], strict=False)
     allocations = block.setdefault("allocations", [])
     attributes = block.setdefault("attributes", []) or []
-    ordinals, deleted_refs, by_handle = [], {}, {}
+    ordinals: list[int] = []
+    deleted_refs: dict[int, int] = {}
+    by_handle: dict[str, int] = {}
     for ip in sorted(set(addresses)):
         ordinal = int(ip) - int(cidr.network_address)
         idx = allocations[ordinal] if 0 <= ordinal < len(allocations) else None
@@ -113,13 +115,14 @@ def release_in_block(block: dict, addresses: Iterable[Any]) -> tuple[list[str], 
             by_handle[handle] = by_handle.get(handle, 0) + 1
     if not ordinals:
         return [], {}
-    refs = {}
+    refs: dict[int, int] = {}
     for idx in allocations:
         if idx is not None:
             refs[idx] = refs.get(idx, 0) + 1
     drop = {idx for idx, count in deleted_refs.items() if refs[idx] == count}
     if drop:  # attributes nobody references any more go; the others are renumbered
-        new_index, kept = {}, []
+        new_index: dict[int, int] = {}
+        kept: list[dict] = []
         for old, attr in enumerate(attributes):
             if old not in drop:
                 new_index[old] = len(kept)
@@ -144,9 +147,15 @@ class Decommission:
 
     def __init__(self, store: Datastore, name: str, dry: bool) -> None:
         self.store, self.name, self.dry = store, name, dry
-        self.removed, self.updated, self.released, self.warnings, self.not_deleted = [], [], [], [], []
-        self.before, self.after = {}, {}
-        self.state = {}  # key -> the record as this run left it (None: removed); check mode reads it back
+        self.removed: list[str] = []
+        self.updated: list[str] = []
+        self.released: list[str] = []
+        self.warnings: list[str] = []
+        self.not_deleted: list[dict] = []
+        self.before: dict[str, dict] = {}
+        self.after: dict[str, dict] = {}
+        # key -> the record as this run left it (None: removed); check mode reads it back
+        self.state: dict[str, Record | None] = {}
 
     def _blocks(self):
         """Every IPAM block, as this run has left it so far."""
@@ -186,12 +195,12 @@ class Decommission:
         if not ips:
             return
         blocks = {rec.key: (rec, net) for rec, net in self._blocks()}
-        by_block = {}
+        by_block: dict[str, list] = {}
         for ip in ips:
             found = [key for key, (_unused, net) in blocks.items() if ip.version == net.version and ip in net]
             if found:  # an address in no block is already free
                 by_block.setdefault(found[0], []).append(ip)
-        handles = {}
+        handles: dict[str, Record | None] = {}
         for key in sorted(by_block):
             rec = blocks[key][0]
             spec = _spec(rec)
@@ -232,12 +241,12 @@ class Decommission:
     def remove_ipam_host(self) -> None:
         """RemoveIPAMHost: release every block affinity of the node, then the host key."""
         blocks = {str(net): rec for rec, net in self._blocks()}
-        for aff, cidr, _unused in sorted(self.store.block_affinity_records(self.name), key=lambda a: a[0].key):
+        for aff, stored_cidr, _unused in sorted(self.store.block_affinity_records(self.name), key=lambda a: a[0].key):
             try:
-                cidr = str(ipaddress.ip_network(cidr, strict=False))
+                cidr: str | None = str(ipaddress.ip_network(stored_cidr or "", strict=False))
             except (TypeError, ValueError):
                 cidr = None
-            block_rec = blocks.get(cidr)
+            block_rec = blocks.get(cidr) if cidr else None
             spec = _spec(block_rec) if block_rec else None
             if spec is not None and spec.get("affinity") == f"host:{self.name}":
                 aff_spec = dict(_spec(aff), state="pendingDeletion")
@@ -265,9 +274,9 @@ class Decommission:
         for rec in sorted(store.node_scoped_records("BGPPeer", self.name), key=lambda r: r.key):
             self._remove(rec)
         for kind in ("FelixConfiguration", "BGPConfiguration"):
-            rec = store.resource_record(kind, f"node.{self.name}")
-            if rec is not None:
-                self._remove(rec)
+            config = store.resource_record(kind, f"node.{self.name}")
+            if config is not None:
+                self._remove(config)
         for rec in sorted(store.node_scoped_records("HostEndpoint", self.name), key=lambda r: r.key):
             self._remove(rec)
         if node is not None:

@@ -61,6 +61,16 @@ class Record:
         return Record(self.kind, self.name, self.key, copy.deepcopy(self.value), self.revision, self.uid)
 
 
+# Annotations of the Datastore methods (a class with a ``list`` method cannot write ``list[...]`` in its body).
+Resources = list[dict]
+Rows = list[dict]
+Records = list[Record]
+NodeRecord = tuple[Record | None, str | None, list[str]]
+EndpointRecords = list[tuple[Record, list[str]]]
+BlockRecords = list[tuple[Record, dict]]
+AffinityRecords = list[tuple[Record, str | None, dict]]
+
+
 class Datastore:
     """Calico's datastore. Subclasses implement the abstract methods; the reads below are shared."""
 
@@ -69,7 +79,7 @@ class Datastore:
 
     # ---- Calico v3 resources
 
-    def list(self, kind: str) -> list[dict]:
+    def list(self, kind: str) -> Resources:
         raise NotImplementedError
 
     def get(self, kind: str, name: str) -> dict | None:
@@ -81,7 +91,7 @@ class Datastore:
     def delete(self, kind: str, name: str, resource_version: str | None = None) -> None:
         raise NotImplementedError
 
-    def read_nodes(self) -> list[dict]:
+    def read_nodes(self) -> Rows:
         """Every Calico Node as a row (``_node_row``), sorted by name."""
         nodes = []
         for obj in self.list("Node"):
@@ -96,38 +106,38 @@ class Datastore:
     def read_bgp_configuration(self) -> dict:
         return bgp_configuration_state(self.get("BGPConfiguration", "default"))
 
-    def read_bgp_peers(self) -> list[dict]:
+    def read_bgp_peers(self) -> Rows:
         """Every BGPPeer as a row (the fields that decide who peers with whom), sorted by name."""
         return sorted((bgp_peer_row(obj) for obj in self.list("BGPPeer")), key=lambda p: p["name"])
 
     # ---- records: what a node delete reads and writes besides v3 resources
 
-    def node_record(self, name: str) -> tuple[Record | None, str | None, list[str]]:
+    def node_record(self, name: str) -> NodeRecord:
         """(the Node's record, its BGP IPv4 address as stored, its tunnel addresses); (None, None, [])."""
         raise NotImplementedError
 
-    def workload_endpoint_records(self, node: str) -> list[tuple[Record, list[str]]]:
+    def workload_endpoint_records(self, node: str) -> EndpointRecords:
         """The node's workload endpoints, each with its addresses."""
         raise NotImplementedError
 
     def remove_workload_endpoint(self, rec: Record, dry: bool) -> None:
         raise NotImplementedError
 
-    def ipam_block_records(self) -> list[tuple[Record, dict]]:
+    def ipam_block_records(self) -> BlockRecords:
         """Every IPAM block, with its IPAM model (the etcd value, or the CRD's spec)."""
         raise NotImplementedError
 
     def ipam_handle_record(self, handle_id: str) -> tuple[Record | None, dict | None]:
         raise NotImplementedError
 
-    def block_affinity_records(self, node: str) -> list[tuple[Record, str | None, dict]]:
+    def block_affinity_records(self, node: str) -> AffinityRecords:
         """The node's block affinities, each with the block's CIDR and its model."""
         raise NotImplementedError
 
     def ipam_host_record(self, node: str) -> Record | None:
         raise NotImplementedError
 
-    def node_scoped_records(self, kind: str, node: str) -> list[Record]:
+    def node_scoped_records(self, kind: str, node: str) -> Records:
         """The resources of ``kind`` (BGPPeer, HostEndpoint) whose ``spec.node`` is ``node``."""
         raise NotImplementedError
 

@@ -18,8 +18,14 @@ from typing import Any
 from ansible_collections.calico_fleet.fleet.plugins.module_utils.datastore.base import (
     ETCD_PREFIX,
     RECORD_PLURALS,
+    AffinityRecords,
+    BlockRecords,
     Datastore,
+    EndpointRecords,
+    NodeRecord,
     Record,
+    Records,
+    Resources,
     plural,
 )
 from ansible_collections.calico_fleet.fleet.plugins.module_utils.datastore.errors import (
@@ -86,7 +92,7 @@ class EtcdDatastore(Datastore):
         obj.setdefault("metadata", {})["resourceVersion"] = str(kv.mod_revision)
         return obj
 
-    def list(self, kind: str) -> list[dict]:
+    def list(self, kind: str) -> Resources:
         prefix = f"{ETCD_PREFIX}{plural(kind)}/"
         return [self._decode(kv) for kv in self._wrap(self.client.get_prefix, prefix)]
 
@@ -131,17 +137,17 @@ class EtcdDatastore(Datastore):
         kv = self._wrap(self.client.get, key)
         return self._record(kind, name, kv) if kv else None
 
-    def _list_records(self, kind: str, prefix: str) -> list[Record]:
+    def _list_records(self, kind: str, prefix: str) -> Records:
         return [self._record(kind, kv.key[len(prefix):], kv) for kv in self._wrap(self.client.get_prefix, prefix)]
 
-    def node_record(self, name: str) -> tuple[Record | None, str | None, list[str]]:
+    def node_record(self, name: str) -> NodeRecord:
         rec = self._get_record("Node", name, f"{ETCD_PREFIX}nodes/{name}")
         if rec is None:
             return None, None, []
         bgp = (rec.value.get("spec") or {}).get("bgp") or {}
         return rec, bgp.get("ipv4Address"), _tunnel_addresses(rec.value)
 
-    def workload_endpoint_records(self, node: str) -> list[tuple[Record, list[str]]]:
+    def workload_endpoint_records(self, node: str) -> EndpointRecords:
         out = []
         for rec in self._list_records("WorkloadEndpoint", f"{ETCD_PREFIX}workloadendpoints/"):
             spec = rec.value.get("spec") or {}
@@ -152,14 +158,14 @@ class EtcdDatastore(Datastore):
     def remove_workload_endpoint(self, rec: Record, dry: bool) -> None:
         self.remove_record(rec, dry)
 
-    def ipam_block_records(self) -> list[tuple[Record, dict]]:
+    def ipam_block_records(self) -> BlockRecords:
         return [(rec, rec.value) for rec in self._list_records("IPAMBlock", BLOCK_PREFIX) if "/block/" in rec.key]
 
     def ipam_handle_record(self, handle_id: str) -> tuple[Record | None, dict | None]:
         rec = self._get_record("IPAMHandle", handle_id, HANDLE_PREFIX + handle_id)
         return (rec, rec.value) if rec else (None, None)
 
-    def block_affinity_records(self, node: str) -> list[tuple[Record, str | None, dict]]:
+    def block_affinity_records(self, node: str) -> AffinityRecords:
         out = []
         for rec in self._list_records("BlockAffinity", f"{HOST_PREFIX}{node}/"):
             match = AFFINITY_RE.match(rec.name)
@@ -171,7 +177,7 @@ class EtcdDatastore(Datastore):
     def ipam_host_record(self, node: str) -> Record | None:
         return self._get_record("IPAMHost", node, HOST_PREFIX + node)
 
-    def node_scoped_records(self, kind: str, node: str) -> list[Record]:
+    def node_scoped_records(self, kind: str, node: str) -> Records:
         return [rec for rec in self._list_records(kind, f"{ETCD_PREFIX}{RECORD_PLURALS[kind]}/")
                 if (rec.value.get("spec") or {}).get("node") == node]
 

@@ -16,8 +16,15 @@ from ansible_collections.calico_fleet.fleet.plugins.module_utils.datastore.base 
     NODE_ANNOTATIONS,
     RECORD_PLURALS,
     V3_GROUP,
+    AffinityRecords,
+    BlockRecords,
     Datastore,
+    EndpointRecords,
+    NodeRecord,
     Record,
+    Records,
+    Resources,
+    Rows,
     _node_row,
     plural,
 )
@@ -127,20 +134,21 @@ class KubernetesDatastore(Datastore):
     def __init__(self, api: KubeApi, allow_crd_v1: bool = False) -> None:
         self.api = api
         self.allow_crd_v1 = allow_crd_v1
-        self._group = None
+        self._group: str | None = None
 
     def group(self, for_write: bool = False) -> str:
         if self._group is None:
             status, _unused = self.api.request("GET", f"/apis/{V3_GROUP}")
             self._group = V3_GROUP if status != 404 else CRD_V1_GROUP
-        if for_write and self._group == CRD_V1_GROUP and not self.allow_crd_v1:
+        group = self._group
+        if for_write and group == CRD_V1_GROUP and not self.allow_crd_v1:
             raise CrdV1RefusedError(
                 f"the API server does not serve {V3_GROUP} (no Calico API server / v3 CRDs), and writing "
                 f"{CRD_V1_GROUP} directly skips Calico's validation and defaulting. Install the Calico API "
                 "server, or set allow_crd_v1: true to write the raw CRDs anyway.",
                 api_host=self.api.host,
             )
-        return self._group
+        return group
 
     def _path(self, kind: str, name: str | None = None, for_write: bool = False) -> str:
         path = f"/apis/{self.group(for_write)}/{plural(kind)}"
@@ -150,7 +158,7 @@ class KubernetesDatastore(Datastore):
         obj["apiVersion"] = V3_GROUP  # callers see one shape whichever group served it
         return obj
 
-    def list(self, kind: str) -> list[dict]:
+    def list(self, kind: str) -> Resources:
         status, body = self.api.request("GET", self._path(kind))
         return [self._as_v3(item) for item in body.get("items") or []] if status != 404 else []
 
@@ -178,14 +186,14 @@ class KubernetesDatastore(Datastore):
                     "preconditions": {"resourceVersion": str(resource_version)}}
         self.api.request("DELETE", self._path(kind, name, for_write=True), body)
 
-    def read_nodes(self) -> list[dict]:
+    def read_nodes(self) -> Rows:
         status, body = self.api.request("GET", "/api/v1/nodes")
         nodes = []
         for item in body.get("items") or [] if status != 404 else []:
             meta = item.get("metadata") or {}
             ann = meta.get("annotations") or {}
             nodes.append(_node_row(
-                meta.get("name"), ann.get(NODE_ANNOTATIONS["ipv4_network"]),
+                meta.get("name") or "", ann.get(NODE_ANNOTATIONS["ipv4_network"]),
                 ann.get(NODE_ANNOTATIONS["ipv6_network"]), ann.get(NODE_ANNOTATIONS["rr_cluster_id"]),
                 ann.get(NODE_ANNOTATIONS["ipip_tunnel_addr"]), ann.get(NODE_ANNOTATIONS["asn"]),
                 meta.get("labels"), meta.get("name"),
@@ -194,14 +202,14 @@ class KubernetesDatastore(Datastore):
 
     # ---- records
 
-    def _items(self, path: str) -> list[dict]:
+    def _items(self, path: str) -> Resources:
         status, body = self.api.request("GET", path)
         return [] if status == 404 else body.get("items") or []
 
     @staticmethod
     def _record(kind: str, path: str, obj: dict) -> Record:
         meta = obj.get("metadata") or {}
-        return Record(kind, meta.get("name"), f"{path}/{meta.get('name')}", obj,
+        return Record(kind, meta.get("name") or "", f"{path}/{meta.get('name')}", obj,
                       meta.get("resourceVersion"), meta.get("uid"))
 
     @staticmethod
@@ -214,7 +222,7 @@ class KubernetesDatastore(Datastore):
             raise ResourceConflictError(f"{key} vanished while it was being updated; run again", key=key)
         return body
 
-    def node_record(self, name: str) -> tuple[Record | None, str | None, list[str]]:
+    def node_record(self, name: str) -> NodeRecord:
         status, obj = self.api.request("GET", f"/api/v1/nodes/{urllib.parse.quote(name)}")
         if status == 404:
             return None, None, []
@@ -222,7 +230,7 @@ class KubernetesDatastore(Datastore):
         tunnels = [ann[k] for k in TUNNEL_ANNOTATIONS if ann.get(k)]
         return self._record("Node", "/api/v1/nodes", obj), ann.get(NODE_ANNOTATIONS["ipv4_network"]), tunnels
 
-    def workload_endpoint_records(self, node: str) -> list[tuple[Record, list[str]]]:
+    def workload_endpoint_records(self, node: str) -> EndpointRecords:
         selector = urllib.parse.quote(f"spec.nodeName={node}")
         out = []
         for pod in self._items(f"/api/v1/pods?fieldSelector={selector}"):
@@ -244,7 +252,7 @@ class KubernetesDatastore(Datastore):
         if not dry:
             self._put_record(rec.key, obj)
 
-    def ipam_block_records(self) -> list[tuple[Record, dict]]:
+    def ipam_block_records(self) -> BlockRecords:
         return [(self._record("IPAMBlock", self._crd("ipamblocks"), o), o.get("spec") or {})
                 for o in self._items(self._crd("ipamblocks"))]
 
@@ -254,7 +262,7 @@ class KubernetesDatastore(Datastore):
                 return self._record("IPAMHandle", self._crd("ipamhandles"), obj), obj["spec"]
         return None, None
 
-    def block_affinity_records(self, node: str) -> list[tuple[Record, str | None, dict]]:
+    def block_affinity_records(self, node: str) -> AffinityRecords:
         out = []
         for obj in self._items(self._crd("blockaffinities")):
             spec = obj.get("spec") or {}
@@ -266,7 +274,7 @@ class KubernetesDatastore(Datastore):
         del node  # the Kubernetes datastore has no IPAM host object (Calico: a no-op there)
         return None
 
-    def node_scoped_records(self, kind: str, node: str) -> list[Record]:
+    def node_scoped_records(self, kind: str, node: str) -> Records:
         path = f"/apis/{self.group()}/{RECORD_PLURALS[kind]}"
         return [self._record(kind, path, o) for o in self._items(path) if (o.get("spec") or {}).get("node") == node]
 
