@@ -116,6 +116,14 @@ inconsistencies:
   returned: always
   type: list
   elements: str
+findings:
+  description:
+    - What the decommission leaves to others, as findings (section C(scale_in)) with their fix as data -
+      C(kubernetes_node_not_deleted) (fix - C(kubectl delete node)) and C(ipam_handle_inconsistent)
+      (fix - C(calicoctl ipam check)). Both are warnings.
+  returned: always
+  type: list
+  elements: dict
 diff:
   description: C(before) has every removed or rewritten key with its value, C(after) the rewritten ones.
   returned: when diff is requested
