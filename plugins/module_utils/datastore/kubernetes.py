@@ -40,6 +40,7 @@ POD_IP_ANNOTATIONS = ("cni.projectcalico.org/podIP", "cni.projectcalico.org/podI
 TUNNEL_ANNOTATIONS = (NODE_ANNOTATIONS["ipip_tunnel_addr"], "projectcalico.org/IPv4VXLANTunnelAddr",
                       "projectcalico.org/IPv4WireguardInterfaceAddr")
 
+
 class KubeApi:
     """JSON requests to the Kubernetes API server through the official ``kubernetes`` client.
 
