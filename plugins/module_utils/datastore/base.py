@@ -16,7 +16,7 @@ else in calico-fleet talks to the datastore directly.
 from __future__ import annotations
 
 import copy
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico.resources import bgp_configuration_state
 from ansible_collections.calico_fleet.fleet.plugins.module_utils.datastore.errors import DatastoreError
@@ -61,14 +61,14 @@ class Record:
         return Record(self.kind, self.name, self.key, copy.deepcopy(self.value), self.revision, self.uid)
 
 
-# Annotations of the Datastore methods (a class with a ``list`` method cannot write ``list[...]`` in its body).
-Resources = list[dict]
-Rows = list[dict]
-Records = list[Record]
-NodeRecord = tuple[Record | None, str | None, list[str]]
-EndpointRecords = list[tuple[Record, list[str]]]
-BlockRecords = list[tuple[Record, dict]]
-AffinityRecords = list[tuple[Record, str | None, dict]]
+if TYPE_CHECKING:  # annotations only: a class with a ``list`` method cannot write ``list[...]`` in its body
+    Resources = list[dict]
+    Rows = list[dict]
+    Records = list[Record]
+    NodeRecord = tuple[Record | None, str | None, list[str]]
+    EndpointRecords = list[tuple[Record, list[str]]]
+    BlockRecords = list[tuple[Record, dict]]
+    AffinityRecords = list[tuple[Record, str | None, dict]]
 
 
 class Datastore:

@@ -13,19 +13,13 @@ import re
 import time
 import uuid
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ansible_collections.calico_fleet.fleet.plugins.module_utils.datastore.base import (
     ETCD_PREFIX,
     RECORD_PLURALS,
-    AffinityRecords,
-    BlockRecords,
     Datastore,
-    EndpointRecords,
-    NodeRecord,
     Record,
-    Records,
-    Resources,
     plural,
 )
 from ansible_collections.calico_fleet.fleet.plugins.module_utils.datastore.errors import (
@@ -39,6 +33,16 @@ from ansible_collections.calico_fleet.fleet.plugins.module_utils.datastore.etcd_
     EtcdError,
     KeyValue,
 )
+
+if TYPE_CHECKING:
+    from ansible_collections.calico_fleet.fleet.plugins.module_utils.datastore.base import (
+        AffinityRecords,
+        BlockRecords,
+        EndpointRecords,
+        NodeRecord,
+        Records,
+        Resources,
+    )
 
 IPAM_PREFIX = "/calico/ipam/v2/"
 BLOCK_PREFIX = IPAM_PREFIX + "assignment/"

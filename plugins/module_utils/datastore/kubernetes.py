@@ -9,22 +9,15 @@ import copy
 import json
 import os
 import urllib.parse
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ansible_collections.calico_fleet.fleet.plugins.module_utils.datastore.base import (
     CRD_V1_GROUP,
     NODE_ANNOTATIONS,
     RECORD_PLURALS,
     V3_GROUP,
-    AffinityRecords,
-    BlockRecords,
     Datastore,
-    EndpointRecords,
-    NodeRecord,
     Record,
-    Records,
-    Resources,
-    Rows,
     _node_row,
     plural,
 )
@@ -34,6 +27,17 @@ from ansible_collections.calico_fleet.fleet.plugins.module_utils.datastore.error
     DatastoreError,
     ResourceConflictError,
 )
+
+if TYPE_CHECKING:
+    from ansible_collections.calico_fleet.fleet.plugins.module_utils.datastore.base import (
+        AffinityRecords,
+        BlockRecords,
+        EndpointRecords,
+        NodeRecord,
+        Records,
+        Resources,
+        Rows,
+    )
 
 POD_IP_ANNOTATIONS = ("cni.projectcalico.org/podIP", "cni.projectcalico.org/podIPs",
                       "cni.projectcalico.org/containerID")
