@@ -62,13 +62,15 @@ class Record:
 
 
 if TYPE_CHECKING:  # annotations only: a class with a ``list`` method cannot write ``list[...]`` in its body
-    Resources = list[dict]
-    Rows = list[dict]
-    Records = list[Record]
-    NodeRecord = tuple[Record | None, str | None, list[str]]
-    EndpointRecords = list[tuple[Record, list[str]]]
-    BlockRecords = list[tuple[Record, dict]]
-    AffinityRecords = list[tuple[Record, str | None, dict]]
+    from typing import TypeAlias
+
+    Resources: TypeAlias = "list[dict]"
+    Rows: TypeAlias = "list[dict]"
+    Records: TypeAlias = "list[Record]"
+    NodeRecord: TypeAlias = "tuple[Record | None, str | None, list[str]]"
+    EndpointRecords: TypeAlias = "list[tuple[Record, list[str]]]"
+    BlockRecords: TypeAlias = "list[tuple[Record, dict]]"
+    AffinityRecords: TypeAlias = "list[tuple[Record, str | None, dict]]"
 
 
 class Datastore:
