@@ -16,7 +16,7 @@ machine Calico does not know takes its Kubernetes or instance name only when
 no Calico Node has that name, else ``<name>-<instance id>``.
 
 Plain Python: the readers take a client (google-cloud-compute InstancesClient
-through ``gce.Gce``, a boto3 EC2 client, ``calico_datastore.KubeApi``), the
+through ``gce.Gce``, a boto3 EC2 client, ``datastore.kubernetes.KubeApi``), the
 merge takes rows; the unit tests feed rows directly.
 """
 
@@ -140,7 +140,7 @@ def kubernetes_node(item):
 
 
 def read_kubernetes_nodes(api):
-    """Rows of every Kubernetes Node through ``calico_datastore.KubeApi``."""
+    """Rows of every Kubernetes Node through ``datastore.kubernetes.KubeApi``."""
     from ansible_collections.calico_fleet.fleet.plugins.module_utils.datastore.errors import DatastoreError
 
     try:
