@@ -5,85 +5,62 @@
 calico_fleet.fleet.attributes           a module that changes an API's resources
 calico_fleet.fleet.attributes.read_only a module that reads an API (never changed)
 calico_fleet.fleet.attributes.on_node   a read-only module that runs on each cluster node
-calico_fleet.fleet.attributes.datastore member of the calico_datastore action group, on any posix host
-calico_fleet.fleet.attributes.calico    with .datastore: a Calico module that writes (complete, no
-                                        ansible.builtin.action_common_attributes needed)
-calico_fleet.fleet.attributes.calico_read_only  the same for a Calico module that only reads
+calico_fleet.fleet.attributes.datastore member of the calico_datastore action group; with it the attributes
+                                        carry their descriptions, so a Calico module needs no
+                                        ansible.builtin.action_common_attributes
+
+Each attribute's text is written once below and the fragments are put together from them.
 """
 
-
-class ModuleDocFragment:
-    DOCUMENTATION = r"""
-attributes:
+_CHANGES = r"""
   check_mode:
     support: full
     details: The same comparison runs; nothing is written.
   diff_mode:
     support: full
-  platform:
-    platforms: posix
-    details: Talks to an API from wherever it runs; usually the controller.
 """
 
-    READ_ONLY = r"""
-attributes:
+_READS = r"""
   check_mode:
     support: full
     details: Read-only; it runs the same in check mode.
   diff_mode:
     support: none
     details: It never changes anything, so there is no diff.
+"""
+
+_ON_AN_API = r"""
   platform:
     platforms: posix
     details: Talks to an API from wherever it runs; usually the controller.
 """
 
-    ON_NODE = r"""
-attributes:
-  check_mode:
-    support: full
-    details: Read-only; it runs the same in check mode.
-  diff_mode:
-    support: none
-    details: It never changes anything, so there is no diff.
+_ON_EACH_NODE = r"""
   platform:
     platforms: posix
     details: Runs on each cluster node (Linux).
 """
 
+
+class ModuleDocFragment:
+    DOCUMENTATION = "attributes:" + _CHANGES + _ON_AN_API
+
+    READ_ONLY = "attributes:" + _READS + _ON_AN_API
+
+    ON_NODE = "attributes:" + _READS + _ON_EACH_NODE
+
     DATASTORE = r"""
 attributes:
+  check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
   platform:
     description: Target OS/families that can be operated against.
     support: N/A
-    platforms: posix
-    details: Talks to the Calico datastore from wherever it runs; usually the controller.
   action_group:
     description: Action is part of action_group(s), for convenient setting of module_defaults.
     support: N/A
     membership:
       - calico_fleet.fleet.calico_datastore
-"""
-
-    CALICO = r"""
-attributes:
-  check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full
-    details: The same reads and comparison run; nothing is written.
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: full
-"""
-
-    CALICO_READ_ONLY = r"""
-attributes:
-  check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full
-    details: Read-only; it runs the same in check mode.
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: none
-    details: It never changes anything, so there is no diff.
 """

@@ -203,7 +203,8 @@ from ansible_collections.calico_fleet.fleet.plugins.module_utils.datastore.conne
 )
 from ansible_collections.calico_fleet.fleet.plugins.module_utils.datastore.errors import DatastoreError
 from ansible_collections.calico_fleet.fleet.plugins.module_utils.datastore.kubernetes import KubeApi
-from ansible_collections.calico_fleet.fleet.plugins.module_utils.gce import CONNECTION_SPEC, Gce, GceError
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.gcp.client import CONNECTION_SPEC, Gce
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.gcp.errors import GceError
 from ansible_collections.calico_fleet.fleet.plugins.plugin_utils import cluster_members
 
 HOSTNAME_LABEL = "kubernetes.io/hostname"

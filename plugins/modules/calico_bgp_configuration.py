@@ -7,7 +7,7 @@ DOCUMENTATION = r"""
 ---
 module: calico_bgp_configuration
 extends_documentation_fragment:
-  [calico_fleet.fleet.calico_datastore, calico_fleet.fleet.attributes.datastore, calico_fleet.fleet.attributes.calico]
+  [calico_fleet.fleet.calico_datastore, calico_fleet.fleet.attributes.datastore, calico_fleet.fleet.attributes]
 short_description: Set or check Calico's node-to-node mesh and cluster AS number
 description:
   - Manages the BGPConfiguration C(default), fields C(nodeToNodeMeshEnabled) and C(asNumber).

@@ -7,7 +7,7 @@ DOCUMENTATION = r"""
 ---
 module: calico_bgp_peer
 extends_documentation_fragment:
-  [calico_fleet.fleet.calico_datastore, calico_fleet.fleet.attributes.datastore, calico_fleet.fleet.attributes.calico]
+  [calico_fleet.fleet.calico_datastore, calico_fleet.fleet.attributes.datastore, calico_fleet.fleet.attributes]
 short_description: Create, update or delete one Calico BGPPeer idempotently, in etcd or through the Kubernetes API
 description:
   - Creates, updates or deletes one C(projectcalico.org/v3) BGPPeer.

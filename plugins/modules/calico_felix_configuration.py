@@ -7,7 +7,7 @@ DOCUMENTATION = r"""
 ---
 module: calico_felix_configuration
 extends_documentation_fragment:
-  [calico_fleet.fleet.calico_datastore, calico_fleet.fleet.attributes.datastore, calico_fleet.fleet.attributes.calico]
+  [calico_fleet.fleet.calico_datastore, calico_fleet.fleet.attributes.datastore, calico_fleet.fleet.attributes]
 short_description: Set or check Calico's IPIP tunnel MTU, derived from the underlay MTU
 description:
   - Manages C(ipipMTU) in the FelixConfiguration C(default).

@@ -7,7 +7,7 @@ DOCUMENTATION = r"""
 ---
 module: calico_ippool
 extends_documentation_fragment:
-  [calico_fleet.fleet.calico_datastore, calico_fleet.fleet.attributes.datastore, calico_fleet.fleet.attributes.calico]
+  [calico_fleet.fleet.calico_datastore, calico_fleet.fleet.attributes.datastore, calico_fleet.fleet.attributes]
 short_description: Manage a Calico IPPool (etcdv3 or Kubernetes datastore), idempotently
 description:
   - Creates, updates or deletes one C(projectcalico.org/v3) IPPool.

@@ -7,7 +7,7 @@ DOCUMENTATION = r"""
 ---
 module: calico_node
 extends_documentation_fragment:
-  [calico_fleet.fleet.calico_datastore, calico_fleet.fleet.attributes.datastore, calico_fleet.fleet.attributes.calico]
+  [calico_fleet.fleet.calico_datastore, calico_fleet.fleet.attributes.datastore, calico_fleet.fleet.attributes]
 short_description: Decommission a Calico node as Calico's own node delete does, guarded by its IP and liveness
 description:
   - Does what C(calicoctl delete node <name>) does (libcalico-go's node client), in the same order, through

@@ -7,7 +7,7 @@ DOCUMENTATION = r"""
 ---
 module: calico_node_bgp
 extends_documentation_fragment:
-  [calico_fleet.fleet.calico_datastore, calico_fleet.fleet.attributes.datastore, calico_fleet.fleet.attributes.calico]
+  [calico_fleet.fleet.calico_datastore, calico_fleet.fleet.attributes.datastore, calico_fleet.fleet.attributes]
 short_description: Set a Calico Node's route-reflector cluster ID and labels, idempotently
 description:
   - Sets C(spec.bgp.routeReflectorClusterID) and C(metadata.labels) of one registered Calico Node and

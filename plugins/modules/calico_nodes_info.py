@@ -9,7 +9,7 @@ module: calico_nodes_info
 extends_documentation_fragment:
   - calico_fleet.fleet.calico_datastore
   - calico_fleet.fleet.attributes.datastore
-  - calico_fleet.fleet.attributes.calico_read_only
+  - calico_fleet.fleet.attributes.read_only
 short_description: Read Calico Nodes (BGP addresses, route-reflector IDs, tunnel addresses), BGP settings and BGPPeers
 description:
   - Reads every Calico Node, the BGPConfiguration C(default) and every BGPPeer from the datastore, read-only,

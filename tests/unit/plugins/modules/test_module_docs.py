@@ -5,7 +5,7 @@ project's ansible.cfg, so documentation fragments are resolved. The argument
 spec is captured the way ansible-test's validate-modules does it: the module's
 ``main()`` runs with ``AnsibleModule.__init__`` replaced by a stand-in that
 records the spec and stops, so no module logic runs (modules built on
-``CalicoModule`` are captured with the datastore options it merges in).
+``CalicoModule`` or ``GcpModule`` are captured with the options their base merges in).
 """
 
 import importlib.util
