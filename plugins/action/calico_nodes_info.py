@@ -16,7 +16,7 @@ def _read(params: dict) -> dict:
     try:
         return read_nodes_info(params)
     except DatastoreError as exc:
-        raise ModuleFailure(str(exc), **exc.context) from None
+        raise ModuleFailure(**exc.fail_args()) from None
 
 
 class ActionModule(ActionBase):

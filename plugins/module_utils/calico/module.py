@@ -62,7 +62,7 @@ class CalicoModule(AnsibleModule):
         except ResourceValidationError as exc:
             self.fail_json(msg=str(exc), field=exc.field, **context)
         except DatastoreError as exc:
-            self.fail_json(msg=str(exc), **{**context, **exc.context})
+            self.fail_json(**exc.fail_args(**context))
         raise AssertionError("fail_json returned")  # for type checkers: fail_json exits
 
     def exit_result(self, result: dict) -> None:

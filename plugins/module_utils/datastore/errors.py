@@ -8,11 +8,16 @@ from typing import Any
 
 
 class DatastoreError(Exception):
-    """Base class; ``context`` goes into fail_json as extra keys."""
+    """Base class: the message says what to change; ``context`` names where (endpoint, key, api_host)
+    and goes into fail_json as extra keys."""
 
     def __init__(self, message: str, **context: Any) -> None:
         super().__init__(message)
         self.context = context
+
+    def fail_args(self, **extra: Any) -> dict[str, Any]:
+        """fail_json's keyword arguments: ``msg``, ``extra`` (the task's own context), this error's context."""
+        return {"msg": str(self), **extra, **self.context}
 
 
 class DatastoreConnectionError(DatastoreError):

@@ -34,15 +34,8 @@ from ansible_collections.calico_fleet.fleet.plugins.module_utils.datastore.etcd_
     KeyValue,
 )
 
-if TYPE_CHECKING:
-    from ansible_collections.calico_fleet.fleet.plugins.module_utils.datastore.base import (
-        AffinityRecords,
-        BlockRecords,
-        EndpointRecords,
-        NodeRecord,
-        Records,
-        Resources,
-    )
+if TYPE_CHECKING:  # the annotations of the Datastore methods
+    from ansible_collections.calico_fleet.fleet.plugins.module_utils.datastore import base
 
 IPAM_PREFIX = "/calico/ipam/v2/"
 BLOCK_PREFIX = IPAM_PREFIX + "assignment/"
@@ -96,7 +89,7 @@ class EtcdDatastore(Datastore):
         obj.setdefault("metadata", {})["resourceVersion"] = str(kv.mod_revision)
         return obj
 
-    def list(self, kind: str) -> Resources:
+    def list(self, kind: str) -> base.Resources:
         prefix = f"{ETCD_PREFIX}{plural(kind)}/"
         return [self._decode(kv) for kv in self._wrap(self.client.get_prefix, prefix)]
 
@@ -141,17 +134,17 @@ class EtcdDatastore(Datastore):
         kv = self._wrap(self.client.get, key)
         return self._record(kind, name, kv) if kv else None
 
-    def _list_records(self, kind: str, prefix: str) -> Records:
+    def _list_records(self, kind: str, prefix: str) -> base.Records:
         return [self._record(kind, kv.key[len(prefix):], kv) for kv in self._wrap(self.client.get_prefix, prefix)]
 
-    def node_record(self, name: str) -> NodeRecord:
+    def node_record(self, name: str) -> base.NodeRecord:
         rec = self._get_record("Node", name, f"{ETCD_PREFIX}nodes/{name}")
         if rec is None:
             return None, None, []
         bgp = (rec.value.get("spec") or {}).get("bgp") or {}
         return rec, bgp.get("ipv4Address"), _tunnel_addresses(rec.value)
 
-    def workload_endpoint_records(self, node: str) -> EndpointRecords:
+    def workload_endpoint_records(self, node: str) -> base.EndpointRecords:
         out = []
         for rec in self._list_records("WorkloadEndpoint", f"{ETCD_PREFIX}workloadendpoints/"):
             spec = rec.value.get("spec") or {}
@@ -162,14 +155,14 @@ class EtcdDatastore(Datastore):
     def remove_workload_endpoint(self, rec: Record, dry: bool) -> None:
         self.remove_record(rec, dry)
 
-    def ipam_block_records(self) -> BlockRecords:
+    def ipam_block_records(self) -> base.BlockRecords:
         return [(rec, rec.value) for rec in self._list_records("IPAMBlock", BLOCK_PREFIX) if "/block/" in rec.key]
 
     def ipam_handle_record(self, handle_id: str) -> tuple[Record | None, dict | None]:
         rec = self._get_record("IPAMHandle", handle_id, HANDLE_PREFIX + handle_id)
         return (rec, rec.value) if rec else (None, None)
 
-    def block_affinity_records(self, node: str) -> AffinityRecords:
+    def block_affinity_records(self, node: str) -> base.AffinityRecords:
         out = []
         for rec in self._list_records("BlockAffinity", f"{HOST_PREFIX}{node}/"):
             match = AFFINITY_RE.match(rec.name)
@@ -181,7 +174,7 @@ class EtcdDatastore(Datastore):
     def ipam_host_record(self, node: str) -> Record | None:
         return self._get_record("IPAMHost", node, HOST_PREFIX + node)
 
-    def node_scoped_records(self, kind: str, node: str) -> Records:
+    def node_scoped_records(self, kind: str, node: str) -> base.Records:
         return [rec for rec in self._list_records(kind, f"{ETCD_PREFIX}{RECORD_PLURALS[kind]}/")
                 if (rec.value.get("spec") or {}).get("node") == node]
 

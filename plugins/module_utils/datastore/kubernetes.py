@@ -28,16 +28,8 @@ from ansible_collections.calico_fleet.fleet.plugins.module_utils.datastore.error
     ResourceConflictError,
 )
 
-if TYPE_CHECKING:
-    from ansible_collections.calico_fleet.fleet.plugins.module_utils.datastore.base import (
-        AffinityRecords,
-        BlockRecords,
-        EndpointRecords,
-        NodeRecord,
-        Records,
-        Resources,
-        Rows,
-    )
+if TYPE_CHECKING:  # the annotations of the Datastore methods
+    from ansible_collections.calico_fleet.fleet.plugins.module_utils.datastore import base
 
 POD_IP_ANNOTATIONS = ("cni.projectcalico.org/podIP", "cni.projectcalico.org/podIPs",
                       "cni.projectcalico.org/containerID")
@@ -163,7 +155,7 @@ class KubernetesDatastore(Datastore):
         obj["apiVersion"] = V3_GROUP  # callers see one shape whichever group served it
         return obj
 
-    def list(self, kind: str) -> Resources:
+    def list(self, kind: str) -> base.Resources:
         status, body = self.api.request("GET", self._path(kind))
         return [self._as_v3(item) for item in body.get("items") or []] if status != 404 else []
 
@@ -191,7 +183,7 @@ class KubernetesDatastore(Datastore):
                     "preconditions": {"resourceVersion": str(resource_version)}}
         self.api.request("DELETE", self._path(kind, name, for_write=True), body)
 
-    def read_nodes(self) -> Rows:
+    def read_nodes(self) -> base.Rows:
         status, body = self.api.request("GET", "/api/v1/nodes")
         nodes = []
         for item in body.get("items") or [] if status != 404 else []:
@@ -207,7 +199,7 @@ class KubernetesDatastore(Datastore):
 
     # ---- records
 
-    def _items(self, path: str) -> Resources:
+    def _items(self, path: str) -> base.Resources:
         status, body = self.api.request("GET", path)
         return [] if status == 404 else body.get("items") or []
 
@@ -227,7 +219,7 @@ class KubernetesDatastore(Datastore):
             raise ResourceConflictError(f"{key} vanished while it was being updated; run again", key=key)
         return body
 
-    def node_record(self, name: str) -> NodeRecord:
+    def node_record(self, name: str) -> base.NodeRecord:
         status, obj = self.api.request("GET", f"/api/v1/nodes/{urllib.parse.quote(name)}")
         if status == 404:
             return None, None, []
@@ -235,7 +227,7 @@ class KubernetesDatastore(Datastore):
         tunnels = [ann[k] for k in TUNNEL_ANNOTATIONS if ann.get(k)]
         return self._record("Node", "/api/v1/nodes", obj), ann.get(NODE_ANNOTATIONS["ipv4_network"]), tunnels
 
-    def workload_endpoint_records(self, node: str) -> EndpointRecords:
+    def workload_endpoint_records(self, node: str) -> base.EndpointRecords:
         selector = urllib.parse.quote(f"spec.nodeName={node}")
         out = []
         for pod in self._items(f"/api/v1/pods?fieldSelector={selector}"):
@@ -257,7 +249,7 @@ class KubernetesDatastore(Datastore):
         if not dry:
             self._put_record(rec.key, obj)
 
-    def ipam_block_records(self) -> BlockRecords:
+    def ipam_block_records(self) -> base.BlockRecords:
         return [(self._record("IPAMBlock", self._crd("ipamblocks"), o), o.get("spec") or {})
                 for o in self._items(self._crd("ipamblocks"))]
 
@@ -267,7 +259,7 @@ class KubernetesDatastore(Datastore):
                 return self._record("IPAMHandle", self._crd("ipamhandles"), obj), obj["spec"]
         return None, None
 
-    def block_affinity_records(self, node: str) -> AffinityRecords:
+    def block_affinity_records(self, node: str) -> base.AffinityRecords:
         out = []
         for obj in self._items(self._crd("blockaffinities")):
             spec = obj.get("spec") or {}
@@ -279,7 +271,7 @@ class KubernetesDatastore(Datastore):
         del node  # the Kubernetes datastore has no IPAM host object (Calico: a no-op there)
         return None
 
-    def node_scoped_records(self, kind: str, node: str) -> Records:
+    def node_scoped_records(self, kind: str, node: str) -> base.Records:
         path = f"/apis/{self.group()}/{RECORD_PLURALS[kind]}"
         return [self._record(kind, path, o) for o in self._items(path) if (o.get("spec") or {}).get("node") == node]
 
