@@ -194,6 +194,7 @@ kubernetes_nodes: true
 
 import collections
 import os
+from typing import Any
 
 from ansible.errors import AnsibleParserError
 from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable
@@ -292,10 +293,10 @@ def kubernetes_rows(params: dict) -> list[dict]:
 class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
     NAME = "calico_fleet.fleet.calico_nodes"
 
-    def verify_file(self, path):
+    def verify_file(self, path: str) -> bool:
         return super().verify_file(path) and path.endswith(("calico_nodes.yml", "calico_nodes.yaml"))
 
-    def parse(self, inventory, loader, path, cache=True):
+    def parse(self, inventory: Any, loader: Any, path: str, cache: bool = True) -> None:
         super().parse(inventory, loader, path, cache=cache)
         self._read_config_data(path)
         cache_key = self.get_cache_key(path)

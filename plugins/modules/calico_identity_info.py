@@ -52,7 +52,7 @@ from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico.identity
 HOSTNAME_FILE = "/proc/sys/kernel/hostname"
 
 
-def main():
+def main() -> None:
     module = AnsibleModule(argument_spec=dict(nodename_file=dict(type="path", default="/var/lib/calico/nodename")),
                            supports_check_mode=True)
     try:
