@@ -212,8 +212,8 @@ def merge(calico_hosts: dict[str, dict], machines: list[dict] | None = None, kub
                 "or it lacks the label or tag")
         hosts[name] = merged
     taken = {name.lower() for name in hosts}
-    extra: list[tuple[str, dict | None]] = [(row["ip"], row) for row in machines
-                                           if row["ip"] and row["ip"] not in calico_ips]
+    extra: list[tuple[str, dict | None]] = [
+        (row["ip"], row) for row in machines if row["ip"] and row["ip"] not in calico_ips]
     extra += [(row["ip"], None) for row in kube_nodes
               if row["ip"] and row["ip"] not in calico_ips and row["ip"] not in machine_at]
     for ip, machine in sorted(extra, key=lambda e: e[0]):
