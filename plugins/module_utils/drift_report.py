@@ -238,7 +238,7 @@ def calico_items(result, context):
             continue
         kind = _snake(str(f["resource"]).split("/", maxsplit=1)[0])
         kind += "_missing" if f.get("field") is None else "_changed"
-        items.append(_item(CALICO_SETTINGS, f["resource"], kind, ERROR, f.get("reason") or "", fix,
+        items.append(_item(CALICO_SETTINGS, f["resource"], kind, ERROR, f.get("cause") or f.get("reason") or "", fix,
                            field=f.get("field"), expected=f.get("expected"), actual=f.get("actual")))
     return items
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 
-from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico_datastore import etcd_key
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.datastore.etcd import etcd_key
 
 PLAN_VERSION = 1
 IPIP_BLOCKED = "ipip_blocked"
