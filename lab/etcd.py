@@ -1,6 +1,6 @@
 """Just enough etcd v3 (JSON gateway) for the lab's calico-node stand-in.
 
-Deliberately separate from plugins/module_utils/etcd_v3.py: this is test
+Deliberately separate from plugins/module_utils/datastore/etcd_v3.py: this is test
 equipment that plays calico-node, and must not share bugs with the code
 under test.
 """
