@@ -8,46 +8,47 @@ calico_fleet.fleet.attributes.on_node   a read-only module that runs on each clu
 calico_fleet.fleet.attributes.datastore member of the calico_datastore action group; with it the attributes
                                         carry their descriptions, so a Calico module needs no
                                         ansible.builtin.action_common_attributes
-
-Each attribute's text is written once below and the fragments are put together from them.
 """
 
-_CHANGES = r"""
+
+class ModuleDocFragment:
+    DOCUMENTATION = r"""
+attributes:
   check_mode:
     support: full
     details: The same comparison runs; nothing is written.
   diff_mode:
     support: full
+  platform:
+    platforms: posix
+    details: Talks to an API from wherever it runs; usually the controller.
 """
 
-_READS = r"""
+    READ_ONLY = r"""
+attributes:
   check_mode:
     support: full
     details: Read-only; it runs the same in check mode.
   diff_mode:
     support: none
     details: It never changes anything, so there is no diff.
-"""
-
-_ON_AN_API = r"""
   platform:
     platforms: posix
     details: Talks to an API from wherever it runs; usually the controller.
 """
 
-_ON_EACH_NODE = r"""
+    ON_NODE = r"""
+attributes:
+  check_mode:
+    support: full
+    details: Read-only; it runs the same in check mode.
+  diff_mode:
+    support: none
+    details: It never changes anything, so there is no diff.
   platform:
     platforms: posix
     details: Runs on each cluster node (Linux).
 """
-
-
-class ModuleDocFragment:
-    DOCUMENTATION = "attributes:" + _CHANGES + _ON_AN_API
-
-    READ_ONLY = "attributes:" + _READS + _ON_AN_API
-
-    ON_NODE = "attributes:" + _READS + _ON_EACH_NODE
 
     DATASTORE = r"""
 attributes:
