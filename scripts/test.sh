@@ -16,7 +16,7 @@ mkdir -p "$LOG_DIR"
 # Lab lanes rerun a failed test once, after a pause: a lab test drives real
 # daemons, SSH and timers on a 2-core machine that runs three labs at once.
 # A rerun is reported in the log ("R" and "rerun" in pytest's summary).
-LAB_PYTEST="pytest -q -p no:cacheprovider --reruns 1 --reruns-delay 10"
+LAB_PYTEST="pytest -q -p no:cacheprovider --reruns 1 --reruns-delay 10 --durations=12"
 
 # lane name -> command. Lab lanes take their slot from LAB_SLOT.
 declare -A LANES=(
@@ -71,7 +71,7 @@ for lane in "${wanted[@]}"; do
   read -r rc secs <"$LOG_DIR/$lane.rc" || { rc=1; secs=?; }
   echo
   echo "=== lane $lane: exit $rc in ${secs}s (log $LOG_DIR/$lane.log)"
-  tail -n 40 "$LOG_DIR/$lane.log"
+  tail -n 60 "$LOG_DIR/$lane.log"
   ((rc == 0)) || failed+=("$lane")
   # pytest's closing line: "N passed, M failed ... in S s"
   p=$(grep -Eo '[0-9]+ passed' "$LOG_DIR/$lane.log" | tail -1 | cut -d' ' -f1)
