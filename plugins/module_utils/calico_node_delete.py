@@ -63,7 +63,7 @@ from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico_node_reg
     registration_state,
 )
 from ansible_collections.calico_fleet.fleet.plugins.module_utils.etcd_v3 import EtcdConflictError, EtcdError
-from ansible_collections.calico_fleet.fleet.plugins.module_utils.findings import normalize_ip
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.addresses import normalize_ip
 
 IPAM_PREFIX = "/calico/ipam/v2/"
 BLOCK_PREFIX = IPAM_PREFIX + "assignment/"

@@ -10,7 +10,7 @@ BGP mesh.
 """
 
 from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico_datastore import DatastoreError
-from ansible_collections.calico_fleet.fleet.plugins.module_utils.findings import normalize_ip
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.addresses import normalize_ip
 
 
 class RegistrationOwnedElsewhereError(DatastoreError):

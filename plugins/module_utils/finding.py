@@ -80,6 +80,8 @@ class Fix:
         if not commands:
             return text
         run = "Run: " + ", then ".join(commands)
+        if text and text[-1] not in ".:;!?":
+            text += "."
         return f"{text} {run}" if text else run
 
     def to_dict(self) -> dict:
@@ -151,8 +153,8 @@ class Finding:
             return ", ".join(self.hosts)
         return self.node or self.resource or "cluster"
 
-    def to_line(self, inventory: Sequence[str] = ()) -> str:
-        """One line for a person: what, where, what was seen, why, and the fix."""
+    def headline(self) -> str:
+        """What and where: ``[error] kind on hosts node N peer P field: actual, expected E``."""
         bits = [f"[{self.severity}] {self.kind} on {self.where()}"]
         if self.node and self.hosts:
             bits.append(f"node {self.node}")
@@ -160,7 +162,22 @@ class Finding:
             bits.append(f"peer {self.peer}")
         if self.field:
             bits.append(f"{self.field}: {self.actual!r}, expected {self.expected!r}")
-        text = " ".join(bits)
+        return " ".join(bits)
+
+    def to_lines(self, inventory: Sequence[str] = ()) -> list[str]:
+        """The finding as a block for a report: the headline, each piece of evidence, cause, fix."""
+        lines = [self.headline()]
+        lines += [f"    evidence: {line}" for line in self.evidence]
+        if self.cause:
+            lines.append(f"    cause:    {self.cause}")
+        fix = self.fix.to_text(inventory)
+        if fix:
+            lines.append(f"    fix:      {fix}")
+        return lines
+
+    def to_line(self, inventory: Sequence[str] = ()) -> str:
+        """One line for a person: what, where, what was seen, why, and the fix."""
+        text = self.headline()
         if self.evidence:
             text += f": {self.evidence[0]}"
             if len(self.evidence) > 1:

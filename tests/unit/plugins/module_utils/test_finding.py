@@ -58,3 +58,19 @@ def test_the_line_names_the_field_that_differs_and_the_fix():
     assert "on IPPool/default-ipv4-ippool" in line
     assert "ipipMode: 'Never', expected 'Always'" in line
     assert line.endswith("Run: ansible-playbook -i inv.yml calico_fleet.fleet.scale_out --tags calico_network")
+
+
+def test_the_block_lists_every_piece_of_evidence_then_cause_and_fix():
+    found = Finding("bird_down", hosts=["n1"], evidence=["n1 answered nothing", "n2 -> n1: Active"],
+                    cause="calico-node is not running.",
+                    fix=Fix("restart calico-node on n1", commands=["kubectl -n calico-system delete pod x"]))
+    assert found.to_lines() == [
+        "[error] bird_down on n1",
+        "    evidence: n1 answered nothing",
+        "    evidence: n2 -> n1: Active",
+        "    cause:    calico-node is not running.",
+        "    fix:      restart calico-node on n1. Run: kubectl -n calico-system delete pod x",
+    ]
+    assert found.to_line() == ("[error] bird_down on n1: n1 answered nothing (+1 more). Likely cause: calico-node "
+                               "is not running. Fix: restart calico-node on n1. Run: kubectl -n calico-system "
+                               "delete pod x")
