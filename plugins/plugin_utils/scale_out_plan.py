@@ -21,8 +21,10 @@ change would fix (an IPIP rule about to be created fixes ``ipip_blocked``).
 from __future__ import annotations
 
 import json
+from typing import Iterable, Optional, Sequence
 
 from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico_datastore import etcd_key
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.finding import Finding
 
 PLAN_VERSION = 1
 IPIP_BLOCKED = "ipip_blocked"
@@ -297,7 +299,7 @@ def plan_summary(plan):
     return lines
 
 
-def findings_would_fix(findings, fixes):
+def findings_would_fix(findings: Optional[Iterable[dict]], fixes: Optional[Iterable[dict]]) -> list[dict]:
     """Each finding with ``would_fix``: the planned change that fixes it, or None."""
     out = []
     for finding in findings or []:
@@ -308,16 +310,16 @@ def findings_would_fix(findings, fixes):
     return out
 
 
-def would_fix_report(findings):
+def would_fix_report(findings: Optional[Iterable[dict]], inventory: Sequence[str] = ()) -> list[str]:
     """Lines for check mode: how many findings the run would fix, then each finding and its fate."""
     findings = list(findings or [])
     fixed = [f for f in findings if f.get("would_fix")]
     lines = [f"Check mode: the run would fix {len(fixed)} of {len(findings)} finding(s); "
              f"{len(findings) - len(fixed)} would remain."]
     for f in findings:
-        where = ", ".join(f.get("hosts") or []) or "cluster"
+        finding = Finding.from_dict(f)
         if f.get("would_fix"):
-            lines.append(f"{f.get('kind')} on {where}: the run would fix it ({f['would_fix']})")
+            lines.append(f"{finding.kind} on {finding.where()}: the run would fix it ({f['would_fix']})")
         else:
-            lines.append(f"{f.get('kind')} on {where}: would remain; fix: {f.get('fix')}")
+            lines.append(f"{finding.kind} on {finding.where()}: would remain; fix: {finding.fix.to_text(inventory)}")
     return lines
