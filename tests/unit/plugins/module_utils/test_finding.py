@@ -74,3 +74,15 @@ def test_the_block_lists_every_piece_of_evidence_then_cause_and_fix():
     assert found.to_line() == ("[error] bird_down on n1: n1 answered nothing (+1 more). Likely cause: calico-node "
                                "is not running. Fix: restart calico-node on n1. Run: kubectl -n calico-system "
                                "delete pod x")
+
+
+def test_the_line_names_where_what_cause_and_fix():
+    f = Finding(
+        "tcp179_blocked", ERROR, hosts=["n1", "n2"], node="n1", peer="10.0.0.2",
+        evidence=["n1 -> 10.0.0.2: Mesh_10_0_0_2 state start 'Active Socket: Connection refused'", "more"],
+        cause="TCP 179 is blocked.", fix=Fix("allow TCP 179", playbook="scale_out", tags=["network"]),
+    )
+    text = f.to_line()
+    for part in ("tcp179_blocked on n1, n2", "node n1", "peer 10.0.0.2", "Connection refused", "(+1 more)",
+                 "Likely cause: TCP 179 is blocked.", "Fix: allow TCP 179. Run: ansible-playbook calico_fleet.fleet.scale_out --tags network"):
+        assert part in text

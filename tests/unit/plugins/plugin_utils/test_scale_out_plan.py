@@ -6,7 +6,7 @@ Inputs are registered results shaped as the modules return them in check mode wi
 import json
 
 import pytest
-from ansible_collections.calico_fleet.fleet.plugins.module_utils.scale_out_plan import (
+from ansible_collections.calico_fleet.fleet.plugins.plugin_utils.scale_out_plan import (
     PlanError,
     build_plan,
     findings_would_fix,

@@ -7,7 +7,8 @@ returns. `Cluster.session(a, b, ...)` rewrites one row of a node's reply.
 
 import ipaddress
 
-from ansible_collections.calico_fleet.fleet.plugins.module_utils import bird, mesh
+from ansible_collections.calico_fleet.fleet.plugins.module_utils import bird
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.mesh import evaluation, expected
 
 HEADER = "2002-name     proto    table    state  since       info"
 
@@ -41,7 +42,7 @@ class Cluster:
                 }
             )
         for inv, host in self.hosts.items():
-            peers = mesh.expected_peers_for(self.nodes, self.bgp, host["ip"], self.bgp_peers)
+            peers = expected.expected_peers_for(self.nodes, self.bgp, host["ip"], self.bgp_peers)
             self.rows[inv] = {ip: self._row(inv, ip, "up", "Established") for ip in peers}
         self.down = {}
 
@@ -90,7 +91,7 @@ class Cluster:
 
     def evaluate(self, probe=None, cloud="gcp", cloud_rules=None):
         args = self.check_input(probe, cloud)
-        return mesh.evaluate(args["hosts"], args["nodes"], args["bgp_configuration"], probe, cloud,
+        return evaluation.evaluate(args["hosts"], args["nodes"], args["bgp_configuration"], probe, cloud,
                              args["bgp_peers"], cloud_rules)
 
     def probe_matrix(self, blocked=()):
