@@ -3,7 +3,7 @@
 Scenarios: 150 nodes in full mesh (22,350 sessions) and 1,000 nodes with
 3 route reflectors (mesh off), each healthy and with a few problems injected
 (TCP 179 blocked on one pair, BIRD down on one node, IPIP probe failing on
-one pair). Times mesh.evaluate + render_table, the work the module does.
+one pair). Times evaluation.evaluate + table.render_table, the work the module does.
 
     .venv/bin/python bench/bench_mesh_check.py [--repeat 5]
 """
@@ -18,7 +18,7 @@ import time
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "collections"))
 
-from ansible_collections.calico_fleet.fleet.plugins.module_utils import mesh  # noqa: E402
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.mesh import evaluation, expected, table  # noqa: E402
 
 
 def peer(ip, established=True, kind="Mesh"):
@@ -48,11 +48,11 @@ def synthetic(count, reflectors=0, problems=False):
     # The BGPPeer roles/route_reflectors writes, as calico_nodes_info returns it.
     bgp_peers = [{"name": "peer-with-route-reflectors", "node": None, "node_selector": "all()", "peer_ip": None,
                   "peer_selector": "route-reflector == 'true'", "as_number": None}] if reflectors else []
-    expected = mesh.expected_peers_by_ip(nodes, bgp, bgp_peers)
+    wanted = expected.expected_peers_by_ip(nodes, bgp, bgp_peers)
     kind = "Node" if reflectors else "Mesh"
     hosts = {}
     for n, ip in zip(names, ips, strict=True):
-        peers = [peer(p, True, kind) for p in sorted(expected[ip])]
+        peers = [peer(p, True, kind) for p in sorted(wanted[ip])]
         hosts[n] = {"ip": ip, "hostname": n, "nodename": n, "status": {"changed": False, "peers": peers}}
     probe = {a: {b: True for b in ips if b != a} for a in ips} if count <= 200 else None
     if problems:
@@ -65,7 +65,7 @@ def synthetic(count, reflectors=0, problems=False):
         hosts[names[-3]]["status"] = {"failed": True, "msg": "calico-node / BIRD is not running on this host"}
         if probe:
             probe[ips[-4]][ips[-5]] = False
-    sessions = sum(len(v) for v in expected.values())
+    sessions = sum(len(v) for v in wanted.values())
     return hosts, nodes, bgp, bgp_peers, probe, sessions
 
 
@@ -74,8 +74,8 @@ def run(count, reflectors, problems, repeat):
     times, report = [], None
     for _ in range(repeat):
         start = time.perf_counter()
-        report = mesh.evaluate(hosts, nodes, bgp, probe, "gcp", bgp_peers)
-        mesh.render_table(hosts, report["matrix"], report["findings"], report["down"])
+        report = evaluation.evaluate(hosts, nodes, bgp, probe, "gcp", bgp_peers)
+        table.render_table(hosts, report["matrix"], report["findings"], report["down"])
         times.append(time.perf_counter() - start)
     return sessions, times, [f.kind for f in report["findings"]]
 

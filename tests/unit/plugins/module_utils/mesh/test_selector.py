@@ -1,4 +1,4 @@
-"""Calico label selectors calico-fleet evaluates (plugins/module_utils/calico_selector.py)."""
+"""Calico label selectors calico-fleet evaluates (plugins/module_utils/mesh/selector.py)."""
 
 import pytest
 from ansible_collections.calico_fleet.fleet.plugins.module_utils.mesh.selector import SelectorError, selects
