@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 from ansible.errors import AnsibleFilterError
 from ansible_collections.calico_fleet.fleet.plugins.module_utils.finding import Finding, sort_findings
@@ -19,18 +19,18 @@ def _findings(findings: Any, name: str) -> list[Finding]:
         raise AnsibleFilterError(f"{name}: not a finding ({exc}); pass the findings a check returns") from exc
 
 
-def _sources(inventory: Optional[Any]) -> list[str]:
+def _sources(inventory: Any | None) -> list[str]:
     if not inventory:
         return []
     return [inventory] if isinstance(inventory, str) else [str(i) for i in inventory]
 
 
-def finding_line(findings: Any, inventory: Optional[Any] = None) -> list[str]:
+def finding_line(findings: Any, inventory: Any | None = None) -> list[str]:
     """One line per finding (``Finding.to_line``), errors first."""
     return [f.to_line(_sources(inventory)) for f in _findings(findings, "finding_line")]
 
 
-def finding_lines(findings: Any, inventory: Optional[Any] = None) -> list[str]:
+def finding_lines(findings: Any, inventory: Any | None = None) -> list[str]:
     """Each finding as a block (``Finding.to_lines``: headline, evidence, cause, fix), errors first."""
     return [line for f in _findings(findings, "finding_lines") for line in f.to_lines(_sources(inventory))]
 

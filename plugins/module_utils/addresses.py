@@ -5,10 +5,10 @@
 from __future__ import annotations
 
 import ipaddress
-from typing import Any, Optional
+from typing import Any
 
 
-def normalize_ip(value: Any) -> Optional[str]:
+def normalize_ip(value: Any) -> str | None:
     """'10.0.1.202/24' or '10.0.1.202' -> '10.0.1.202'; None/'' or not an address -> None."""
     if not value:
         return None
@@ -18,6 +18,6 @@ def normalize_ip(value: Any) -> Optional[str]:
         return None
 
 
-def node_ipv4(node: dict) -> Optional[str]:
+def node_ipv4(node: dict) -> str | None:
     """A Calico Node's BGP IPv4 address (calico_nodes_info's ipv4_address, else ipv4_network)."""
     return normalize_ip(node.get("ipv4_address") or node.get("ipv4_network"))

@@ -48,6 +48,7 @@ import re
 import socket
 import urllib.parse
 
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.addresses import normalize_ip
 from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico_datastore import (
     CRD_V1_GROUP,
     ETCD_PREFIX,
@@ -63,7 +64,6 @@ from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico_node_reg
     registration_state,
 )
 from ansible_collections.calico_fleet.fleet.plugins.module_utils.etcd_v3 import EtcdConflictError, EtcdError
-from ansible_collections.calico_fleet.fleet.plugins.module_utils.addresses import normalize_ip
 
 IPAM_PREFIX = "/calico/ipam/v2/"
 BLOCK_PREFIX = IPAM_PREFIX + "assignment/"

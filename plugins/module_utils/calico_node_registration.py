@@ -9,8 +9,8 @@ Deleting the Node a healthy host holds takes that host out of every peer's
 BGP mesh.
 """
 
-from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico_datastore import DatastoreError
 from ansible_collections.calico_fleet.fleet.plugins.module_utils.addresses import normalize_ip
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico_datastore import DatastoreError
 
 
 class RegistrationOwnedElsewhereError(DatastoreError):

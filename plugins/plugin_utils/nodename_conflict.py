@@ -48,15 +48,15 @@ import datetime
 
 from ansible_collections.calico_fleet.fleet.plugins.module_utils.addresses import node_ipv4, normalize_ip
 from ansible_collections.calico_fleet.fleet.plugins.module_utils.finding import findings_to_dicts, sort_findings
-from ansible_collections.calico_fleet.fleet.plugins.module_utils.identity.checks import (
-    effective_nodename,
-    identity_findings,
-    nodename_to_write_back,
-)
 from ansible_collections.calico_fleet.fleet.plugins.module_utils.hostnames import (
     HostnamePlanError,
     is_valid_name,
     plan_hostnames,
+)
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.identity.checks import (
+    effective_nodename,
+    identity_findings,
+    nodename_to_write_back,
 )
 
 # Findings the remediation fixes by renaming a host and restarting calico-node.

@@ -21,7 +21,7 @@ change would fix (an IPIP rule about to be created fixes ``ipip_blocked``).
 from __future__ import annotations
 
 import json
-from typing import Iterable, Optional, Sequence
+from collections.abc import Iterable, Sequence
 
 from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico_datastore import etcd_key
 from ansible_collections.calico_fleet.fleet.plugins.module_utils.finding import Finding
@@ -299,7 +299,7 @@ def plan_summary(plan):
     return lines
 
 
-def findings_would_fix(findings: Optional[Iterable[dict]], fixes: Optional[Iterable[dict]]) -> list[dict]:
+def findings_would_fix(findings: Iterable[dict] | None, fixes: Iterable[dict] | None) -> list[dict]:
     """Each finding with ``would_fix``: the planned change that fixes it, or None."""
     out = []
     for finding in findings or []:
@@ -310,7 +310,7 @@ def findings_would_fix(findings: Optional[Iterable[dict]], fixes: Optional[Itera
     return out
 
 
-def would_fix_report(findings: Optional[Iterable[dict]], inventory: Sequence[str] = ()) -> list[str]:
+def would_fix_report(findings: Iterable[dict] | None, inventory: Sequence[str] = ()) -> list[str]:
     """Lines for check mode: how many findings the run would fix, then each finding and its fate."""
     findings = list(findings or [])
     fixed = [f for f in findings if f.get("would_fix")]

@@ -15,7 +15,8 @@ returns them.
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Optional, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 from ansible_collections.calico_fleet.fleet.plugins.module_utils.addresses import node_ipv4, normalize_ip
 from ansible_collections.calico_fleet.fleet.plugins.module_utils.finding import ERROR, WARNING, Finding, Fix
@@ -50,7 +51,7 @@ def remediation_fix(text: str, hosts: Iterable[str], commands: Iterable[str] = (
     return Fix(text=text, playbook=REMEDIATION, limit=sorted(hosts), commands=list(commands))
 
 
-def effective_nodename(host: dict) -> Optional[str]:
+def effective_nodename(host: dict) -> str | None:
     """The node name calico-node would register, normalised for comparison.
 
     The nodename file wins over the hostname (REFERENCE.md); names are
@@ -63,7 +64,7 @@ def effective_nodename(host: dict) -> Optional[str]:
     return (host.get("hostname") or "").strip().lower() or None
 
 
-def nodename_to_write_back(inv: str, hosts: Hosts, nodes: Nodes) -> Optional[str]:
+def nodename_to_write_back(inv: str, hosts: Hosts, nodes: Nodes) -> str | None:
     """The name to write back into a host's nodename file when only the file is wrong, else None.
 
     Only the file is wrong when the running hostname names a Calico Node
@@ -240,7 +241,8 @@ def check_duplicate_ips(hosts: Hosts, nodes: Nodes) -> list[Finding]:
                     "an old registration was left behind when the machine was renamed or its IP reused; "
                     "calico-node refuses to start with an IP another node uses."
                 ),
-                fix=Fix(text="delete the registration left behind", commands=[f"calicoctl delete node {n}" for n in stale]),
+                fix=Fix(text="delete the registration left behind",
+                        commands=[f"calicoctl delete node {n}" for n in stale]),
             )
         )
     return findings

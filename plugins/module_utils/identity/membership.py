@@ -8,7 +8,7 @@ each finding's fix is data (module_utils/finding.py), built with the real names 
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Optional
+from collections.abc import Iterable
 
 from ansible_collections.calico_fleet.fleet.plugins.module_utils.addresses import node_ipv4, normalize_ip
 from ansible_collections.calico_fleet.fleet.plugins.module_utils.finding import ERROR, Finding, Fix
@@ -23,7 +23,7 @@ from ansible_collections.calico_fleet.fleet.plugins.module_utils.identity.checks
 MEMBER_SOURCES_CLOUD = ("gcp", "aws")
 
 
-def members_read(members: Optional[Iterable[dict]]) -> set[str]:
+def members_read(members: Iterable[dict] | None) -> set[str]:
     """The sources every member record says were read (calico_fleet_sources of the inventory plugin)."""
     read = None
     for member in members or []:
@@ -32,7 +32,7 @@ def members_read(members: Optional[Iterable[dict]]) -> set[str]:
     return read or set()
 
 
-def membership_not_compared(members: Optional[Iterable[dict]]) -> list[str]:
+def membership_not_compared(members: Iterable[dict] | None) -> list[str]:
     """The membership sources that were not compared (no record lists them as read), as words for a report.
 
     Without them a machine Calico does not know, or a Kubernetes Node without a Calico Node, cannot be
@@ -46,7 +46,7 @@ def membership_not_compared(members: Optional[Iterable[dict]]) -> list[str]:
     return missing
 
 
-def check_membership(members: Optional[list[dict]], nodes: Nodes, hosts: Optional[Hosts],
+def check_membership(members: list[dict] | None, nodes: Nodes, hosts: Hosts | None,
                      explained: Iterable[str] = (), namespace: str = CALICO_NAMESPACE
                      ) -> tuple[list[Finding], set[str]]:
     """Compare the cloud's machines, the Kubernetes Nodes and the Calico Nodes, by private IPv4 address.

@@ -4,7 +4,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from ansible_collections.calico_fleet.fleet.plugins.module_utils.finding import ERROR, findings_to_dicts, is_healthy
 from ansible_collections.calico_fleet.fleet.plugins.module_utils.identity.checks import CALICO_NAMESPACE

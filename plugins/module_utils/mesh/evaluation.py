@@ -19,7 +19,7 @@ Only IPv4 sessions are judged (Calico IPIP is IPv4).
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 from ansible_collections.calico_fleet.fleet.plugins.module_utils.addresses import node_ipv4, normalize_ip
 from ansible_collections.calico_fleet.fleet.plugins.module_utils.finding import (
@@ -74,12 +74,12 @@ TCP179_TEXT = {
 }
 
 
-def network_fix(text: str, extra_vars: Optional[dict] = None) -> Fix:
+def network_fix(text: str, extra_vars: dict | None = None) -> Fix:
     """The cloud network play (tags network) with a sentence saying what it changes."""
     return Fix(text=text, playbook="scale_out", tags=["network"], extra_vars=extra_vars or {})
 
 
-def ipip_rule_text(cloud: str, vpc_range: Optional[str]) -> str:
+def ipip_rule_text(cloud: str, vpc_range: str | None) -> str:
     """What allows IP protocol 4 between the nodes, with the real VPC range when known."""
     if cloud == "aws":
         cidr = vpc_range or "the VPC's CIDR (aws_network_vpc_cidr)"
@@ -802,7 +802,7 @@ class _Evaluation:
         )
 
 
-def input_errors(hosts: Any, nodes: Any, bgp_peers: Optional[list] = None) -> list[str]:
+def input_errors(hosts: Any, nodes: Any, bgp_peers: list | None = None) -> list[str]:
     """Messages naming what to change in the check's input (empty when fine)."""
     errors = []
     required = bgp_peers_required(nodes, bgp_peers)
@@ -822,9 +822,9 @@ def input_errors(hosts: Any, nodes: Any, bgp_peers: Optional[list] = None) -> li
     return errors
 
 
-def evaluate(hosts: dict, nodes: list, bgp_configuration: Optional[dict] = None, probe: Optional[dict] = None,
-             cloud: str = "gcp", bgp_peers: Optional[list] = None, cloud_rules: Optional[dict] = None,
-             namespace: str = CALICO_NAMESPACE, vpc_range: Optional[str] = None) -> dict[str, Any]:
+def evaluate(hosts: dict, nodes: list, bgp_configuration: dict | None = None, probe: dict | None = None,
+             cloud: str = "gcp", bgp_peers: list | None = None, cloud_rules: dict | None = None,
+             namespace: str = CALICO_NAMESPACE, vpc_range: str | None = None) -> dict[str, Any]:
     """Judge the mesh. Returns a dict: healthy, findings (Finding objects),
     matrix {host: {peer host or IP: cell}}, expected_peers {host: [IPs]}.
 

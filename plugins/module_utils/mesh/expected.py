@@ -25,7 +25,7 @@ sessions) or 1,000 nodes with route reflectors are computed in milliseconds.
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 from ansible_collections.calico_fleet.fleet.plugins.module_utils.addresses import node_ipv4, normalize_ip
 from ansible_collections.calico_fleet.fleet.plugins.module_utils.mesh.selector import (
@@ -37,7 +37,7 @@ from ansible_collections.calico_fleet.fleet.plugins.module_utils.mesh.selector i
 MESH = "node-to-node mesh"
 
 
-def mesh_enabled(bgp_configuration: Optional[dict]) -> bool:
+def mesh_enabled(bgp_configuration: dict | None) -> bool:
     """Mesh is on unless BGPConfiguration `default` turns it off."""
     return (bgp_configuration or {}).get("mesh_enabled") is not False
 
@@ -76,7 +76,7 @@ class _Peering:
 class Topology:
     """Who peers with whom by Calico's rules (module docstring), read from the datastore's resources."""
 
-    def __init__(self, nodes: list, bgp_configuration: Optional[dict], bgp_peers: Optional[list] = None) -> None:
+    def __init__(self, nodes: list, bgp_configuration: dict | None, bgp_peers: list | None = None) -> None:
         self.mesh = mesh_enabled(bgp_configuration)
         self.members = []  # (name, ip, labels, cluster ID) of every node with a BGP IPv4 address
         for node in sorted(nodes or [], key=lambda n: (node_ipv4(n) or "", n.get("name") or "")):
@@ -94,7 +94,7 @@ class Topology:
                         else [p.peer_ip] if p.peer_ip else [] for p in self.peerings]
         self.local = [[m[1] for m in self.members if p.is_for(m[0], m[2])] for p in self.peerings]
 
-    def peers_of(self, name: Optional[str], ip: Optional[str], labels: Optional[dict] = None,
+    def peers_of(self, name: str | None, ip: str | None, labels: dict | None = None,
                  cluster_id: str = "") -> dict[str, str]:
         """{peer IPv4: why it is expected} for the node `name` at `ip` (name None: not registered)."""
         labels = labels or {}
@@ -127,14 +127,14 @@ class Topology:
         return out
 
 
-def expected_peers_by_ip(nodes: list, bgp_configuration: Optional[dict], bgp_peers: Optional[list] = None
+def expected_peers_by_ip(nodes: list, bgp_configuration: dict | None, bgp_peers: list | None = None
                          ) -> dict[str, set[str]]:
     """{node IPv4: set of peer IPv4s} for every registered node with a BGP address."""
     return {ip: set(peers) for ip, peers in Topology(nodes, bgp_configuration, bgp_peers).by_ip().items()}
 
 
-def expected_peers_for(nodes: list, bgp_configuration: Optional[dict], host_ip: Any,
-                       bgp_peers: Optional[list] = None) -> list[str]:
+def expected_peers_for(nodes: list, bgp_configuration: dict | None, host_ip: Any,
+                       bgp_peers: list | None = None) -> list[str]:
     """Sorted peer IPs one host must have (an unregistered host counts as a node without labels or
     cluster ID). BGPPeers whose selectors cannot be evaluated are left out (Topology.unsupported)."""
     ip = normalize_ip(host_ip)
@@ -146,7 +146,7 @@ def expected_peers_for(nodes: list, bgp_configuration: Optional[dict], host_ip: 
     return sorted(topology.peers_of(*member))
 
 
-def bgp_peers_required(nodes: Any, bgp_peers: Optional[list]) -> Optional[str]:
+def bgp_peers_required(nodes: Any, bgp_peers: list | None) -> str | None:
     """The message when BGPPeers are needed but were not passed (route reflectors exist), else None."""
     if bgp_peers is not None:
         return None

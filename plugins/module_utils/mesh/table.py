@@ -4,12 +4,13 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Optional
+from collections.abc import Iterable
+from typing import Any
 
 GRID_MAX_HOSTS = 30
 
 
-def render_table(hosts: dict, matrix: dict, findings: Iterable[Any] = (), down: Optional[dict] = None) -> str:
+def render_table(hosts: dict, matrix: dict, findings: Iterable[Any] = (), down: dict | None = None) -> str:
     """The mesh as text: a host x host grid up to GRID_MAX_HOSTS hosts, a
     per-host summary beyond (a 150 x 150 grid is not readable)."""
     down = down or {}

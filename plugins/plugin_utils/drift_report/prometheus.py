@@ -6,7 +6,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from ansible_collections.calico_fleet.fleet.plugins.plugin_utils.drift_report.report import EXIT_NOT_CHECKED, NOT_CHECKED
+from ansible_collections.calico_fleet.fleet.plugins.plugin_utils.drift_report.report import (
+    EXIT_NOT_CHECKED,
+    NOT_CHECKED,
+)
 
 
 def metrics_registry(report: dict) -> Any:

@@ -27,7 +27,8 @@ junit.py, prometheus.py, files.py) render each with the report's inventory.
 from __future__ import annotations
 
 import re
-from typing import Any, Iterable, Optional
+from collections.abc import Iterable
+from typing import Any
 
 from ansible_collections.calico_fleet.fleet.plugins.module_utils.finding import ERROR, WARNING, Finding, Fix
 
@@ -120,7 +121,7 @@ def _module(name):
     return (name or "").rsplit(".", 1)[-1]
 
 
-def _network_fix(text: str, extra_vars: Optional[dict] = None) -> Fix:
+def _network_fix(text: str, extra_vars: dict | None = None) -> Fix:
     return Fix(text=text, playbook="scale_out", tags=["network"], extra_vars=extra_vars or {})
 
 
@@ -299,7 +300,7 @@ def build(observations: Iterable[dict], context: dict) -> dict[str, Any]:
     seen_sections: set[str] = set()
     mesh: dict[str, Any] = {"bgp_sessions": {}, "ipip_blocked_pairs": 0, "hosts": [], "membership_not_compared": []}
 
-    def check(section: str, resource: str, status: str = OK, reason: Optional[str] = None) -> None:
+    def check(section: str, resource: str, status: str = OK, reason: str | None = None) -> None:
         entry = checks.setdefault((section, resource), {"status": OK, "reason": None})
         rank = {OK: 0, DRIFT: 1, NOT_CHECKED: 2}
         if rank[status] > rank[entry["status"]]:
@@ -462,7 +463,7 @@ def exit_code(report: dict) -> int:
     return report["exit_code"]
 
 
-def findings(report: dict, section: Optional[str] = None) -> list[Finding]:
+def findings(report: dict, section: str | None = None) -> list[Finding]:
     """The report's drift items as findings (of one section)."""
     return [Finding.from_dict(i) for i in report["items"] if section is None or i["section"] == section]
 

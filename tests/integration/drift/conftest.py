@@ -21,10 +21,9 @@ from xml.etree import ElementTree
 
 import jsonschema
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
-
 from ansible_collections.calico_fleet.fleet.plugins.module_utils.finding import Fix
 from ansible_collections.calico_fleet.fleet.plugins.plugin_utils.drift_report.report import subject
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.integration.conftest import ROOT, run_playbook
 from tests.integration.verify.conftest import established, ip, printed_fix, wait, written_state

@@ -186,7 +186,8 @@ def test_hostname_changed_by_hand(drift_lab, tmp_path):
     assert run.rc == 2, run
     assert run.items() == [("names", "host/node-2", "nodename_mismatch", None, "warning")]
     item = run.report["items"][0]
-    assert run.fix_command(item) == "ansible-playbook -i inventories/lab calico_fleet.fleet.fix_nodename_conflict --limit node-2"
+    assert run.fix_command(item) == (
+        "ansible-playbook -i inventories/lab calico_fleet.fleet.fix_nodename_conflict --limit node-2")
 
 
 def test_nodename_file_with_a_trailing_newline(drift_lab, tmp_path):
@@ -303,7 +304,8 @@ def test_node_to_node_mesh_off_without_bgp_peers_is_no_bgp_peers(drift_lab, tmp_
     assert run.items() == [("bgp_mesh", "host/node-1,node-2,node-3", "no_bgp_peers", None, "error")]
     assert "mesh is off" in item["cause"] and "no BGPPeer exists" in item["cause"]
     assert item["fix"]["text"].startswith("turn the node-to-node mesh back on")
-    assert command.startswith("ansible-playbook -i inventories/lab calico_fleet.fleet.scale_out --tags calico_network -e")
+    assert command.startswith(
+        "ansible-playbook -i inventories/lab calico_fleet.fleet.scale_out --tags calico_network -e")
     assert fixed["spec"]["nodeToNodeMeshEnabled"] is True
 
 

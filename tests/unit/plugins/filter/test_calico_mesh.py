@@ -8,7 +8,6 @@ import sys
 
 import pytest
 from ansible.errors import AnsibleFilterError
-
 from ansible_collections.calico_fleet.fleet.plugins.filter.calico_mesh import FilterModule
 
 from tests.conftest import ROOT

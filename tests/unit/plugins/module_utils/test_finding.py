@@ -4,9 +4,14 @@ import json
 import shlex
 
 import pytest
-
 from ansible_collections.calico_fleet.fleet.plugins.module_utils.finding import (
-    ERROR, WARNING, Finding, Fix, is_healthy, sort_findings)
+    ERROR,
+    WARNING,
+    Finding,
+    Fix,
+    is_healthy,
+    sort_findings,
+)
 
 
 def test_a_finding_survives_the_round_trip_through_a_module_result():
@@ -84,5 +89,6 @@ def test_the_line_names_where_what_cause_and_fix():
     )
     text = f.to_line()
     for part in ("tcp179_blocked on n1, n2", "node n1", "peer 10.0.0.2", "Connection refused", "(+1 more)",
-                 "Likely cause: TCP 179 is blocked.", "Fix: allow TCP 179. Run: ansible-playbook calico_fleet.fleet.scale_out --tags network"):
+                 "Likely cause: TCP 179 is blocked.",
+                 "Fix: allow TCP 179. Run: ansible-playbook calico_fleet.fleet.scale_out --tags network"):
         assert part in text

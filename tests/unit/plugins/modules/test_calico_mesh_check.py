@@ -147,7 +147,8 @@ def test_a_calico_node_without_a_kubernetes_node_and_the_reverse():
     orphan = by_kind["kubernetes_node_without_calico_node"]
     assert orphan["hosts"] == ["k8s-only"] and orphan["peer"] == "10.0.1.240"
     assert (orphan["fix"]["playbook"], orphan["fix"]["limit"]) == ("fix_nodename_conflict", ["k8s-only"])
-    assert orphan["fix"]["commands"][0].startswith("kubectl -n kube-system logs --tail 50 $(kubectl -n kube-system get pod")
+    assert orphan["fix"]["commands"][0].startswith(
+        "kubectl -n kube-system logs --tail 50 $(kubectl -n kube-system get pod")
 
 
 def test_a_displaced_machine_is_named_once_by_the_identity_finding():

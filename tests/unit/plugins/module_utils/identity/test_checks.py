@@ -1,7 +1,6 @@
 """The identity checks (hosts vs registered Calico nodes), each finding with its fix as data."""
 
 from ansible_collections.calico_fleet.fleet.plugins.module_utils import addresses
-from ansible_collections.calico_fleet.fleet.plugins.module_utils import finding as fm
 from ansible_collections.calico_fleet.fleet.plugins.module_utils.identity import checks
 
 FIX_PLAYBOOK = "ansible-playbook calico_fleet.fleet.fix_nodename_conflict --limit"

@@ -33,7 +33,8 @@ def test_full_mesh_skips_self_by_ip_and_nodes_without_an_address():
     nodes = [node("a", "10.0.0.1"), node("b", "10.0.0.2"), node("c", "10.0.0.3"), node("d", None)]
     nodes.append({"name": "e", "ipv4_address": None, "ipv4_network": "10.0.0.5/24", "rr_cluster_id": ""})
     assert expected.expected_peers_for(nodes, {}, "10.0.0.1") == ["10.0.0.2", "10.0.0.3", "10.0.0.5"]
-    assert expected.expected_peers_by_ip(nodes, {"mesh_enabled": True})["10.0.0.5"] == {"10.0.0.1", "10.0.0.2", "10.0.0.3"}
+    assert expected.expected_peers_by_ip(nodes, {"mesh_enabled": True})["10.0.0.5"] == {
+        "10.0.0.1", "10.0.0.2", "10.0.0.3"}
 
 
 def test_mesh_disabled_and_no_reflectors_expects_nothing():
@@ -290,7 +291,8 @@ def test_stale_node_left_behind_by_a_removed_machine():
         cluster.session(a, "10.0.1.204", "start", "Active        Socket: Connection refused")
     report = cluster.evaluate()
     f = only(report)
-    assert (f.kind, f.node, f.peer, f.fix.commands) == ("stale_node", "node4", "10.0.1.204", ["calicoctl delete node node4"])
+    assert (f.kind, f.node, f.peer, f.fix.commands) == (
+        "stale_node", "node4", "10.0.1.204", ["calicoctl delete node node4"])
     assert len(f.evidence) == 4  # the registration + one failing session per live node
     assert report["matrix"]["node1"]["10.0.1.204"] == "Active"
 
@@ -337,7 +339,8 @@ def test_ipip_blocked_between_two_nodes_with_bgp_established():
 def test_ipip_blocked_everywhere_is_the_gcp_incident():
     cluster = Cluster(4)
     blocked = {(a, b) for a in cluster.hosts for b in cluster.hosts}
-    for cloud, text in (("gcp", "protocol 4 from the VPC range"), ("aws", "{proto: '4', cidr_ip: the VPC's CIDR (aws_network_vpc_cidr)}")):
+    for cloud, text in (("gcp", "protocol 4 from the VPC range"),
+                        ("aws", "{proto: '4', cidr_ip: the VPC's CIDR (aws_network_vpc_cidr)}")):
         f = only(cluster.evaluate(probe=cluster.probe_matrix(blocked), cloud=cloud))
         assert f.kind == "ipip_blocked" and f.hosts == ["node1", "node2", "node3", "node4"]
         assert "between all nodes" in f.cause
@@ -624,7 +627,8 @@ def test_mesh_off_without_bgp_peers_is_no_bgp_peers_naming_every_node():
     assert "nodeToNodeMeshEnabled: false (BGPConfiguration default)" in f.evidence
     assert "BGPPeers: none" in f.evidence
     assert "mesh is off" in f.cause and "no BGPPeer exists" in f.cause
-    assert "calico_network_mesh_enabled" in f.fix.to_text() and "--tags calico_network" in f.fix.to_text() and "BGPPeer" in f.fix.to_text()
+    assert f.fix.extra_vars == {"calico_network_mesh_enabled": True} and f.fix.tags == ["calico_network"]
+    assert "BGPPeer" in f.fix.text
     assert report["healthy"] is False
 
 

@@ -8,8 +8,9 @@ security group whose rule allows protocol 4. Rules not read: every suspect, no c
 import json
 import shlex
 
-from ansible_collections.calico_fleet.fleet.plugins.module_utils.mesh import evaluation
+import pytest
 from ansible_collections.calico_fleet.fleet.plugins.module_utils.finding import playbook_command
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.in_process import ModuleFailure
 from ansible_collections.calico_fleet.fleet.plugins.module_utils.mesh.check import mesh_check
 from ansible_collections.calico_fleet.fleet.plugins.module_utils.mesh.cloud_rules import CloudRules
 
@@ -151,7 +152,6 @@ def test_printed_commands_name_the_inventory_in_use(tmp_path, monkeypatch):
     # The returned finding keeps the fix as data; the inventory is named only when it is rendered.
     fix = result["findings"][0]["fix"]
     assert (fix["playbook"], fix["tags"]) == ("scale_out", ["network"])
-    with __import__("pytest").raises(__import__("ansible_collections.calico_fleet.fleet.plugins.module_utils.in_process",
-                                                fromlist=["ModuleFailure"]).ModuleFailure) as failure:
+    with pytest.raises(ModuleFailure) as failure:
         mesh_check({**args, "inventory": ["inv"], "fail_on_findings": True, "bgp_configuration": cluster.bgp})
     assert "Run: ansible-playbook -i inv calico_fleet.fleet.scale_out --tags network" in failure.value.msg

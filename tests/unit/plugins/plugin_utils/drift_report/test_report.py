@@ -355,7 +355,8 @@ def test_a_node_without_the_tag_or_the_group_is_one_item_per_node_with_its_own_c
                                   "kubernetes_node_without_calico_node"])
 def test_membership_findings_are_drift_in_the_names_section(kind):
     finding = {"kind": kind, "severity": "error", "hosts": [], "node": "node-1", "peer": "10.0.0.9",
-               "evidence": ["e"], "cause": "c", "fix": {"text": "delete it", "commands": ["calicoctl delete node node-1"]}}
+               "evidence": ["e"], "cause": "c",
+               "fix": {"text": "delete it", "commands": ["calicoctl delete node node-1"]}}
     report = build(*healthy(mesh=mesh({**HEALTHY_MESH, "findings": [finding]})))
     assert [(i["section"], dr.subject(i), i["kind"]) for i in report["items"]] == [("names", "Node/node-1", kind)]
     assert report["exit_code"] == 2
