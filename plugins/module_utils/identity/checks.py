@@ -112,7 +112,7 @@ def check_duplicate_nodenames(hosts: Hosts, nodes: Nodes) -> tuple[list[Finding]
     The registration's IP tells which host holds the name now; the other
     host is the one to rename. Returns (findings, involved inventory hosts).
     """
-    by_name = {}
+    by_name: dict[str, list[str]] = {}
     for inv, host in hosts.items():
         name = effective_nodename(host)
         if name:
@@ -144,8 +144,8 @@ def check_duplicate_nodenames(hosts: Hosts, nodes: Nodes) -> tuple[list[Finding]
                     "Node's IP flips and only one of them gets BGP peers."
                 ),
                 fix=remediation_fix(
-                    "; ".join([_write_back_text(i, nodename_to_write_back(i, hosts, nodes)) for i in to_fix
-                               if nodename_to_write_back(i, hosts, nodes)]
+                    "; ".join([_write_back_text(i, back) for i in to_fix
+                               if (back := nodename_to_write_back(i, hosts, nodes))]
                               or [f"give {', '.join(to_fix)} a name of its own (the remediation drains, renames "
                                   "and restarts calico-node; the host holding the name keeps it)"]),
                     to_fix),
@@ -214,7 +214,7 @@ def check_nodename_vs_hostname(hosts: Hosts, nodes: Nodes = ()) -> list[Finding]
 
 def check_duplicate_ips(hosts: Hosts, nodes: Nodes) -> list[Finding]:
     """Two registered Calico node names with one IPv4 address."""
-    by_ip = {}
+    by_ip: dict[str, list[str]] = {}
     for node in nodes:
         ip = node_ipv4(node)
         if ip:
@@ -365,5 +365,3 @@ def identity_findings(hosts: Hosts, nodes: Nodes, namespace: str = CALICO_NAMESP
     explain(check_not_joined({k: v for k, v in hosts.items() if k not in explained}))
     explain(check_unregistered_hosts(hosts, nodes, skip=set(explained), namespace=namespace))
     return findings, explained
-
-

@@ -8,7 +8,7 @@ each finding's fix is data (module_utils/finding.py), built with the real names 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 
 from ansible_collections.calico_fleet.fleet.plugins.module_utils.addresses import node_ipv4, normalize_ip
 from ansible_collections.calico_fleet.fleet.plugins.module_utils.finding import ERROR, Finding, Fix
@@ -47,7 +47,7 @@ def membership_not_compared(members: Iterable[dict] | None) -> list[str]:
 
 
 def check_membership(members: list[dict] | None, nodes: Nodes, hosts: Hosts | None,
-                     explained: Iterable[str] = (), namespace: str = CALICO_NAMESPACE
+                     explained: Collection[str] = (), namespace: str = CALICO_NAMESPACE
                      ) -> tuple[list[Finding], set[str]]:
     """Compare the cloud's machines, the Kubernetes Nodes and the Calico Nodes, by private IPv4 address.
 
@@ -100,14 +100,14 @@ def check_membership(members: list[dict] | None, nodes: Nodes, hosts: Hosts | No
             ))
     calico_ips = {node_ipv4(n) for n in nodes}
     for ip, member in sorted(kube.items(), key=lambda item: item[1]["kubernetes_node"]):
-        inv = host_at.get(ip) or member.get("host")
-        if "kubernetes" not in read or ip in calico_ips or inv in explained:
+        holder = host_at.get(ip) or member.get("host")
+        if "kubernetes" not in read or ip in calico_ips or holder in explained:
             continue
         name = member["kubernetes_node"]
         findings.append(Finding(
             kind="kubernetes_node_without_calico_node",
             severity=ERROR,
-            hosts=[inv] if inv else [],
+            hosts=[holder] if holder else [],
             node=name,
             peer=ip,
             evidence=[f"Kubernetes Node {name!r} (InternalIP {ip}) has no Calico Node registered with that "
@@ -116,6 +116,6 @@ def check_membership(members: list[dict] | None, nodes: Nodes, hosts: Hosts | No
             cause="calico-node on this machine has not registered, or another machine's calico-node took its "
             "Calico Node name (two machines with one hostname): its pods have no routes.",
             fix=remediation_fix(f"read calico-node's log on {name}, then give the machine a Calico node name of "
-                                "its own", [inv or ip], [calico_node_log_command(namespace, name)]),
+                                "its own", [str(holder or ip)], [calico_node_log_command(namespace, name)]),
         ))
     return findings, without_machine

@@ -98,7 +98,7 @@ class Topology:
                  cluster_id: str = "") -> dict[str, str]:
         """{peer IPv4: why it is expected} for the node `name` at `ip` (name None: not registered)."""
         labels = labels or {}
-        out = {}
+        out: dict[str, str] = {}
         if self.mesh and not cluster_id:
             for other in self.members:
                 if other[1] != ip and not other[3]:
@@ -112,14 +112,14 @@ class Topology:
             selected = (matches(peering.peer_terms, labels) if peering.peer_terms is not None
                         else peering.peer_ip == ip)
             if selected:
-                for other in local:
-                    if other != ip:
-                        out.setdefault(other, f"BGPPeer {peering.name} (reverse peering)")
+                for local_ip in local:
+                    if local_ip != ip:
+                        out.setdefault(local_ip, f"BGPPeer {peering.name} (reverse peering)")
         return out
 
     def by_ip(self) -> dict[str, dict[str, str]]:
         """{node IPv4: {peer IPv4: why}} for every registered node with a BGP address."""
-        out = {}
+        out: dict[str, dict[str, str]] = {}
         for name, ip, labels, cluster_id in self.members:
             for peer, why in self.peers_of(name, ip, labels, cluster_id).items():
                 out.setdefault(ip, {}).setdefault(peer, why)

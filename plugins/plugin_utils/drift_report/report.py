@@ -215,6 +215,7 @@ def member_findings(module: str, result: dict, args: dict) -> list[Finding]:
         if not missing:
             continue
         instance = label.split(" (", 1)[0]
+        extra: dict[str, Any]
         if module == "gcp_instance_tags":
             extra = {"gcp_network_node_instances": [label], "gcp_network_node_zones": list(args.get("zones") or [])}
             cause = (f"instance {label} lacks the network tag {', '.join(missing)} the calico firewall rules "
@@ -375,11 +376,11 @@ def build(observations: Iterable[dict], context: dict) -> dict[str, Any]:
                               i.field or ""))
     check_list = [{"section": s, "resource": r, **v} for (s, r), v in
                   sorted(checks.items(), key=lambda kv: (list(SECTIONS).index(kv[0][0]), kv[0][1]))]
-    sections = {}
+    per_section = {}
     for section, title in SECTIONS.items():
         mine = [i for i in items if i.section == section]
         blocked = [n for n in not_checked if n["section"] == section]
-        sections[section] = {
+        per_section[section] = {
             "title": title,
             "status": NOT_CHECKED if blocked else DRIFT if mine else OK,
             "checks": sum(1 for c in check_list if c["section"] == section),
@@ -407,7 +408,7 @@ def build(observations: Iterable[dict], context: dict) -> dict[str, Any]:
             "warnings": sum(1 for i in items if i.severity == WARNING),
             "not_checked": len(not_checked),
         },
-        "sections": sections,
+        "sections": per_section,
         "checks": check_list,
         "items": [i.to_dict() for i in items],
         "not_checked": not_checked,
@@ -475,5 +476,3 @@ def not_compared(report: dict) -> str:
         return ""
     return (f"{' and '.join(missing)} not compared (no such source in the inventory): a machine Calico does "
             "not know is not seen without them.")
-
-
