@@ -217,30 +217,32 @@ def _label(item):
     return None
 
 
+def _walk_entries(saved, current, order, name, out, show_values):
+    """Entries of two plans by key: one only in the saved plan, one only in this run's, or both compared."""
+    for key in order:
+        sub = name(key)
+        if key not in current:
+            value = f" ({_short(saved[key])})" if show_values else ""
+            out.append(f"{sub}: in the saved plan{value}, not in this run's")
+        elif key not in saved:
+            value = f" ({_short(current[key])})" if show_values else ""
+            out.append(f"{sub}: in this run's plan{value}, not in the saved one")
+        else:
+            _walk(sub, saved[key], current[key], out)
+
+
 def _walk(path, saved, current, out):
     if isinstance(saved, dict) and isinstance(current, dict):
-        for key in sorted(set(saved) | set(current)):
-            sub = f"{path}.{key}" if path else key
-            if key not in current:
-                out.append(f"{sub}: in the saved plan ({_short(saved[key])}), not in this run's")
-            elif key not in saved:
-                out.append(f"{sub}: in this run's plan ({_short(current[key])}), not in the saved one")
-            else:
-                _walk(sub, saved[key], current[key], out)
+        _walk_entries(saved, current, sorted(set(saved) | set(current)),
+                      lambda key: f"{path}.{key}" if path else key, out, show_values=True)
         return
     if isinstance(saved, list) and isinstance(current, list):
         labels_s, labels_c = [_label(i) for i in saved], [_label(i) for i in current]
         if None not in labels_s and None not in labels_c and len(set(labels_s)) == len(labels_s) \
                 and len(set(labels_c)) == len(labels_c):
             by_s, by_c = dict(zip(labels_s, saved, strict=True)), dict(zip(labels_c, current, strict=True))
-            for label in labels_s + [x for x in labels_c if x not in by_s]:
-                sub = f"{path}[{label}]"
-                if label not in by_c:
-                    out.append(f"{sub}: in the saved plan, not in this run's")
-                elif label not in by_s:
-                    out.append(f"{sub}: in this run's plan, not in the saved one")
-                else:
-                    _walk(sub, by_s[label], by_c[label], out)
+            _walk_entries(by_s, by_c, labels_s + [x for x in labels_c if x not in by_s],
+                          lambda label: f"{path}[{label}]", out, show_values=False)
             return
         if saved != current:
             out.append(f"{path}: saved {_short(saved)}, now {_short(current)}")

@@ -51,6 +51,12 @@ def remediation_fix(text: str, hosts: Iterable[str], commands: Iterable[str] = (
     return Fix(text=text, playbook=REMEDIATION, limit=sorted(hosts), commands=list(commands))
 
 
+def host_finding(kind: str, severity: str, inv: str, node: str | None, evidence: str, cause: str, fix: Fix,
+                 peer: str | None = None) -> Finding:
+    """A finding about one inventory host, with one piece of evidence."""
+    return Finding(kind, severity, hosts=[inv], node=node, peer=peer, evidence=[evidence], cause=cause, fix=fix)
+
+
 def effective_nodename(host: dict) -> str | None:
     """The node name calico-node would register, normalised for comparison.
 
@@ -171,18 +177,12 @@ def check_nodename_files(hosts: Hosts, nodes: Nodes = ()) -> list[Finding]:
         if not problems:
             continue
         good = raw.strip().lower() or (host.get("hostname") or "").strip().lower()
-        findings.append(
-            Finding(
-                kind="nodename_invalid",
-                severity=ERROR,
-                hosts=[inv],
-                node=raw.strip() or None,
-                evidence=[f"{NODENAME_FILE} on {inv} contains {raw!r} ({', '.join(problems)})"],
-                cause="calico-node reads the file as is, so the node name it registers is invalid.",
-                fix=_name_fix(inv, hosts, nodes, f"printf '%s' {good} > {NODENAME_FILE} on {inv} and restart "
-                              "calico-node, or run the remediation"),
-            )
-        )
+        findings.append(host_finding(
+            "nodename_invalid", ERROR, inv, raw.strip() or None,
+            f"{NODENAME_FILE} on {inv} contains {raw!r} ({', '.join(problems)})",
+            "calico-node reads the file as is, so the node name it registers is invalid.",
+            _name_fix(inv, hosts, nodes, f"printf '%s' {good} > {NODENAME_FILE} on {inv} and restart calico-node, "
+                      "or run the remediation")))
     return findings
 
 
@@ -196,19 +196,13 @@ def check_nodename_vs_hostname(hosts: Hosts, nodes: Nodes = ()) -> list[Finding]
         name = raw.strip().lower()
         if name in (hostname, hostname.split(".")[0]):
             continue
-        findings.append(
-            Finding(
-                kind="nodename_mismatch",
-                severity=WARNING,
-                hosts=[inv],
-                node=name,
-                evidence=[f"{NODENAME_FILE} on {inv} says {name!r}, the hostname is {hostname!r}"],
-                cause="the host was renamed without updating Calico's node name (or the reverse), or "
-                "something wrote another name into the file.",
-                fix=_name_fix(inv, hosts, nodes, f"give {inv} one name (the remediation renames the host or "
-                              "writes its name back)"),
-            )
-        )
+        findings.append(host_finding(
+            "nodename_mismatch", WARNING, inv, name,
+            f"{NODENAME_FILE} on {inv} says {name!r}, the hostname is {hostname!r}",
+            "the host was renamed without updating Calico's node name (or the reverse), or something wrote "
+            "another name into the file.",
+            _name_fix(inv, hosts, nodes, f"give {inv} one name (the remediation renames the host or writes its name "
+                      "back)")))
     return findings
 
 
@@ -282,20 +276,14 @@ def check_unregistered_hosts(hosts: Hosts, nodes: Nodes, skip: Iterable[str] = (
         if inv in skip or ip in registered:
             continue
         name = effective_nodename(host)
-        findings.append(
-            Finding(
-                kind="unregistered_host",
-                severity=ERROR,
-                hosts=[inv],
-                node=name,
-                peer=ip,
-                evidence=[f"no Calico Node is registered with IPv4 {ip} (host {inv}, node name {name!r})"],
-                cause="calico-node on this host has not registered (not started, not joined, or its "
-                "name is used by another host).",
-                fix=remediation_fix(f"read calico-node's log on {inv}, then give it a valid, unique node name",
-                                    [inv], [calico_node_log_command(namespace, name or inv)]),
-            )
-        )
+        findings.append(host_finding(
+            "unregistered_host", ERROR, inv, name,
+            f"no Calico Node is registered with IPv4 {ip} (host {inv}, node name {name!r})",
+            "calico-node on this host has not registered (not started, not joined, or its name is used by another "
+            "host).",
+            remediation_fix(f"read calico-node's log on {inv}, then give it a valid, unique node name", [inv],
+                            [calico_node_log_command(namespace, name or inv)]),
+            peer=ip))
     return findings
 
 
@@ -316,25 +304,16 @@ def check_not_joined(hosts: Hosts) -> list[Finding]:
         if host.get("joined") is not False or bird_answered(host) or status.get("unreachable"):
             continue
         name = effective_nodename(host) or inv
-        findings.append(
-            Finding(
-                kind="node_not_joined",
-                severity=ERROR,
-                hosts=[inv],
-                node=name,
-                evidence=[
-                    f"{inv} ({host.get('ip')}) is not joined to Kubernetes: no kubelet kubeconfig "
-                    f"({' or '.join(KUBELET_KUBECONFIGS)}), so calico-node is not running there"
-                ],
-                cause="the machine was never joined to Kubernetes (the join was skipped, node_join_method is "
-                "none and nobody joined it, or the join failed), so the calico-node DaemonSet never landed on "
-                "it; not a BGP fault.",
-                fix=Fix(text=f"join {inv} with node name {name}: re-run the scale-out with node_join_method set "
-                        "(the same scale_out_batch reuses its machines and joins only what is not joined), or on "
-                        f"{inv}: kubeadm join <endpoint> --token <token> --discovery-token-ca-cert-hash <hash> "
-                        f"--node-name {name}", playbook="scale_out"),
-            )
-        )
+        findings.append(host_finding(
+            "node_not_joined", ERROR, inv, name,
+            f"{inv} ({host.get('ip')}) is not joined to Kubernetes: no kubelet kubeconfig "
+            f"({' or '.join(KUBELET_KUBECONFIGS)}), so calico-node is not running there",
+            "the machine was never joined to Kubernetes (the join was skipped, node_join_method is none and nobody "
+            "joined it, or the join failed), so the calico-node DaemonSet never landed on it; not a BGP fault.",
+            Fix(text=f"join {inv} with node name {name}: re-run the scale-out with node_join_method set (the same "
+                "scale_out_batch reuses its machines and joins only what is not joined), or on "
+                f"{inv}: kubeadm join <endpoint> --token <token> --discovery-token-ca-cert-hash <hash> "
+                f"--node-name {name}", playbook="scale_out")))
     return findings
 
 

@@ -164,6 +164,21 @@ class _Evaluation:
     def node_of(self, inv):
         return self.node_name.get(self.host_ip.get(inv))
 
+    def only_node(self, hosts):
+        """The Calico node of a finding about one host; None for several."""
+        return self.node_of(hosts[0]) if len(hosts) == 1 else None
+
+    def session_missing(self, kind, inv, sources, targets, evidence, cause, fix):
+        """An error about the sessions BIRD on `sources` lacks with `targets` (named after `inv`)."""
+        return Finding(kind, ERROR, hosts=sorted(set(sources) | set(targets)), node=self.node_of(inv),
+                       peer=self.host_ip[targets[0]] if len(targets) == 1 else None, evidence=evidence,
+                       cause=cause, fix=fix)
+
+    def peer_finding(self, kind, severity, hosts, peer, evidence, cause, fix):
+        """A finding about the sessions of these hosts with one peer address."""
+        return Finding(kind, severity, hosts=hosts, node=self.only_node(hosts), peer=peer, evidence=evidence,
+                       cause=cause, fix=fix)
+
     # -- steps -----------------------------------------------------------
     def run(self):
         ident, self.explained = identity_findings(self.hosts, self.nodes, self.namespace)
@@ -333,13 +348,9 @@ class _Evaluation:
             evidence = [f"{self.label(a)} -> {addr}: {_describe(p)}" for a, p in sorted(seen, key=_first)]
             missing = all(p is None for _unused, p in seen)
             self.findings.append(
-                Finding(
-                    kind="external_peer_not_established",
-                    severity=ERROR,
-                    hosts=invs,
-                    node=self.node_of(invs[0]) if len(invs) == 1 else None,
-                    peer=addr,
-                    evidence=evidence + [f"expected from {', '.join(peerings)}"],
+                self.peer_finding(
+                    "external_peer_not_established", ERROR, invs, addr,
+                    evidence + [f"expected from {', '.join(peerings)}"],
                     cause=(
                         f"BIRD on {', '.join(invs)} has no protocol for {addr}, which {', '.join(peerings)} "
                         "asks for (confd has not re-rendered)."
@@ -362,13 +373,9 @@ class _Evaluation:
             invs = sorted(a for a, _unused in seen)
             mesh = all(p["type"] == MESH for _unused, p in seen)
             self.findings.append(
-                Finding(
-                    kind="unexpected_peer",
-                    severity=WARNING,
-                    hosts=invs,
-                    node=self.node_of(invs[0]) if len(invs) == 1 else None,
-                    peer=addr,
-                    evidence=[f"{self.label(a)} -> {addr}: {_describe(p)}" for a, p in sorted(seen, key=_first)],
+                self.peer_finding(
+                    "unexpected_peer", WARNING, invs, addr,
+                    [f"{self.label(a)} -> {addr}: {_describe(p)}" for a, p in sorted(seen, key=_first)],
                     cause=f"BIRD still has a mesh peer {addr} that no registered Calico node expects "
                     "(its configuration was not re-rendered after a node was removed or re-addressed)."
                     if mesh else
@@ -418,24 +425,14 @@ class _Evaluation:
             if any(self.host_ip.get(h) in self.reflector_ips for h in sources + targets):
                 self.findings.append(self.rr_session_missing(inv, side, sources, targets, evidence))
                 continue
-            self.findings.append(
-                Finding(
-                    kind="missing_peer",
-                    severity=ERROR,
-                    hosts=sorted(set(sources) | set(targets)),
-                    node=self.node_of(inv),
-                    peer=self.host_ip[targets[0]] if len(targets) == 1 else None,
-                    evidence=evidence,
-                    cause=(
-                        f"BIRD on {inv} has not been configured with its mesh peers (confd has not re-rendered)."
-                        if side == "src"
-                        else f"node {self.node_of(inv) or inv} is registered but BIRD on "
-                        f"{', '.join(sources)} has no protocol for it yet (confd has not picked it up)."
-                    ),
-                    fix=Fix(text=f"restart calico-node on {', '.join(sources)} so confd re-renders BIRD's "
-                            "configuration; new nodes need a few seconds: re-run with a wait"),
-                )
-            )
+            self.findings.append(self.session_missing(
+                "missing_peer", inv, sources, targets, evidence,
+                f"BIRD on {inv} has not been configured with its mesh peers (confd has not re-rendered)."
+                if side == "src"
+                else f"node {self.node_of(inv) or inv} is registered but BIRD on {', '.join(sources)} has no "
+                "protocol for it yet (confd has not picked it up).",
+                Fix(text=f"restart calico-node on {', '.join(sources)} so confd re-renders BIRD's configuration; "
+                    "new nodes need a few seconds: re-run with a wait")))
 
     def report_broken(self, broken):
         judged = {}
@@ -702,13 +699,8 @@ class _Evaluation:
 
     def rr_session_missing(self, inv, side, sources, targets, evidence):
         reflectors = sorted(h for h in set(sources) | set(targets) if self.host_ip.get(h) in self.reflector_ips)
-        return Finding(
-            kind="rr_session_missing",
-            severity=ERROR,
-            hosts=sorted(set(sources) | set(targets)),
-            node=self.node_of(inv),
-            peer=self.host_ip[targets[0]] if len(targets) == 1 else None,
-            evidence=evidence,
+        return self.session_missing(
+            "rr_session_missing", inv, sources, targets, evidence,
             cause=f"the route-reflector topology is incomplete: BIRD on {', '.join(sources)} has no protocol "
             f"for the route reflector session(s) with {', '.join(targets)} (reflectors: {', '.join(reflectors)}); "
             + ("with the mesh off, a node without its reflector sessions learns no routes. "
