@@ -26,6 +26,7 @@ lint-only:
 	ruff check .
 	yamllint -s .
 	ansible-lint -q
+	mypy
 
 sanity: bootstrap
 	bash scripts/sanity.sh

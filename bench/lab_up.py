@@ -15,6 +15,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from lab import api, config  # noqa: E402
 from lab.sh import netns_pids  # noqa: E402
+from lab.state import load  # noqa: E402
 
 
 def lab_pids(cfg, state_nodes):
@@ -42,8 +43,6 @@ def measure(n):
     booted = time.monotonic() - start
     api.wait_for_mesh(timeout=300)
     meshed = time.monotonic() - start
-    from lab.state import load
-
     pids = lab_pids(cfg, list(load(cfg)["nodes"].values()))
     mem = sum(memory_kib(p) for p in pids) / 1024
     api.down()

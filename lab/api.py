@@ -5,12 +5,13 @@ slot (env LAB_SLOT) unless a LabConfig is passed."""
 import ipaddress
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from lab import aws_lab, config, images, inventory, kube, kube_api, node, vpc
+from lab import aws_lab, config, images, inventory, kube, node, vpc
 from lab.sh import LabError, alive, in_netns, run, spawn, stop, wait_until
 from lab.state import load, locked
 
@@ -112,7 +113,7 @@ def _control_plane_up(cfg, state, n):
     kube_dir = cfg.state_dir / "kube"
     if kube_dir.exists():
         run(["rm", "-rf", kube_dir])
-    ca_pem = kube_api.pki(kube_dir, n["ip"], run)
+    ca_pem = kube.pki(kube_dir, n["ip"], run)
     argv = in_netns(n["netns"], [sys.executable, "-m", "lab.kube_api", "--listen", n["ip"], "--dir", kube_dir,
                                  "--lifetime", node.LIFETIME, "--lab", "--calico-datastore", CALICO_DATASTORE])
     env = {key: os.environ[key] for key in ("LAB_STATE_ROOT", "LAB_LIFETIME") if key in os.environ}
@@ -390,8 +391,6 @@ def cloud_start(cfg=None, operation_latency=0.5):
 
 
 def _listening(cfg):
-    import socket
-
     try:
         socket.create_connection(("127.0.0.1", cfg.compute_port), timeout=0.5).close()
         return True

@@ -17,6 +17,7 @@ import socket
 import ssl
 import string
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 API_PORT = 6443
 TOKEN_RE = re.compile(r"^([a-z0-9]{6})\.([a-z0-9]{16})$")
@@ -269,3 +270,26 @@ def node_ip(node):
         if addr.get("type") == "InternalIP":
             return addr.get("address")
     return None
+
+
+def pki(directory, ip, run):
+    """Create the cluster CA, the API serving certificate (SAN = ip) and the admin token in `directory`.
+
+    `run(argv)` runs a command (lab.sh.run). Returns the CA in PEM."""
+    d = Path(directory)
+    d.mkdir(parents=True, exist_ok=True)
+    run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-sha256", "-days", "3650",
+         "-subj", "/CN=kubernetes", "-keyout", d / "ca.key", "-out", d / "ca.crt",
+         "-addext", "basicConstraints=critical,CA:TRUE",
+         "-addext", "keyUsage=critical,digitalSignature,keyEncipherment,keyCertSign"])
+    run(["openssl", "req", "-new", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=kube-apiserver",
+         "-keyout", d / "apiserver.key", "-out", d / "apiserver.csr"])
+    (d / "apiserver.ext").write_text(f"subjectAltName=IP:{ip},DNS:kubernetes,DNS:kubernetes.default\n"
+                                     "extendedKeyUsage=serverAuth\n")
+    run(["openssl", "x509", "-req", "-sha256", "-days", "365", "-in", d / "apiserver.csr",
+         "-CA", d / "ca.crt", "-CAkey", d / "ca.key", "-CAcreateserial", "-extfile", d / "apiserver.ext",
+         "-out", d / "apiserver.crt"])
+    (d / "admin.token").write_text(secrets.token_hex(24))
+    for name in ("ca.key", "apiserver.key", "admin.token"):
+        (d / name).chmod(0o600)
+    return (d / "ca.crt").read_text()

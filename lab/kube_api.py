@@ -30,33 +30,10 @@ from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from lab import kube
+from lab import api, kube
 
 BOOTSTRAP_TYPE = "bootstrap.kubernetes.io/token"
 SECRET_PREFIX = "bootstrap-token-"
-
-
-def pki(directory, ip, run):
-    """Create the cluster CA, the API serving certificate (SAN = ip) and the admin token in `directory`.
-
-    `run(argv)` runs a command (lab.sh.run). Returns the CA in PEM."""
-    d = Path(directory)
-    d.mkdir(parents=True, exist_ok=True)
-    run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-sha256", "-days", "3650",
-         "-subj", "/CN=kubernetes", "-keyout", d / "ca.key", "-out", d / "ca.crt",
-         "-addext", "basicConstraints=critical,CA:TRUE",
-         "-addext", "keyUsage=critical,digitalSignature,keyEncipherment,keyCertSign"])
-    run(["openssl", "req", "-new", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=kube-apiserver",
-         "-keyout", d / "apiserver.key", "-out", d / "apiserver.csr"])
-    (d / "apiserver.ext").write_text(f"subjectAltName=IP:{ip},DNS:kubernetes,DNS:kubernetes.default\n"
-                                     "extendedKeyUsage=serverAuth\n")
-    run(["openssl", "x509", "-req", "-sha256", "-days", "365", "-in", d / "apiserver.csr",
-         "-CA", d / "ca.crt", "-CAkey", d / "ca.key", "-CAcreateserial", "-extfile", d / "apiserver.ext",
-         "-out", d / "apiserver.crt"])
-    (d / "admin.token").write_text(secrets.token_hex(24))
-    for name in ("ca.key", "apiserver.key", "admin.token"):
-        (d / name).chmod(0o600)
-    return (d / "ca.crt").read_text()
 
 
 def _now():
@@ -278,10 +255,8 @@ class Handler(BaseHTTPRequestHandler):
 class LabHooks:
     """What the calico-node DaemonSet does on the lab's machines (calls lab.api)."""
 
-    def __init__(self, datastore):
-        from lab import api  # noqa: PLC0415 - only when wired to a lab
-
-        self.api = api
+    def __init__(self, datastore, lab_api=api):
+        self.api = lab_api
         self.datastore = datastore
 
     def node_registered(self, node):

@@ -17,7 +17,8 @@ server is seeded with the lab as it is (its VPC range, a subnet, the AMIs
 and a thread polls moto every 0.5 s: a launched instance boots a bare lab
 machine with its private IP and the hostname of its user-data, a terminated
 one is removed, and the security groups become the VPC firewall. The ids go
-to the info file and the lab's state (`aws`); lab/aws_lab.py has the details.
+to the info file and the lab's state (`aws`); lab/aws_lab.py has the details
+(the wiring itself: lab/aws_reconcile.py).
 
 The bug (moto 5.2.5): an ingress rule for an IP protocol without ports, such
 as IP protocol 4 (IPIP) with no FromPort/ToPort, makes moto answer HTTP 500.
@@ -40,6 +41,8 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+
+from lab import aws_reconcile
 
 REPO = Path(__file__).resolve().parents[1]
 HOST = "127.0.0.1"
@@ -116,9 +119,7 @@ def serve(port=0, patched=True, exit_with_parent=False, lab_info=None, lifetime=
     if patched:
         patch_protocol_without_ports()
     if lab_info:
-        from lab import aws_lab  # noqa: PLC0415 - only when wired to a lab
-
-        aws_lab.patch_instances_boot_pending()
+        aws_reconcile.patch_instances_boot_pending()
     server = ThreadedMotoServer(ip_address=HOST, port=port, verbose=False)
     server.start()
     host, bound_port = server.get_host_and_port()
@@ -130,7 +131,7 @@ def serve(port=0, patched=True, exit_with_parent=False, lab_info=None, lifetime=
     reconciler = None
     if lab_info:
         try:
-            reconciler = aws_lab.serve_lab(ec2_client(f"http://{host}:{bound_port}"), stop, Path(lab_info))
+            reconciler = aws_reconcile.serve_lab(ec2_client(f"http://{host}:{bound_port}"), stop, Path(lab_info))
         except BaseException:
             server.stop()
             raise

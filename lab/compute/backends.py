@@ -7,6 +7,8 @@ machine with its IP, hostname, tags and image; the firewall rules become the lab
 
 import threading
 
+from lab import api
+
 
 class NullBackend:
     def add_node(self, name, ip=None, hostname=None, tags=(), image=None):
@@ -23,12 +25,10 @@ class NullBackend:
 
 
 class LabBackend:
-    """Calls the lab's Python API; imported lazily so the server runs without a lab."""
+    """Calls the lab's Python API (lab.api, or a stand-in with the same functions)."""
 
-    def __init__(self, api=None):
-        if api is None:
-            from lab import api  # noqa: PLC0415 - only needed when wired to a lab
-        self.api = api
+    def __init__(self, lab_api=api):
+        self.api = lab_api
         # The lab changes namespaces and nftables: one change at a time.
         self._lock = threading.Lock()
 

@@ -6,47 +6,46 @@ calico_fleet.fleet.attributes           a module that changes an API's resources
 calico_fleet.fleet.attributes.read_only a module that reads an API (never changed)
 calico_fleet.fleet.attributes.on_node   a read-only module that runs on each cluster node
 calico_fleet.fleet.attributes.datastore member of the calico_datastore action group
+
+Each attribute's text is written once below and the fragments are put together from them.
 """
 
-
-class ModuleDocFragment:
-    DOCUMENTATION = r"""
-attributes:
+_CHANGES = r"""
   check_mode:
     support: full
     details: The same comparison runs; nothing is written.
   diff_mode:
     support: full
-  platform:
-    platforms: posix
-    details: Talks to an API from wherever it runs; usually the controller.
 """
 
-    READ_ONLY = r"""
-attributes:
+_READS = r"""
   check_mode:
     support: full
     details: Read-only; it runs the same in check mode.
   diff_mode:
     support: none
     details: It never changes anything, so there is no diff.
+"""
+
+_ON_AN_API = r"""
   platform:
     platforms: posix
     details: Talks to an API from wherever it runs; usually the controller.
 """
 
-    ON_NODE = r"""
-attributes:
-  check_mode:
-    support: full
-    details: Read-only; it runs the same in check mode.
-  diff_mode:
-    support: none
-    details: It never changes anything, so there is no diff.
+_ON_EACH_NODE = r"""
   platform:
     platforms: posix
     details: Runs on each cluster node (Linux).
 """
+
+
+class ModuleDocFragment:
+    DOCUMENTATION = "attributes:" + _CHANGES + _ON_AN_API
+
+    READ_ONLY = "attributes:" + _READS + _ON_AN_API
+
+    ON_NODE = "attributes:" + _READS + _ON_EACH_NODE
 
     DATASTORE = r"""
 attributes:

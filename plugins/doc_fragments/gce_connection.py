@@ -2,7 +2,7 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Connection options and requirements of every gcp_* module.
 
-They mirror ``CONNECTION_SPEC`` in plugins/module_utils/gce.py;
+They mirror ``CONNECTION_SPEC`` in plugins/module_utils/gcp/client.py;
 tests/unit/modules/test_module_docs.py fails when the two drift apart.
 """
 

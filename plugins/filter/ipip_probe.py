@@ -2,15 +2,20 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Filter ``ipip_probe_matrix``: the IPIP probe's pairwise matrix from the collected results."""
 
-from ansible_collections.calico_fleet.fleet.plugins.module_utils.ipip import probe_matrix
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.ipip.matrix import probe_matrix
 
 
-def _host_ips(hosts):
+def _host_ips(hosts: Mapping[str, Any]) -> dict[str, Any]:
     """{host: ip} from {host: ip} or {host: {ip: ...}} (mesh_check_hosts records)."""
     return {h: (v.get("ip") if isinstance(v, dict) else v) for h, v in hosts.items()}
 
 
-def ipip_probe_matrix(data, hosts=None, key=None):
+def ipip_probe_matrix(data: Any, hosts: Any = None, key: str | None = None) -> dict[str, Any]:
     """Matrix from ``collected`` results.
 
     ``data`` is a list of results (the collecting node's, then the nodes
@@ -34,5 +39,5 @@ def ipip_probe_matrix(data, hosts=None, key=None):
 
 
 class FilterModule:
-    def filters(self):
+    def filters(self) -> dict[str, Callable[..., Any]]:
         return {"ipip_probe_matrix": ipip_probe_matrix}

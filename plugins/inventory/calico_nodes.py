@@ -193,7 +193,8 @@ from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico_datastor
     connect,
     datastore_argument_spec,
 )
-from ansible_collections.calico_fleet.fleet.plugins.module_utils.gce import CONNECTION_SPEC, Gce, GceError
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.gcp.client import CONNECTION_SPEC, Gce
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.gcp.errors import GceError
 
 HOSTNAME_LABEL = "kubernetes.io/hostname"
 

@@ -16,7 +16,7 @@ machine Calico does not know takes its Kubernetes or instance name only when
 no Calico Node has that name, else ``<name>-<instance id>``.
 
 Plain Python: the readers take a client (google-cloud-compute InstancesClient
-through ``gce.Gce``, a boto3 EC2 client, ``calico_datastore.KubeApi``), the
+through ``gcp.client.Gce``, a boto3 EC2 client, ``calico_datastore.KubeApi``), the
 merge takes rows; the unit tests feed rows directly.
 """
 
@@ -68,7 +68,7 @@ def gcp_machine(inst, zone):
 
 def read_gcp_machines(gce, labels, zones=None):
     """Machine rows of the instances carrying ``labels`` (every zone of the project, or ``zones``)."""
-    from ansible_collections.calico_fleet.fleet.plugins.module_utils.gce import GceError, api_error
+    from ansible_collections.calico_fleet.fleet.plugins.module_utils.gcp.errors import GceError, api_error
 
     try:
         from google.api_core.exceptions import GoogleAPICallError

@@ -9,10 +9,16 @@ validating the task's arguments against the very argument spec the module
 declares. The modules stay the documented, standalone entry points.
 """
 
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 
-def run_in_process(task_args, argument_spec, logic, **validator_kwargs):
+def run_in_process(task_args: Mapping[str, Any], argument_spec: dict[str, Any],
+                   logic: Callable[[dict[str, Any]], dict[str, Any]], **validator_kwargs: Any) -> dict[str, Any]:
     """Validate `task_args` like AnsibleModule would, then return `logic(params)`.
 
     `logic` returns the result dict; it raises ModuleFailure to fail with context.
@@ -28,7 +34,7 @@ def run_in_process(task_args, argument_spec, logic, **validator_kwargs):
 
 
 class ModuleFailure(Exception):
-    def __init__(self, msg, **context):
+    def __init__(self, msg: str, **context: Any) -> None:
         super().__init__(msg)
         self.msg = msg
         self.context = context

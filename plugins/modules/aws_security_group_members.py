@@ -79,7 +79,7 @@ instances:
 """
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-from ansible_collections.calico_fleet.fleet.plugins.module_utils.aws_group_members import (
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.aws.group_members import (
     GroupMembersError,
     ensure_members,
     find_group_id,
@@ -92,7 +92,7 @@ except ImportError:
     boto3 = None
 
 
-def main():
+def main() -> None:
     module = AnsibleModule(
         argument_spec=dict(group=dict(type="str", required=True), vpc_id=dict(type="str"),
                            instance_filters=dict(type="dict", required=True),

@@ -218,14 +218,10 @@ ipip_probe:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.calico_fleet.fleet.plugins.module_utils.bird import (
-    BirdError,
-    BirdNotRunning,
-    normalize_peers,
-    wait_for_peers,
-)
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.bird.errors import BirdError, BirdNotRunning
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.bird.status import normalize_peers, wait_for_peers
 from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico_identity import read_identity, read_membership
-from ansible_collections.calico_fleet.fleet.plugins.module_utils.ipip import start_quietly
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.ipip.process import start_quietly
 
 ARGUMENT_SPEC = dict(
     socket=dict(type="path"),
@@ -246,7 +242,7 @@ ARGUMENT_SPEC = dict(
 )
 
 
-def main():
+def main() -> None:
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     p = module.params
     if p["timeout"] <= 0 or p["wait_timeout"] < 0 or p["retry_interval"] <= 0:

@@ -46,20 +46,14 @@ rules:
             source_tags: [], target_tags: [calico-node], description: ""}]
 """
 
-from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.calico_fleet.fleet.plugins.module_utils.gce import CONNECTION_SPEC, Gce, GceError
-from ansible_collections.calico_fleet.fleet.plugins.module_utils.gce_firewall import list_rules
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.gcp.firewall import list_rules
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.gcp.module import GcpModule
 
 
-def main():
-    module = AnsibleModule(
-        argument_spec={"network": dict(type="str", default=""), **CONNECTION_SPEC},
-        supports_check_mode=True,
-    )
-    try:
-        rules = list_rules(Gce(module.params), module.params["network"])
-    except GceError as exc:
-        module.fail_json(msg=exc.msg, **exc.context)
+def main() -> None:
+    module = GcpModule(argument_spec={"network": dict(type="str", default="")})
+    with module.failing_on_errors():
+        rules = list_rules(module.gce, module.params["network"])
     module.exit_json(changed=False, rules=rules)
 
 

@@ -145,27 +145,18 @@ rule:
   type: dict
   sample: {name: calico-ipip, network: default, allowed: [{protocol: ipip, ports: []}]}
 diff:
-  description: Normal-form rule before and after.
+  description: Normal-form rule before and after; an absent rule is C({}).
   returned: when diff mode is on
   type: dict
+  sample: {before: {}, after: {name: calico-ipip, network: default, allowed: [{protocol: ipip, ports: []}]}}
 """
 
-from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.calico_fleet.fleet.plugins.module_utils.gce import CONNECTION_SPEC, Gce, GceError
-from ansible_collections.calico_fleet.fleet.plugins.module_utils.gce_firewall import RULE_SPEC, ensure, validate
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.gcp.firewall import RULE_SPEC, ensure, validate
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.gcp.module import GcpModule
 
 
-def main():
-    module = AnsibleModule(argument_spec={**RULE_SPEC, **CONNECTION_SPEC}, supports_check_mode=True)
-    try:
-        validate(module.params)  # before credentials are even looked up
-        result = ensure(Gce(module.params), module.params, module.check_mode)
-    except GceError as exc:
-        module.fail_json(msg=exc.msg, **exc.context)
-    diff = result.pop("diff")
-    if module._diff:
-        result["diff"] = diff
-    module.exit_json(**result)
+def main() -> None:
+    GcpModule(argument_spec=RULE_SPEC).run_change(validate, ensure)
 
 
 if __name__ == "__main__":

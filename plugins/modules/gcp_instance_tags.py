@@ -75,22 +75,12 @@ diff:
   type: dict
 """
 
-from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.calico_fleet.fleet.plugins.module_utils.gce import CONNECTION_SPEC, Gce, GceError
-from ansible_collections.calico_fleet.fleet.plugins.module_utils.gce_instances import TAGS_SPEC, add_tags, tag_selection
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.gcp.instances import TAGS_SPEC, add_tags, tag_selection
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.gcp.module import GcpModule
 
 
-def main():
-    module = AnsibleModule(argument_spec={**TAGS_SPEC, **CONNECTION_SPEC}, supports_check_mode=True)
-    try:
-        tag_selection(module.params)  # before credentials are even looked up
-        result = add_tags(Gce(module.params), module.params, module.check_mode)
-    except GceError as exc:
-        module.fail_json(msg=exc.msg, **exc.context)
-    diff = result.pop("diff")
-    if module._diff:
-        result["diff"] = diff
-    module.exit_json(**result)
+def main() -> None:
+    GcpModule(argument_spec=TAGS_SPEC).run_change(tag_selection, add_tags)
 
 
 if __name__ == "__main__":

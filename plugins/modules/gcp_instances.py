@@ -275,23 +275,18 @@ differences:
             want: e2-standard-2, needs_recreate_or_stop: true}]}]
 """
 
-from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.calico_fleet.fleet.plugins.module_utils.gce import CONNECTION_SPEC, Gce, GceError
-from ansible_collections.calico_fleet.fleet.plugins.module_utils.gce_instances import INSTANCES_SPEC, desired, ensure
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.gcp.instances import INSTANCES_SPEC, desired, ensure
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.gcp.module import GcpModule
 
 
-def main():
-    module = AnsibleModule(argument_spec={**INSTANCES_SPEC, **CONNECTION_SPEC}, supports_check_mode=True)
-    try:
+def main() -> None:
+    module = GcpModule(argument_spec=INSTANCES_SPEC)
+    with module.failing_on_errors():
         desired(module.params)  # validate before credentials are even looked up
-        result = ensure(Gce(module.params), module.params, module.check_mode)
-    except GceError as exc:
-        module.fail_json(msg=exc.msg, **exc.context)
+        result = ensure(module.gce, module.params, module.check_mode)
     for warning in result.pop("warnings"):
         module.warn(warning)
-    diff = result.pop("diff")
-    if module._diff:
-        result["diff"] = diff
+    result = module.result_with_diff(result)
     if result["failures"]:
         names = ", ".join(f["name"] for f in result["failures"])
         module.fail_json(msg=f"Instances not created/deleted: {names}; rerun to converge. See failures.", **result)

@@ -44,20 +44,14 @@ instances:
             creation_timestamp: "2026-11-29T02:14:07.311-08:00"}]
 """
 
-from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.calico_fleet.fleet.plugins.module_utils.gce import CONNECTION_SPEC, Gce, GceError
-from ansible_collections.calico_fleet.fleet.plugins.module_utils.gce_instances import list_instances
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.gcp.instances import list_instances
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.gcp.module import GcpModule
 
 
-def main():
-    module = AnsibleModule(
-        argument_spec={"zones": dict(type="list", elements="str", required=True), **CONNECTION_SPEC},
-        supports_check_mode=True,
-    )
-    try:
-        instances = list_instances(Gce(module.params), module.params["zones"])
-    except GceError as exc:
-        module.fail_json(msg=exc.msg, **exc.context)
+def main() -> None:
+    module = GcpModule(argument_spec={"zones": dict(type="list", elements="str", required=True)})
+    with module.failing_on_errors():
+        instances = list_instances(module.gce, module.params["zones"])
     module.exit_json(changed=False, instances=instances)
 
 

@@ -196,13 +196,9 @@ stopped:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.calico_fleet.fleet.plugins.module_utils.ipip import (
-    ProbeError,
-    collect,
-    out_of_range,
-    start,
-    stop_all,
-)
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.ipip.errors import ProbeError
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.ipip.inputs import out_of_range
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.ipip.process import collect, start, stop_all
 
 ARGUMENT_SPEC = dict(
     state=dict(type="str", required=True, choices=["started", "collected", "absent"]),
@@ -218,7 +214,7 @@ ARGUMENT_SPEC = dict(
 )
 
 
-def main():
+def main() -> None:
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True,
                            required_if=[("state", "started", ["peers", "run_id"]),
                                         ("state", "collected", ["peers", "run_id"])])

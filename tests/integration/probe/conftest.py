@@ -16,7 +16,7 @@ import sys
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[3]
-MODULE_UTILS = ROOT / "plugins" / "module_utils"
+COLLECTIONS = ROOT / "collections"
 A_IP, B_IP = "198.18.200.2", "198.18.200.18"
 NFT_TABLE = "cft_probe"
 
@@ -79,19 +79,19 @@ class Topology:
         return sh("ip", "netns", "pids", self.ns[node], check=False).stdout.split()
 
     def call(self, node, func, *args, **kwargs):
-        """Run ipip.<func>(*args, **kwargs) inside a node's namespace; return (ok, value).
+        """Run ipip.process.<func>(*args, **kwargs) inside a node's namespace; return (ok, value).
 
-        The module_utils file is standard library only, so the node's system
-        Python runs it as a node would.
+        The ipip module_utils are standard library only, so the node's system
+        Python runs them as a node would.
         """
         code = (
             "import json, sys\n"
-            f"sys.path.insert(0, {str(MODULE_UTILS)!r})\n"
-            "import ipip\n"
+            f"sys.path.insert(0, {str(COLLECTIONS)!r})\n"
+            "from ansible_collections.calico_fleet.fleet.plugins.module_utils.ipip import errors, process\n"
             "args, kwargs = json.loads(sys.argv[1])\n"
             "try:\n"
-            f"    print(json.dumps([True, ipip.{func}(*args, **kwargs)]))\n"
-            "except ipip.ProbeError as exc:\n"
+            f"    print(json.dumps([True, process.{func}(*args, **kwargs)]))\n"
+            "except errors.ProbeError as exc:\n"
             "    print(json.dumps([False, type(exc).__name__ + ': ' + str(exc)]))\n"
         )
         proc = sh("ip", "netns", "exec", self.ns[node], "/usr/bin/python3", "-c", code,

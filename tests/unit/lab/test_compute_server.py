@@ -2,8 +2,6 @@
 
 import http.client
 import json
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.parse
@@ -188,20 +186,6 @@ def test_admin_endpoints_expose_log_and_take_faults(server):
     assert call(server, "GET", f"{ROOT}/global/firewalls")[0] == 429
     call(server, "DELETE", "/_test/log")
     assert call(server, "GET", "/_test/log")[1]["requests"] == []
-
-
-def test_runs_as_a_process_and_prints_its_url():
-    proc = subprocess.Popen([sys.executable, "-m", "lab.compute", "--host", "127.0.0.1", "--port", "0",
-                             "--project", "p", "--zone", "z", "--vpc-range", "198.18.0.0/20"],
-                            stdout=subprocess.PIPE, text=True, cwd=str(__import__("tests.conftest").conftest.ROOT))
-    try:
-        url = proc.stdout.readline().strip()
-        assert url.startswith("http://127.0.0.1:")
-        with urllib.request.urlopen(url + f"{ROOT}/global/firewalls", timeout=10) as response:
-            assert json.loads(response.read())["kind"] == "compute#firewallList"
-    finally:
-        proc.terminate()
-        proc.wait(10)
 
 
 class RecordingLabApi:

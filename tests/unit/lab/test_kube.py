@@ -20,7 +20,7 @@ def run(argv):
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory):
     directory = tmp_path_factory.mktemp("kube")
-    ca_pem = kube_api.pki(directory, "127.0.0.1", run)
+    ca_pem = kube.pki(directory, "127.0.0.1", run)
     return directory, ca_pem
 
 

@@ -1,7 +1,7 @@
 """One rule for IPIP sources on both clouds: protocol 4 only from ranges internal to a VPC."""
 
 import pytest
-from ansible_collections.calico_fleet.fleet.plugins.module_utils import gce_firewall
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.gcp import firewall as gce_firewall
 from ansible_collections.calico_fleet.fleet.plugins.module_utils.ipip_sources import (
     ec2_rule_problems,
     ec2_rule_public_sources,

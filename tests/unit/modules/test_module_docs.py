@@ -12,8 +12,10 @@ import json
 import os
 import subprocess
 import sys
+from unittest import mock
 
 import pytest
+from ansible.module_utils import basic
 
 from tests.conftest import ROOT
 
@@ -32,12 +34,18 @@ def _capture(*args, **kwargs):
     raise _SpecCaptured(kwargs["argument_spec"] if "argument_spec" in kwargs else args[0])
 
 
+def _capture_init(self, *args, **kwargs):
+    """AnsibleModule.__init__ stand-in, for modules built on a base class (GcpModule)."""
+    _capture(*args, **kwargs)
+
+
 def argument_spec(name):
     spec = importlib.util.spec_from_file_location(f"_docs_check_{name}", ROOT / "plugins" / "modules" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     module.AnsibleModule = _capture
-    with pytest.raises(_SpecCaptured) as captured:
+    with mock.patch.object(basic.AnsibleModule, "__init__", _capture_init), \
+            pytest.raises(_SpecCaptured) as captured:
         module.main()
     return captured.value.argument_spec
 

@@ -4,8 +4,9 @@ import json
 import shlex
 
 import pytest
-from ansible_collections.calico_fleet.fleet.plugins.module_utils import finding as model
-from ansible_collections.calico_fleet.fleet.plugins.module_utils.finding import Finding, Fix
+
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.finding import (
+    ERROR, WARNING, Finding, Fix, is_healthy, sort_findings)
 
 
 def test_a_finding_survives_the_round_trip_through_a_module_result():
@@ -38,10 +39,10 @@ def test_a_fix_without_a_playbook_prints_its_commands_in_order():
 
 
 def test_errors_sort_before_warnings_and_decide_health():
-    warn = Finding("nodename_differs", model.WARNING, hosts=["a"])
-    err = Finding("bgp_down", model.ERROR, hosts=["b"])
-    assert model.sort_findings([warn.to_dict(), err]) == [err, warn]
-    assert model.is_healthy([warn]) and not model.is_healthy([warn, err.to_dict()])
+    warn = Finding("nodename_differs", WARNING, hosts=["a"])
+    err = Finding("bgp_down", ERROR, hosts=["b"])
+    assert sort_findings([warn.to_dict(), err]) == [err, warn]
+    assert is_healthy([warn]) and not is_healthy([warn, err.to_dict()])
 
 
 def test_an_unknown_severity_is_refused():
@@ -77,7 +78,7 @@ def test_the_block_lists_every_piece_of_evidence_then_cause_and_fix():
 
 def test_the_line_names_where_what_cause_and_fix():
     f = Finding(
-        "tcp179_blocked", model.ERROR, hosts=["n1", "n2"], node="n1", peer="10.0.0.2",
+        "tcp179_blocked", ERROR, hosts=["n1", "n2"], node="n1", peer="10.0.0.2",
         evidence=["n1 -> 10.0.0.2: Mesh_10_0_0_2 state start 'Active Socket: Connection refused'", "more"],
         cause="TCP 179 is blocked.", fix=Fix("allow TCP 179", playbook="scale_out", tags=["network"]),
     )

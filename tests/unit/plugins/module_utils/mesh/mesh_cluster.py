@@ -1,13 +1,13 @@
 """Build calico_mesh_check input the way the verify play gathers it.
 
 Node statuses are produced by parsing BIRD 1.6 `show protocols` replies
-(bird.parse_protocols), so they have exactly the shape calico_bgp_status
+(parse_protocols), so they have exactly the shape calico_bgp_status
 returns. `Cluster.session(a, b, ...)` rewrites one row of a node's reply.
 """
 
 import ipaddress
 
-from ansible_collections.calico_fleet.fleet.plugins.module_utils import bird
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.bird.protocols import parse_protocols
 from ansible_collections.calico_fleet.fleet.plugins.module_utils.mesh import evaluation, expected
 
 HEADER = "2002-name     proto    table    state  since       info"
@@ -77,7 +77,7 @@ class Cluster:
         if inv in self.down:
             return dict(self.down[inv])
         return {"changed": False, "bird_version": "1.6.8", "router_id": self.ip(inv),
-                "peers": bird.parse_protocols(self.reply(inv))}
+                "peers": parse_protocols(self.reply(inv))}
 
     def check_input(self, probe=None, cloud="gcp", cloud_rules=None):
         hosts = {inv: dict(host, status=self.status(inv)) for inv, host in self.hosts.items()}

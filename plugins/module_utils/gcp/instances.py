@@ -14,24 +14,23 @@ run), reused when the request is retried, so a retry after a lost reply
 gets the first operation back instead of a 409 or a second machine.
 """
 
+from __future__ import annotations
+
 import re
 import uuid
+from collections.abc import Iterable
+from typing import Any
 
-from ansible_collections.calico_fleet.fleet.plugins.module_utils.gce import (
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.gcp.client import Gce, compute_v1, last_segment
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.gcp.errors import (
     TRANSPORT_ERRORS,
     GceError,
     GceInputError,
+    GoogleAPICallError,
     api_error,
     is_conflict,
     is_not_found,
-    last_segment,
 )
-
-try:
-    from google.api_core.exceptions import GoogleAPICallError
-    from google.cloud import compute_v1
-except ImportError:  # gce.Gce reports the missing library
-    GoogleAPICallError = Exception
 
 NAME = r"[a-z](?:[-a-z0-9]{0,61}[a-z0-9])?"
 LABEL = r"[a-z]([-a-z0-9]*[a-z0-9])?"
@@ -90,18 +89,20 @@ INSTANCES_SPEC = dict(
 )
 
 
-def valid_hostname(value):
+def valid_hostname(value: str) -> bool:
     labels = value.split(".")
     return len(value) <= 253 and len(labels) >= 2 and all(re.fullmatch(LABEL, label) for label in labels)
 
 
-def desired(params):
+def desired(params: dict[str, Any]) -> list[dict[str, Any]]:
     """The requested instances with defaults filled in; raises GceInputError on bad input.
 
     An instance without its own zone takes the next of ``zones`` (round-robin in list order),
     else ``zone``. ``pinned`` says whether the instance named its zone itself.
     """
-    out, seen_hostnames, spread = [], {}, list(params.get("zones") or [])
+    out: list[dict[str, Any]] = []
+    seen_hostnames: dict[str, str] = {}
+    spread = list(params.get("zones") or [])
     unpinned = 0
     for entry in params["instances"]:
         item = {key: entry.get(key) if entry.get(key) is not None else params.get(key) for key in SHARED}
@@ -125,7 +126,7 @@ def desired(params):
     return out
 
 
-def metadata_items(item):
+def metadata_items(item: dict[str, Any]) -> dict[str, str]:
     """The instance metadata: ``metadata`` plus the ssh-keys, startup-script and user-data keys."""
     items = {str(key): str(value) for key, value in (item.get("metadata") or {}).items()}
     for key, value in (("ssh-keys", "\n".join(item.get("ssh_keys") or [])),
@@ -158,7 +159,7 @@ def _validate_present(item, seen_hostnames):
                             "least 10 GB.")
 
 
-def describe(inst, zone, project, created=False):
+def describe(inst: Any, zone: str, project: str, created: bool = False) -> dict[str, Any]:
     """What the module returns for one instance."""
     nics = list(inst.network_interfaces)
     return {
@@ -172,7 +173,7 @@ def describe(inst, zone, project, created=False):
     }
 
 
-def to_api(item, project):
+def to_api(item: dict[str, Any], project: str) -> Any:
     zone = item["zone"]
     nic = compute_v1.NetworkInterface(network=f"projects/{project}/global/networks/{last_segment(item['network'])}")
     if item["subnetwork"]:
@@ -209,7 +210,7 @@ def to_api(item, project):
     return resource
 
 
-def region_of(zone):
+def region_of(zone: str) -> str:
     return zone.rsplit("-", 1)[0]
 
 
@@ -219,14 +220,14 @@ IMMUTABLE = ("zone", "machine_type", "hostname", "network", "subnetwork", "disk_
              "service_account_email", "scopes", "provisioning_model")
 
 
-def differences(item, inst, zone):
+def differences(item: dict[str, Any], inst: Any, zone: str) -> list[dict[str, Any]]:
     """[{field, have, want, needs_recreate_or_stop}] where ``inst`` differs from the request."""
     nics = list(inst.network_interfaces)
     nic = nics[0] if nics else compute_v1.NetworkInterface()
     accounts = list(inst.service_accounts)
     account = accounts[0] if accounts else compute_v1.ServiceAccount()
     boot = next((disk for disk in inst.disks if disk.boot), None)
-    have = {
+    have: dict[str, Any] = {
         "zone": zone,
         "machine_type": last_segment(inst.machine_type),
         "network": last_segment(nic.network),
@@ -294,7 +295,7 @@ def _locate(items, existing):
     return {name: zones for name, zones in where.items() if len(zones) > 1}
 
 
-def ensure(gce, params, check_mode):
+def ensure(gce: Gce, params: dict[str, Any], check_mode: bool) -> dict[str, Any]:
     items = desired(params)
     zones = {item["zone"] for item in items} | set(params.get("zones") or [])
     existing = _existing(gce, zones)
@@ -305,8 +306,8 @@ def ensure(gce, params, check_mode):
         todo = [i for i in todo if "found_in" not in i]
     names = sorted(i["name"] for i in items if (i["zone"], i["name"]) in existing)
     after = sorted(i["name"] for i in items) if present else []
-    result = {"changed": bool(todo), "failures": [], "warnings": [], "differences": [],
-              "diff": {"before": {"instances": names}, "after": {"instances": after}}}
+    result: dict[str, Any] = {"changed": bool(todo), "failures": [], "warnings": [], "differences": [],
+                              "diff": {"before": {"instances": names}, "after": {"instances": after}}}
     if present:
         _check_hostname_clashes(items, existing, gce.project)
         for item in items:
@@ -328,7 +329,8 @@ def ensure(gce, params, check_mode):
         existing = _existing(gce, zones)
     else:
         done = set()
-    located = [(i, i.get("found_in") if present and i.get("found_in") else i["zone"]) for i in items]
+    located: list[tuple[dict[str, Any], str]] = [
+        (i, (i.get("found_in") if present else None) or i["zone"]) for i in items]
     result["instances"] = [
         describe(existing[(zone, i["name"])], zone, gce.project, created=i["name"] in done)
         for i, zone in located if (zone, i["name"]) in existing
@@ -386,7 +388,7 @@ def _run_batch(gce, todo, present):
     return done, failures
 
 
-def list_instances(gce, zones):
+def list_instances(gce: Gce, zones: Iterable[str]) -> list[dict[str, Any]]:
     """Every instance of `zones` as describe() shows it, plus its labels (read-only)."""
     out = []
     for (zone, _unused), inst in sorted(_existing(gce, set(zones)).items()):
@@ -406,7 +408,7 @@ TAGS_SPEC = dict(
 )
 
 
-def tag_selection(params):
+def tag_selection(params: dict[str, Any]) -> None:
     """Validate add_tags' input before any call; raises GceInputError naming what to change."""
     for tag in params["tags"]:
         if not re.fullmatch(NAME, tag or ""):
@@ -423,7 +425,7 @@ def tag_selection(params):
             raise GceInputError(f"Instance name '{name}' is invalid: use 1-63 characters matching {NAME}.")
 
 
-def add_tags(gce, params, check_mode):
+def add_tags(gce: Gce, params: dict[str, Any], check_mode: bool) -> dict[str, Any]:
     """Add ``tags`` to every selected instance (by name or labels), keeping its other tags.
 
     instances.setTags replaces the whole list and needs the current fingerprint: a change made

@@ -12,9 +12,25 @@ import threading
 import time
 
 import pytest
-from ansible_collections.calico_fleet.fleet.plugins.module_utils import bird
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.bird.client import BirdClient, query
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.bird.errors import (
+    BirdNotRunning,
+    BirdParseError,
+    BirdRuntimeError,
+    BirdTimeout,
+)
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.bird.protocols import (
+    parse_protocol_details,
+    parse_protocols,
+    parse_status,
+)
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.bird.status import (
+    collect_bgp_status,
+    read_bgp_status,
+    wait_for_peers,
+)
 
-from tests.unit.module_utils.bird_daemon import bird_pair, poll
+from tests.unit.plugins.module_utils.bird.bird_daemon import bird_pair, poll
 
 
 @pytest.fixture(scope="module")
@@ -25,14 +41,14 @@ def bird_socket(tmp_path_factory):
 
 
 def peers_by_name(sock):
-    return {p["name"]: p for p in bird.read_bgp_status(sock, timeout=5)["peers"]}
+    return {p["name"]: p for p in read_bgp_status(sock, timeout=5)["peers"]}
 
 
 def test_greeting_and_show_status(bird_socket):
-    with bird.BirdClient(bird_socket, timeout=5) as client:
+    with BirdClient(bird_socket, timeout=5) as client:
         assert client.greeting == "BIRD 1.6.8 ready."
         assert client.version == "1.6.8"
-        status = bird.parse_status(client.command("show status"))
+        status = parse_status(client.command("show status"))
     assert status["bird_version"] == "1.6.8"
     assert status["router_id"] == "198.18.250.1"
     assert status["daemon_status"] == "Daemon is up and running"
@@ -81,8 +97,8 @@ def test_sessions_that_cannot_come_up_are_reported_with_their_reason(bird_socket
 
 
 def test_show_protocols_all_details(bird_socket):
-    lines = bird.query(bird_socket, "show protocols all Global_198_18_252_3", timeout=5)
-    details = bird.parse_protocol_details(lines)
+    lines = query(bird_socket, "show protocols all Global_198_18_252_3", timeout=5)
+    details = parse_protocol_details(lines)
     assert details["Global_198_18_252_3"]["BGP state"] == "Down"
     assert details["Global_198_18_252_3"]["Neighbor address"] == "198.18.252.3"
     assert details["Global_198_18_252_3"]["Neighbor AS"] == "64513"
@@ -91,44 +107,44 @@ def test_show_protocols_all_details(bird_socket):
 @pytest.mark.parametrize(
     ("command", "cls", "code"),
     [
-        ("show protocols Foo", bird.BirdParseError, 9002),
-        ("foo bar", bird.BirdParseError, 9001),
-        ('show protocols "Zzz*"', bird.BirdRuntimeError, 8003),
+        ("show protocols Foo", BirdParseError, 9002),
+        ("foo bar", BirdParseError, 9001),
+        ('show protocols "Zzz*"', BirdRuntimeError, 8003),
     ],
 )
 def test_error_replies_from_a_real_bird(bird_socket, command, cls, code):
     with pytest.raises(cls) as info:
-        bird.query(bird_socket, command, timeout=5)
+        query(bird_socket, command, timeout=5)
     assert info.value.code == code
     assert info.value.command == command
 
 
 def test_one_connection_serves_several_commands_after_an_error(bird_socket):
-    with bird.BirdClient(bird_socket, timeout=5) as client:
-        with pytest.raises(bird.BirdParseError):
+    with BirdClient(bird_socket, timeout=5) as client:
+        with pytest.raises(BirdParseError):
             client.command("show protocols Foo")
-        assert bird.parse_protocols(client.command("show protocols"))
+        assert parse_protocols(client.command("show protocols"))
 
 
 def test_ip_version_all_merges_bird_and_bird6(bird_socket):
-    result = bird.collect_bgp_status("all", bird_socket, timeout=5)
+    result = collect_bgp_status("all", bird_socket, timeout=5)
     names = {p["name"] for p in result["peers"]}
     assert "Mesh_fd80_24e2_f998_72d7__2" in names and "Mesh_198_18_250_2" in names
     assert result["sockets"] == [bird_socket, os.path.join(os.path.dirname(bird_socket), "bird6.ctl")]
-    v6 = {p["name"]: p for p in bird.collect_bgp_status("6", bird_socket, timeout=5)["peers"]}
+    v6 = {p["name"]: p for p in collect_bgp_status("6", bird_socket, timeout=5)["peers"]}
     assert v6["Mesh_fd80_24e2_f998_72d7__2"]["address"] == "fd80:24e2:f998:72d7::2"
     assert v6["Node_fd80_24e2_f998_72d7__3"]["state"] == "down"
 
 
 def test_wait_for_peers_returns_when_established(bird_socket):
-    result = bird.wait_for_peers(["198.18.250.2"], "4", bird_socket, timeout=5, wait_timeout=20, retry_interval=0.2)
+    result = wait_for_peers(["198.18.250.2"], "4", bird_socket, timeout=5, wait_timeout=20, retry_interval=0.2)
     assert result["expected_established"] is True
     assert result["waiting_for"] == []
 
 
 def test_wait_for_peers_gives_up_after_wait_timeout_without_failing(bird_socket):
     start = time.monotonic()
-    result = bird.wait_for_peers(
+    result = wait_for_peers(
         ["198.18.253.9", "198.18.250.2"], "4", bird_socket, timeout=5, wait_timeout=1.0, retry_interval=0.3
     )
     assert 0.9 <= time.monotonic() - start < 5
@@ -138,8 +154,8 @@ def test_wait_for_peers_gives_up_after_wait_timeout_without_failing(bird_socket)
 
 def test_missing_socket_says_bird_is_not_running_and_where_it_looked(tmp_path):
     sock = str(tmp_path / "bird.ctl")
-    with pytest.raises(bird.BirdNotRunning) as info:
-        bird.collect_bgp_status("4", sock, timeout=2)
+    with pytest.raises(BirdNotRunning) as info:
+        collect_bgp_status("4", sock, timeout=2)
     assert "calico-node / BIRD is not running on this host" in str(info.value)
     assert sock in str(info.value)
     assert info.value.paths == [sock]
@@ -151,8 +167,8 @@ def test_stale_socket_file_is_bird_not_running(tmp_path):
     server = socket.socket(socket.AF_UNIX)
     server.bind(path)
     server.close()  # the file stays, nobody listens
-    with pytest.raises(bird.BirdNotRunning, match="not running on this host"):
-        bird.collect_bgp_status("4", path, timeout=2)
+    with pytest.raises(BirdNotRunning, match="not running on this host"):
+        collect_bgp_status("4", path, timeout=2)
 
 
 def test_a_server_that_never_answers_times_out(tmp_path):
@@ -172,8 +188,8 @@ def test_a_server_that_never_answers_times_out(tmp_path):
     thread.start()
     try:
         start = time.monotonic()
-        with pytest.raises(bird.BirdTimeout):
-            bird.query(path, "show protocols", timeout=0.5)
+        with pytest.raises(BirdTimeout):
+            query(path, "show protocols", timeout=0.5)
         assert time.monotonic() - start < 3
     finally:
         thread.join(5)

@@ -9,24 +9,15 @@ sorted. PATCH cannot clear a list (empty repeated fields are not sent), so
 a change that empties something is sent as update (PUT).
 """
 
+from __future__ import annotations
+
 import ipaddress
 import re
+from typing import Any
 
-from ansible_collections.calico_fleet.fleet.plugins.module_utils.gce import (
-    TRANSPORT_ERRORS,
-    GceError,
-    GceInputError,
-    api_error,
-    is_not_found,
-    last_segment,
-)
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.gcp import errors
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.gcp.client import Gce, compute_v1, last_segment
 from ansible_collections.calico_fleet.fleet.plugins.module_utils.ipip_sources import lets_ipip_in, public_sources
-
-try:
-    from google.api_core.exceptions import GoogleAPICallError
-    from google.cloud import compute_v1
-except ImportError:  # gce.Gce reports the missing library
-    GoogleAPICallError = Exception
 
 NAME = r"[a-z](?:[-a-z0-9]{0,61}[a-z0-9])?"
 PROTOCOLS = {"1": "icmp", "4": "ipip", "6": "tcp", "17": "udp", "50": "esp", "51": "ah", "132": "sctp"}
@@ -54,7 +45,7 @@ RULE_SPEC = dict(
 )
 
 
-def protocol_name(value):
+def protocol_name(value: object) -> str:
     value = str(value).strip().lower()
     return PROTOCOLS.get(value, value)
 
@@ -75,7 +66,7 @@ def _cidr(value):
     return str(ipaddress.ip_network(value.strip(), strict=False))
 
 
-def normalise(rule):
+def normalise(rule: dict[str, Any]) -> dict[str, Any]:
     """Normal form of a rule given with module option names."""
     out = {
         "name": rule["name"],
@@ -98,7 +89,7 @@ def normalise(rule):
     return out
 
 
-def from_api(fw):
+def from_api(fw: Any) -> dict[str, Any]:
     """Normal form of a compute_v1.Firewall as GET returns it."""
     return normalise({
         "name": fw.name,
@@ -113,7 +104,7 @@ def from_api(fw):
     })
 
 
-def to_api(rule, project):
+def to_api(rule: dict[str, Any], project: str) -> Any:
     """compute_v1.Firewall for a normal-form rule (network as a partial URL)."""
     return compute_v1.Firewall(
         name=rule["name"],
@@ -128,10 +119,10 @@ def to_api(rule, project):
     )
 
 
-def validate(params):
+def validate(params: dict[str, Any]) -> None:
     """Raise GceInputError naming the option to change; no API call is made before this passes."""
     def fail(msg):
-        raise GceInputError(msg, rule=params.get("name"))
+        raise errors.GceInputError(msg, rule=params.get("name"))
 
     if not re.fullmatch(NAME, params["name"] or ""):
         fail(f"name '{params['name']}' is invalid: use 1-63 characters matching {NAME} (lower case, digits, '-').")
@@ -173,7 +164,7 @@ def validate(params):
              "allow_public_sources: true if this is really intended.")
 
 
-def public_ipip_sources(rule):
+def public_ipip_sources(rule: dict[str, Any]) -> list[str]:
     """Source ranges outside internal space for an INGRESS rule that lets protocol 4 in."""
     if rule["direction"] != "INGRESS":
         return []
@@ -181,7 +172,7 @@ def public_ipip_sources(rule):
     return public_sources(protocols[0], rule["source_ranges"]) if protocols else []
 
 
-def plan(current, desired):
+def plan(current: dict[str, Any] | None, desired: dict[str, Any] | None) -> str | None:
     """None, 'create', 'delete', 'patch' or 'update' (PUT: something must be cleared)."""
     if desired is None:
         return "delete" if current else None
@@ -190,22 +181,23 @@ def plan(current, desired):
     if current == desired:
         return None
     if current["network"] != desired["network"]:
-        raise GceInputError(
+        raise errors.GceInputError(
             f"Rule '{desired['name']}' is on network '{current['network']}', not '{desired['network']}': "
             "a rule cannot move between networks. Delete it first or choose another name.")
     cleared = [key for key, value in current.items() if value not in ("", [], False) and not desired[key]]
     return "update" if cleared else "patch"
 
 
-def ensure(gce, params, check_mode):
+def ensure(gce: Gce, params: dict[str, Any], check_mode: bool) -> dict[str, Any]:
     """Bring the rule to the requested state; returns the module result."""
     validate(params)
     name = params["name"]
     try:
         current = from_api(gce.call(gce.firewalls.get, project=gce.project, firewall=name))
-    except GoogleAPICallError as exc:
-        if not is_not_found(exc):
-            raise api_error(exc, "compute.firewalls.get", f"firewall rule '{name}'", project=gce.project) from None
+    except errors.GoogleAPICallError as exc:
+        if not errors.is_not_found(exc):
+            raise errors.api_error(exc, "compute.firewalls.get", f"firewall rule '{name}'",
+                                   project=gce.project) from None
         current = None
     desired = normalise(params) if params["state"] == "present" else None
     action = plan(current, desired)
@@ -238,20 +230,22 @@ def _apply(gce, action, current, desired):
     try:
         op = gce.call(method, project=gce.project, **kwargs)
         gce.wait_global(op)
-    except GceError as exc:
+    except errors.GceError as exc:
         exc.context.setdefault("rule", name)
         raise
-    except GoogleAPICallError as exc:
-        raise api_error(exc, permission, f"firewall rule '{name}'", network=network, project=gce.project) from None
+    except errors.GoogleAPICallError as exc:
+        raise errors.api_error(exc, permission, f"firewall rule '{name}'", network=network,
+                               project=gce.project) from None
 
 
-def list_rules(gce, network=None):
+def list_rules(gce: Gce, network: str | None = None) -> list[dict[str, Any]]:
     """Every firewall rule of the project (of ``network`` when given), in normal form, by name (read-only)."""
     try:
         rules = [from_api(fw) for fw in gce.call(gce.firewalls.list, project=gce.project)]
-    except GoogleAPICallError as exc:
-        raise api_error(exc, "compute.firewalls.list", "the firewall rules", project=gce.project) from None
-    except TRANSPORT_ERRORS as exc:
-        raise GceError(f"No answer from Compute Engine listing the firewall rules: {type(exc).__name__}") from None
+    except errors.GoogleAPICallError as exc:
+        raise errors.api_error(exc, "compute.firewalls.list", "the firewall rules", project=gce.project) from None
+    except errors.TRANSPORT_ERRORS as exc:
+        raise errors.GceError(
+            f"No answer from Compute Engine listing the firewall rules: {type(exc).__name__}") from None
     wanted = last_segment(network) if network else None
     return sorted((r for r in rules if wanted in (None, r["network"])), key=lambda r: r["name"])

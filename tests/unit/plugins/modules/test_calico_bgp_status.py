@@ -6,7 +6,7 @@ import os
 import pytest
 
 from tests.conftest import run_module
-from tests.unit.module_utils.bird_daemon import bird_pair
+from tests.unit.plugins.module_utils.bird.bird_daemon import bird_pair
 
 
 @pytest.fixture(scope="module")

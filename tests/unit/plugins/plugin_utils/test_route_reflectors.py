@@ -1,7 +1,7 @@
 """Reflector choice: the group wins, else a deterministic round-robin across zones."""
 
 import pytest
-from ansible_collections.calico_fleet.fleet.plugins.module_utils.route_reflectors import (
+from ansible_collections.calico_fleet.fleet.plugins.plugin_utils.route_reflectors import (
     ReflectorChoiceError,
     pick_route_reflectors,
 )

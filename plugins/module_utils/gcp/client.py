@@ -1,36 +1,40 @@
 # Copyright: calico-fleet contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Compute Engine access shared by the gcp_* modules.
+"""Compute Engine access shared by the gcp_* modules and the inventory plugin.
 
-Client construction (credentials, project, endpoint), the one retry helper,
-operation waits through the operations clients (``insert()`` returns an
+Client construction (credentials, project, endpoint), the one retry helper
+and operation waits through the operations clients (``insert()`` returns an
 ExtendedOperation whose poller ignores the endpoint, so we use ``*_unary``
-and wait ourselves) and error mapping to messages that say what to fix.
-Credentials never leave this file: errors carry no token or key material.
+and wait ourselves). Credentials never leave this file: errors carry no
+token or key material. The google libraries are optional here: without
+them ``HAS_GOOGLE`` is false and ``Gce()`` says what to install.
 """
+
+from __future__ import annotations
 
 import os
 import random
 import time
+from collections.abc import Callable
+from typing import Any
 
 try:
-    from google.api_core import exceptions as gexc
     from google.auth.credentials import AnonymousCredentials
     from google.cloud import compute_v1
 
     HAS_GOOGLE = True
     IMPORT_ERROR = None
-    try:
-        from google.auth.exceptions import TransportError
-        from requests.exceptions import ConnectionError as RequestsConnectionError
-
-        TRANSPORT_ERRORS = (RequestsConnectionError, TransportError, ConnectionError)
-    except ImportError:
-        TRANSPORT_ERRORS = (ConnectionError,)
-except ImportError as exc:  # reported by the module, not here
+except ImportError as exc:  # reported by Gce(), not here
+    compute_v1 = None  # type: ignore[assignment]
     HAS_GOOGLE = False
     IMPORT_ERROR = str(exc)
-    TRANSPORT_ERRORS = (ConnectionError,)
+
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.gcp.errors import (
+    TRANSPORT_ERRORS,
+    GceInputError,
+    GceOperationError,
+    GoogleAPICallError,
+)
 
 SCOPES = ["https://www.googleapis.com/auth/compute"]
 RETRYABLE = (429, 500, 502, 503, 504)
@@ -46,37 +50,10 @@ CONNECTION_SPEC = dict(
 )
 
 
-class GceError(Exception):
-    """Base error; ``context`` goes into fail_json next to ``msg``."""
-
-    def __init__(self, msg, **context):
-        super().__init__(msg)
-        self.msg = msg
-        self.context = context
-
-
-class GceInputError(GceError):
-    pass
-
-
-class GcePermissionError(GceError):
-    pass
-
-
-class GceNotFoundError(GceError):
-    pass
-
-
-class GceOperationError(GceError):
-    def __init__(self, msg, status=None, **context):
-        super().__init__(msg, http_status=status, **context)
-        self.status = status
-
-
 class Gce:
     """Clients built with one set of options, plus project and retry policy."""
 
-    def __init__(self, params):
+    def __init__(self, params: dict[str, Any]) -> None:
         if not HAS_GOOGLE:
             raise GceInputError(f"google-cloud-compute is required on the controller: {IMPORT_ERROR}")
         credentials, default_project = _credentials(params)
@@ -95,7 +72,7 @@ class Gce:
         self.global_operations = compute_v1.GlobalOperationsClient(**options)
         self.zone_operations = compute_v1.ZoneOperationsClient(**options)
 
-    def call(self, method, timeout=60, idempotent=False, **kwargs):
+    def call(self, method: Callable[..., Any], timeout: float = 60, idempotent: bool = False, **kwargs: Any) -> Any:
         """Call a client method, retrying 429/5xx with bounded exponential backoff.
 
         The client's own retry (503 for up to 600 s on GETs) is switched off
@@ -108,7 +85,7 @@ class Gce:
         while True:
             try:
                 return method(retry=None, timeout=timeout, **kwargs)
-            except gexc.GoogleAPICallError as exc:
+            except GoogleAPICallError as exc:
                 if exc.code not in RETRYABLE or attempt >= self.retries:
                     raise
             except TRANSPORT_ERRORS:
@@ -118,10 +95,10 @@ class Gce:
             time.sleep(delay * random.uniform(0.5, 1.0))
             attempt += 1
 
-    def wait_global(self, operation):
+    def wait_global(self, operation: Any) -> Any:
         return self._wait(self.global_operations, operation, {})
 
-    def wait_zone(self, operation, zone):
+    def wait_zone(self, operation: Any, zone: str) -> Any:
         return self._wait(self.zone_operations, operation, {"zone": zone})
 
     def _wait(self, client, operation, scope):
@@ -163,34 +140,5 @@ def _credentials(params):
         raise GceInputError(f"Cannot load Google credentials from {where}: {type(exc).__name__}") from None
 
 
-def api_error(exc, permission, resource, network=None, project=None):
-    """Turn a google-api-core error into a GceError whose message says what to fix."""
-    code = getattr(exc, "code", None)
-    text = getattr(exc, "message", str(exc))
-    if code == 403:
-        return GcePermissionError(
-            f"Permission denied on {resource}: the credentials lack IAM permission '{permission}' "
-            f"(grant it on project '{project}', e.g. through a custom role). Server said: {text}",
-            http_status=403, permission=permission,
-        )
-    if code == 404:
-        what = f"network '{network}' or project '{project}'" if network else f"project '{project}'"
-        return GceNotFoundError(
-            f"Not found while working on {resource}: check that the {what} exist. Server said: {text}",
-            http_status=404,
-        )
-    if code == 400:
-        return GceInputError(f"Compute Engine refused {resource}: {text}", http_status=400)
-    return GceError(f"Compute Engine error on {resource} ({code}): {text}", http_status=code)
-
-
-def is_not_found(exc):
-    return getattr(exc, "code", None) == 404
-
-
-def is_conflict(exc):
-    return getattr(exc, "code", None) == 409
-
-
-def last_segment(url):
+def last_segment(url: str | None) -> str:
     return (url or "").rstrip("/").rsplit("/", 1)[-1]

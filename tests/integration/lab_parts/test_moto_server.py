@@ -146,8 +146,8 @@ def test_lab_mode_needs_an_info_file():
 def test_lab_mode_instances_boot_pending_until_the_lab_has_booted_them():
     # The patch is process-wide: try it in a child, as the lab server does.
     code = (
-        "from moto import mock_aws; from lab import aws_lab; from lab.moto_server import *; import boto3\n"
-        "aws_lab.patch_instances_boot_pending()\n"
+        "from moto import mock_aws; from lab import aws_reconcile; from lab.moto_server import *; import boto3\n"
+        "aws_reconcile.patch_instances_boot_pending()\n"
         "with mock_aws():\n"
         "    c = boto3.client('ec2', region_name='us-east-1', **FAKE_CREDENTIALS)\n"
         "    ami = c.register_image(Name='img', RootDeviceName='/dev/sda1')['ImageId']\n"

@@ -1,14 +1,8 @@
-"""The ipip_probe_matrix filter (plugins/filter/ipip_probe.py), directly and inside Ansible."""
+"""The ipip_probe_matrix filter (plugins/filter/ipip_probe.py), called directly
+(tests/integration/probe runs it inside Ansible)."""
 
-import json
-import os
-import pathlib
-import subprocess
-import sys
+from ansible_collections.calico_fleet.fleet.plugins.filter.ipip_probe import FilterModule
 
-from plugins.filter.ipip_probe import FilterModule
-
-ROOT = pathlib.Path(__file__).resolve().parents[3]
 RESULTS = {
     "node-1": {"changed": False, "address": "198.18.0.11",
                "received_from": {"198.18.0.12": True, "198.18.0.13": False}},
@@ -42,19 +36,3 @@ def test_matrix_from_hostvars_with_a_registered_name():
 def test_hosts_limit_what_is_read():
     out = ipip_probe_matrix(RESULTS, ["node-1"])
     assert out["matrix"]["198.18.0.12"] == {"198.18.0.11": True, "198.18.0.13": None}
-
-
-def test_filter_loads_inside_ansible(tmp_path):
-    """Ansible loads filter plugins without the project's module_utils on its path."""
-    (tmp_path / "results.json").write_text(json.dumps({"probe_results": RESULTS}))
-    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_LOAD_CALLBACK_PLUGINS="1",
-               ANSIBLE_STDOUT_CALLBACK="ansible.posix.json", ANSIBLE_CALLBACKS_ENABLED="ansible.posix.json",
-               ANSIBLE_LOCAL_TEMP=str(tmp_path / "tmp"))
-    proc = subprocess.run(
-        [str(pathlib.Path(sys.executable).parent / "ansible"), "localhost", "-i", "localhost,", "-c", "local",
-         "-m", "ansible.builtin.debug", "-a", "msg={{ probe_results | calico_fleet.fleet.ipip_probe_matrix }}",
-         "-e", f"@{tmp_path / 'results.json'}"],
-        capture_output=True, text=True, timeout=120, env=env, cwd=ROOT)
-    result = json.loads(proc.stdout)["plays"][0]["tasks"][0]["hosts"]["localhost"]
-    assert result["msg"]["matrix"] == MATRIX, proc.stdout
-    assert "198.18.0.13  FAIL" in result["msg"]["table"]

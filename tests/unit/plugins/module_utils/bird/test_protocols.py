@@ -1,7 +1,19 @@
-"""Parser tests for plugins/module_utils/bird.py, from captured BIRD output."""
+"""Parser tests for plugins/module_utils/bird/, from captured BIRD output."""
 
 import pytest
-from ansible_collections.calico_fleet.fleet.plugins.module_utils import bird
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.bird.errors import (
+    BirdParseError,
+    BirdReplyError,
+    BirdRuntimeError,
+)
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.bird.protocols import (
+    decode_peer_name,
+    parse_protocol_details,
+    parse_protocols,
+    parse_status,
+)
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.bird.reply import split_reply
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.bird.status import normalize_peers, socket_candidates
 
 # Raw socket reply from BIRD 1.6.8 in a three-node mesh (REFERENCE.md).
 RAW_16 = """\
@@ -53,7 +65,7 @@ def by_name(peers):
 
 
 def test_reference_reply_gives_the_two_mesh_peers_only():
-    peers = bird.parse_protocols(RAW_16)
+    peers = parse_protocols(RAW_16)
     assert [p["name"] for p in peers] == ["Mesh_198_18_0_12", "Mesh_198_18_0_13"]
     assert peers[0] == {
         "name": "Mesh_198_18_0_12",
@@ -69,14 +81,14 @@ def test_reference_reply_gives_the_two_mesh_peers_only():
 
 
 def test_continuation_lines_carry_the_1002_code():
-    pairs = bird.split_reply(RAW_16)
+    pairs = split_reply(RAW_16)
     assert pairs[0][0] == 2002
     assert all(code == 1002 for code, _ in pairs[1:5])
     assert pairs[-1] == (0, "")
 
 
 def test_failing_sessions_keep_state_error_text_port_and_type():
-    peers = by_name(bird.parse_protocols(RAW_16_TROUBLE))
+    peers = by_name(parse_protocols(RAW_16_TROUBLE))
     mesh = peers["Mesh_198_18_7_2"]
     assert (mesh["state"], mesh["bgp_state"], mesh["established"]) == ("start", "Active", False)
     assert mesh["info"] == "Active Socket: Connection refused"
@@ -86,7 +98,7 @@ def test_failing_sessions_keep_state_error_text_port_and_type():
 
 
 def test_down_session_with_empty_info_is_reported_not_dropped():
-    peers = by_name(bird.parse_protocols(RAW_16_TROUBLE))
+    peers = by_name(parse_protocols(RAW_16_TROUBLE))
     glob = peers["Global_198_18_7_4"]
     assert glob["type"] == "global"
     assert (glob["state"], glob["since"], glob["info"], glob["bgp_state"]) == ("down", "17:48:59", "", "")
@@ -94,7 +106,7 @@ def test_down_session_with_empty_info_is_reported_not_dropped():
 
 
 def test_bird_2x_layout_with_dates_and_ipv6_names():
-    peers = by_name(bird.parse_protocols(RAW_2X))
+    peers = by_name(parse_protocols(RAW_2X))
     assert set(peers) == {"Mesh_10_0_1_203", "Mesh_fd80_24e2_f998_72d7__2"}
     v4 = peers["Mesh_10_0_1_203"]
     assert (v4["since"], v4["established"]) == ("2024-05-01 10:11:14", True)
@@ -104,7 +116,7 @@ def test_bird_2x_layout_with_dates_and_ipv6_names():
 
 
 def test_birdc_printed_output_parses_too():
-    peers = bird.parse_protocols(BIRDC_OUTPUT)
+    peers = parse_protocols(BIRDC_OUTPUT)
     assert [p["address"] for p in peers] == ["10.0.1.202", "10.0.1.203", "10.0.1.204"]
     assert all(p["established"] for p in peers)
 
@@ -123,7 +135,7 @@ def test_birdc_printed_output_parses_too():
     ],
 )
 def test_peer_names_decode(name, expected):
-    assert bird.decode_peer_name(name) == expected
+    assert decode_peer_name(name) == expected
 
 
 def test_only_established_counts_as_established():
@@ -132,7 +144,7 @@ def test_only_established_counts_as_established():
     for i, state in enumerate(states):
         rows.append(f"1002-Mesh_10_0_0_{i + 1} BGP master start 10:00:00 {state}")
     rows.append("0000 ")
-    peers = bird.parse_protocols(rows)
+    peers = parse_protocols(rows)
     assert [p["bgp_state"] for p in peers] == states
     assert not any(p["established"] for p in peers)
 
@@ -140,22 +152,22 @@ def test_only_established_counts_as_established():
 @pytest.mark.parametrize(
     ("line", "cls", "code"),
     [
-        ("9001 syntax error", bird.BirdParseError, 9001),
-        ("9002 Foo is not a protocol", bird.BirdParseError, 9002),
-        ("8003 No protocols match", bird.BirdRuntimeError, 8003),
-        ("8001 Network not in table", bird.BirdRuntimeError, 8001),
+        ("9001 syntax error", BirdParseError, 9001),
+        ("9002 Foo is not a protocol", BirdParseError, 9002),
+        ("8003 No protocols match", BirdRuntimeError, 8003),
+        ("8001 Network not in table", BirdRuntimeError, 8001),
     ],
 )
 def test_error_replies_raise_typed_exceptions(line, cls, code):
     with pytest.raises(cls) as info:
-        bird.parse_protocols([line])
+        parse_protocols([line])
     assert info.value.code == code
     assert line[5:] in str(info.value)
-    assert isinstance(info.value, bird.BirdReplyError)
+    assert isinstance(info.value, BirdReplyError)
 
 
 def test_show_status_gives_version_and_router_id():
-    status = bird.parse_status(
+    status = parse_status(
         [
             "1000-BIRD 1.6.8",
             "1011-Router ID is 198.18.5.1",
@@ -173,7 +185,7 @@ def test_show_status_gives_version_and_router_id():
 
 
 def test_graceful_restart_status_code_is_kept():
-    status = bird.parse_status(["1000-BIRD 2.0.12", "1011-Router ID is 10.0.0.1", "0024 Graceful restart"])
+    status = parse_status(["1000-BIRD 2.0.12", "1011-Router ID is 10.0.0.1", "0024 Graceful restart"])
     assert status["status_code"] == 24
 
 
@@ -193,13 +205,13 @@ def test_show_protocols_all_details_per_protocol():
         " ",
         "0000 ",
     ]
-    details = bird.parse_protocol_details(lines)["Mesh_198_18_7_2"]
+    details = parse_protocol_details(lines)["Mesh_198_18_7_2"]
     assert details["BGP state"] == "Active"
     assert details["Neighbor address"] == "198.18.7.2"
     assert details["Last error"] == "Socket: Connection refused"
     assert "Route change stats" not in details
     # the plain row parser ignores the 1006 detail lines
-    assert [p["name"] for p in bird.parse_protocols(lines)] == ["Mesh_198_18_7_2"]
+    assert [p["name"] for p in parse_protocols(lines)] == ["Mesh_198_18_7_2"]
 
 
 def test_async_lines_are_ignored():
@@ -209,17 +221,17 @@ def test_async_lines_are_ignored():
         "1002-Mesh_10_0_0_2 BGP master up 1:00 Established",
         "0000 ",
     ]
-    assert len(bird.parse_protocols(lines)) == 1
+    assert len(parse_protocols(lines)) == 1
 
 
 def test_expect_peers_must_be_ips():
-    assert bird.normalize_peers(["10.0.1.3/32", "10.0.1.2", "10.0.1.2"]) == ["10.0.1.2", "10.0.1.3"]
+    assert normalize_peers(["10.0.1.3/32", "10.0.1.2", "10.0.1.2"]) == ["10.0.1.2", "10.0.1.3"]
     with pytest.raises(ValueError, match="expect_peers: 'node2' is not an IP address"):
-        bird.normalize_peers(["node2"])
+        normalize_peers(["node2"])
 
 
 def test_socket_candidates():
-    assert bird.socket_candidates(4) == ["/var/run/calico/bird.ctl", "/var/run/bird/bird.ctl"]
-    assert bird.socket_candidates(6) == ["/var/run/calico/bird6.ctl", "/var/run/bird/bird6.ctl"]
-    assert bird.socket_candidates(6, "/run/x/bird.ctl") == ["/run/x/bird6.ctl"]
-    assert bird.socket_candidates(4, "/run/x/my.ctl") == ["/run/x/my.ctl"]
+    assert socket_candidates(4) == ["/var/run/calico/bird.ctl", "/var/run/bird/bird.ctl"]
+    assert socket_candidates(6) == ["/var/run/calico/bird6.ctl", "/var/run/bird/bird6.ctl"]
+    assert socket_candidates(6, "/run/x/bird.ctl") == ["/run/x/bird6.ctl"]
+    assert socket_candidates(4, "/run/x/my.ctl") == ["/run/x/my.ctl"]

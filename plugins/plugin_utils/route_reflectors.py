@@ -8,12 +8,17 @@ order, each zone's hosts in sorted order, so reflectors spread over as many
 zones as there are.
 """
 
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
 
 class ReflectorChoiceError(ValueError):
     """The inventory cannot give the reflectors asked for; the message says what to change."""
 
 
-def pick_route_reflectors(hosts, zones=None, count=3, group=None, current=None):
+def pick_route_reflectors(hosts: Iterable[str] | None, zones: Mapping[str, str | None] | None = None, count: int = 3,
+                          group: Iterable[str] | None = None, current: Iterable[str] | None = None) -> list[str]:
     """Sorted inventory hosts to be route reflectors.
 
     hosts: every cluster host; zones: {host: zone}; group: hosts of the reflector group (wins when
@@ -34,7 +39,7 @@ def pick_route_reflectors(hosts, zones=None, count=3, group=None, current=None):
             f"route_reflectors_count {count} is more than the {len(hosts)} cluster hosts")
     zones = zones or {}
     chosen = [h for h in hosts if h in set(current or [])][:count]
-    by_zone = {}
+    by_zone: dict[str, list[str]] = {}
     for host in hosts:
         if host not in chosen:
             by_zone.setdefault(str(zones.get(host) or ""), []).append(host)

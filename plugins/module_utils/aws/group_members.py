@@ -6,6 +6,11 @@ Plain Python over a boto3 EC2 client; the module ``aws_security_group_members``
 is a thin wrapper. Only groups are added: an instance never loses a group here.
 """
 
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
 LIVE_STATES = ("pending", "running", "stopping", "stopped")
 
 
@@ -13,7 +18,7 @@ class GroupMembersError(Exception):
     """The group or the instances could not be read or changed; the message says why."""
 
 
-def find_group_id(ec2, group, vpc_id=None):
+def find_group_id(ec2: Any, group: str, vpc_id: str | None = None) -> str:
     """The id of ``group`` (an sg- id, or a name inside ``vpc_id``)."""
     if group.startswith("sg-"):
         filters = [{"Name": "group-id", "Values": [group]}]
@@ -29,7 +34,8 @@ def find_group_id(ec2, group, vpc_id=None):
     return found[0]["GroupId"]
 
 
-def cluster_instances(ec2, filters):
+def cluster_instances(ec2: Any,
+                      filters: dict[str, Any]) -> tuple[list[dict[str, Any]], Callable[[dict[str, Any]], str]]:
     """Live instances matching ``filters`` ({name: value or [values]}), sorted by their Name tag."""
     if not filters:
         raise GroupMembersError("no instance filters: give the filters that select the cluster's nodes")
@@ -41,13 +47,13 @@ def cluster_instances(ec2, filters):
         for reservation in page["Reservations"]:
             instances.extend(reservation["Instances"])
 
-    def name(instance):
+    def name(instance: dict[str, Any]) -> str:
         return next((t["Value"] for t in instance.get("Tags") or [] if t["Key"] == "Name"), instance["InstanceId"])
 
     return sorted(instances, key=lambda i: (name(i), i["InstanceId"])), name
 
 
-def ensure_members(ec2, group_id, filters, check_mode=False):
+def ensure_members(ec2: Any, group_id: str, filters: dict[str, Any], check_mode: bool = False) -> dict[str, Any]:
     """Add ``group_id`` to every selected instance; returns {changed, instances, diff}."""
     instances, name_of = cluster_instances(ec2, filters)
     before, after, changed = {}, {}, []
