@@ -18,6 +18,15 @@ RR_PEER = {"name": "peer-with-route-reflectors", "node": None, "node_selector": 
            "peer_selector": "route-reflector == 'true'", "as_number": None}
 
 
+def node(name, ip, rr="", labels=None):
+    return {"name": name, "ipv4_address": ip, "rr_cluster_id": rr, "labels": labels or {}}
+
+
+def bgp_peer(name, node=None, node_selector=None, peer_ip=None, peer_selector=None, as_number=None):
+    return {"name": name, "node": node, "node_selector": node_selector, "peer_ip": peer_ip,
+            "peer_selector": peer_selector, "as_number": as_number}
+
+
 class Cluster:
     """`reflectors` get a cluster ID and the label route-reflector=true, and the cluster the role's
     BGPPeer (bgp_peers; pass your own list to replace it)."""

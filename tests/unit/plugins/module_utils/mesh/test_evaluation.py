@@ -4,24 +4,12 @@ import time
 
 from ansible_collections.calico_fleet.fleet.plugins.module_utils.mesh import evaluation, expected, table
 
-from tests.unit.plugins.module_utils.mesh.mesh_cluster import Cluster
+from tests.unit.plugins.module_utils.mesh.mesh_cluster import Cluster, bgp_peer
 
 
 def only(report):
     assert len(report["findings"]) == 1, [f.to_dict() for f in report["findings"]]
     return report["findings"][0]
-
-
-def node(name, ip, rr="", labels=None):
-    return {"name": name, "ipv4_address": ip, "rr_cluster_id": rr, "labels": labels or {}}
-
-
-def bgp_peer(name, node=None, node_selector=None, peer_ip=None, peer_selector=None, as_number=None):
-    return {"name": name, "node": node, "node_selector": node_selector, "peer_ip": peer_ip,
-            "peer_selector": peer_selector, "as_number": as_number}
-
-
-rr_label = {"route-reflector": "true"}
 
 
 # -- healthy ---------------------------------------------------------------

@@ -4,17 +4,7 @@ import pytest
 from ansible_collections.calico_fleet.fleet.plugins.module_utils.mesh import expected
 
 from lab import bird_conf
-from tests.unit.plugins.module_utils.mesh.mesh_cluster import RR_PEER
-
-
-def node(name, ip, rr="", labels=None):
-    return {"name": name, "ipv4_address": ip, "rr_cluster_id": rr, "labels": labels or {}}
-
-
-def bgp_peer(name, node=None, node_selector=None, peer_ip=None, peer_selector=None, as_number=None):
-    return {"name": name, "node": node, "node_selector": node_selector, "peer_ip": peer_ip,
-            "peer_selector": peer_selector, "as_number": as_number}
-
+from tests.unit.plugins.module_utils.mesh.mesh_cluster import RR_PEER, bgp_peer, node
 
 rr_label = {"route-reflector": "true"}
 
