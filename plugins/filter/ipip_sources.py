@@ -1,9 +1,9 @@
 # Copyright: calico-fleet contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Filters over the one rule for IPIP sources (plugins/module_utils/ipip_sources.py), for EC2 rules."""
+"""Filters over the one rule for IPIP sources (plugins/module_utils/validation/ipip_sources.py), for EC2 rules."""
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.calico_fleet.fleet.plugins.module_utils import ipip_sources
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.validation import ipip_sources
 
 
 def ec2_public_ipip_sources(rules):

@@ -8,16 +8,25 @@ first dot, are one node to them. The plan compares every candidate with the
 names that already exist anywhere (cloud, datastore, cluster, inventory) and
 refuses, before any machine is created, what it cannot make unique.
 
+Names follow the rules of ``validation/names.py``: a node name is an RFC 1123
+label (a digit may come first), and on GCP, where it is the instance name as
+well, an RFC 1035 one (a letter first).
+
 Plain Python; the filter plugin ``fleet_hostnames`` is a thin wrapper.
 """
+
+from __future__ import annotations
 
 import ipaddress
 import re
 import string
 from collections import namedtuple
+from typing import Any
 
-MAX_LABEL = 63
-MAX_FQDN = 253
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.validation import names as rules
+
+MAX_LABEL = rules.MAX_LABEL
+MAX_FQDN = rules.MAX_HOSTNAME
 # Bound for the search of a free index: a plan never loops forever.
 MAX_INDEX_TRIES = 10000
 MAX_MACHINES = 10000
@@ -36,12 +45,6 @@ SOURCES = {
     "inventory": ("inventory host", "inventory", "remove it from the inventory if the machine is gone"),
 }
 _SOURCE_RANK = {source: rank for rank, source in enumerate(SOURCES)}
-
-# Letter first (RFC 1035): the same name is then valid as a GCP instance name
-# and hostname label, an EC2 Name tag, a Kubernetes node name and a Calico Node.
-_LABEL_RE = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
-_DOMAIN_LABEL_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-_VALUE_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
 
 class HostnamePlanError(ValueError):
@@ -84,7 +87,7 @@ class ExistingName(namedtuple("ExistingName", "key name source location ip")):
         return SOURCES[self.source][2].format(name=self.name)
 
 
-def name_key(name):
+def name_key(name: Any) -> str:
     """What names are compared by: lower case, and the first label of an FQDN.
 
     IP addresses (kubeasz names Kubernetes nodes by IP) are kept whole.
@@ -96,55 +99,30 @@ def name_key(name):
         return text.split(".", 1)[0]
 
 
-def label_problem(name):
-    """Why ``name`` is not a valid node name, or None when it is."""
-    if not isinstance(name, str) or not name:
-        return "it is empty"
-    if len(name) > MAX_LABEL:
-        return f"it has {len(name)} characters, more than {MAX_LABEL}"
-    if name != name.lower():
-        return "it has upper-case letters (Kubernetes and Calico lower-case node names); use lower case"
-    if not re.fullmatch(r"[-a-z0-9]+", name):
-        return "only a-z, 0-9 and '-' are allowed"
-    if not name[0].isalpha():
-        return "it must start with a letter"
-    if name.endswith("-"):
-        return "it must end with a letter or digit"
-    return None
+def label_problem(name: Any, cloud: str | None = None) -> str | None:
+    """Why ``name`` is not a valid node name on ``cloud``, or None when it is."""
+    return rules.node_name_problem(name, cloud)
 
 
-def is_valid_name(name):
-    """True for a lower-case RFC 1123 label of at most 63 characters starting with a letter."""
-    return isinstance(name, str) and len(name) <= MAX_LABEL and bool(_LABEL_RE.match(name))
+def is_valid_name(name: Any, cloud: str | None = None) -> bool:
+    """True for a node name on ``cloud``: an RFC 1123 label; on GCP (the instance name) starting with a letter."""
+    return label_problem(name, cloud) is None
 
 
-def fqdn_problem(fqdn, rfc1035=False):
+def fqdn_problem(fqdn: Any, rfc1035: bool = False) -> str | None:
     """Why ``fqdn`` is not a valid fully qualified hostname, or None.
 
     Two or more labels, total at most 253 characters, each label lower case;
     ``rfc1035`` additionally wants every label to start with a letter (GCP).
     """
-    if not isinstance(fqdn, str) or not fqdn:
-        return "it is empty"
-    if len(fqdn) > MAX_FQDN:
-        return f"it has {len(fqdn)} characters, more than {MAX_FQDN}"
-    labels = fqdn.split(".")
-    if len(labels) < 2:
-        return "it needs two or more labels separated by '.'"
-    pattern = _LABEL_RE if rfc1035 else _DOMAIN_LABEL_RE
-    for label in labels:
-        if len(label) > MAX_LABEL or not pattern.match(label):
-            start = "a letter" if rfc1035 else "a letter or digit"
-            return (f"label {label!r} is not valid: lower-case a-z, 0-9 and '-', at most {MAX_LABEL} "
-                    f"characters, starting with {start} and ending with a letter or digit")
-    return None
+    return rules.hostname_problem(fqdn, fqdn=True, rfc1035=rfc1035)
 
 
-def is_valid_fqdn(fqdn, rfc1035=False):
+def is_valid_fqdn(fqdn: Any, rfc1035: bool = False) -> bool:
     return fqdn_problem(fqdn, rfc1035) is None
 
 
-def ip_name(ip):
+def ip_name(ip: Any) -> str:
     """The IP-derived name: 172.31.7.227 -> ip-172-31-7-227 (IPv6: all eight groups, exploded)."""
     return "ip-" + _ip_dashed(ipaddress.ip_address(str(ip)))
 
@@ -170,7 +148,7 @@ def _ip_sort_key(ip):
 # --- naming schemes ---------------------------------------------------------------------------
 
 
-def parse_template(template):
+def parse_template(template: Any) -> tuple:
     """Split a template into (literal, placeholder) parts; refuse what cannot give valid, unique names."""
     if not isinstance(template, str) or not template.strip():
         raise InvalidSchemeError("scheme template needs a template, for example '{cluster}-{role}-{index}'")
@@ -180,14 +158,14 @@ def parse_template(template):
         raise InvalidSchemeError(
             f"template {template!r} is not valid ({exc}); write placeholders as {{index}}") from None
     allowed = ", ".join("{" + p + "}" for p in PLACEHOLDERS)
-    parts = []
+    parts: list[tuple[str, str | None]] = []
     for literal, field, spec, conversion in parsed:
         if literal:
             if literal != literal.lower():
                 raise InvalidSchemeError(
                     f"template {template!r} has upper-case letters; use lower case: {template.lower()!r} "
                     "(Kubernetes and Calico lower-case node names)")
-            if not re.fullmatch(r"[-a-z0-9]+", literal):
+            if not rules.label_characters_only(literal):
                 raise InvalidSchemeError(
                     f"template {template!r}: {literal!r} is not allowed; outside placeholders use only "
                     f"a-z, 0-9 and '-'; placeholders are {allowed}")
@@ -210,7 +188,7 @@ def parse_template(template):
     return tuple(parts)
 
 
-def prefix_parts(prefix, separator="-"):
+def prefix_parts(prefix: Any, separator: Any = "-", cloud: str | None = None) -> tuple:
     """The prefix scheme as template parts: ``<prefix><separator><index>``."""
     if separator not in SEPARATORS:
         raise InvalidSchemeError(f"separator {separator!r} is not allowed; use '-' or ''")
@@ -221,7 +199,7 @@ def prefix_parts(prefix, separator="-"):
             f"prefix {prefix!r} has upper-case letters; use lower case: {prefix.lower()!r}. Kubernetes and "
             f"Calico lower-case node names, so {prefix + separator + '1'!r} and "
             f"{prefix.lower() + separator + '1'!r} would be the same node")
-    problem = label_problem(prefix + "a")
+    problem = label_problem(prefix + "a", cloud)
     if problem or prefix.endswith("-"):
         problem = problem or "it must not end with '-' (the separator is added)"
         raise InvalidSchemeError(f"prefix {prefix!r} is not valid: {problem}")
@@ -237,7 +215,8 @@ def prefix_parts(prefix, separator="-"):
     return ((prefix + separator, "index"),)
 
 
-def _check_variables(variables):
+def check_variables(variables: Any) -> dict:
+    """The template variables (cluster, role), each a value that may go inside a name."""
     if variables is None:
         return {}
     if not isinstance(variables, dict):
@@ -254,7 +233,7 @@ def _check_value(key, value):
     text = str(value)
     if text != text.lower():
         raise InvalidSchemeError(f"{key} {text!r} has upper-case letters; use lower case: {text.lower()!r}")
-    if not _VALUE_RE.match(text):
+    if rules.name_part_problem(text):
         raise InvalidSchemeError(
             f"{key} {text!r} is not valid in a name: use a-z, 0-9 and '-', not at the start or end")
     return text
@@ -343,7 +322,7 @@ def _normalise_existing(existing):
     return names
 
 
-def _normalise_given(assigned):
+def _normalise_given(assigned, cloud=None):
     """Names already given to machines of this batch that exist: a list of names or {name, ip}."""
     given = []
     for entry in assigned or ():
@@ -351,7 +330,7 @@ def _normalise_given(assigned):
         if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
             raise InvalidInputError(f"name already given {entry!r} must be a name or a mapping {{name, ip}}")
         name = entry["name"].strip()
-        problem = label_problem(name)
+        problem = label_problem(name, cloud)
         if problem:
             raise InvalidInputError(
                 f"name already given {name!r} is not a valid node name: {problem}; rename that machine")
@@ -370,7 +349,8 @@ def _natural_key(name):
     return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
 
 
-def _check_domain(domain, cloud):
+def check_domain(domain: Any, cloud: str | None) -> str | None:
+    """The domain of the hostnames, checked for ``cloud`` (GCP needs one, every label a letter first)."""
     if cloud not in (None, "", "gcp", "aws"):
         raise InvalidInputError(f"cloud {cloud!r} is unknown; use gcp or aws")
     if domain in (None, ""):
@@ -383,10 +363,8 @@ def _check_domain(domain, cloud):
     if domain != domain.lower():
         raise InvalidInputError(
             f"domain {domain!r} has upper-case letters; use lower case: {domain.lower()!r}")
-    labels = domain.split(".")
-    pattern = _LABEL_RE if cloud == "gcp" else _DOMAIN_LABEL_RE
-    for label in labels:
-        if len(label) > MAX_LABEL or not pattern.match(label):
+    for label in domain.split("."):
+        if rules.gce_name_problem(label) if cloud == "gcp" else rules.dns_label_problem(label):
             raise InvalidInputError(f"domain {domain!r}: label {label!r} is not a valid lower-case DNS label")
     return domain
 
@@ -394,8 +372,9 @@ def _check_domain(domain, cloud):
 # --- the plan ---------------------------------------------------------------------------------
 
 
-def plan_hostnames(new_machines, existing=None, scheme="ip", prefix=None, template=None, separator="-",
-                   variables=None, domain=None, assigned=None, cloud=None):
+def plan_hostnames(new_machines: Any, existing: Any = None, scheme: str = "ip", prefix: Any = None,
+                   template: Any = None, separator: Any = "-", variables: Any = None, domain: Any = None,
+                   assigned: Any = None, cloud: str | None = None) -> list:
     """Decide names for new machines.
 
     Returns a list of {name, hostname, ip, reused}, in a stable order
@@ -405,12 +384,12 @@ def plan_hostnames(new_machines, existing=None, scheme="ip", prefix=None, templa
     if scheme not in SCHEMES:
         raise InvalidSchemeError(f"scheme {scheme!r} is unknown; use one of {', '.join(SCHEMES)}")
     if scheme == "prefix":
-        parts = prefix_parts(prefix, separator)
+        parts = prefix_parts(prefix, separator, cloud)
     elif scheme == "template":
         parts = parse_template(template)
     else:
         parts = (("ip-", "ip"),)
-    values = _check_variables(variables)
+    values = check_variables(variables)
     fields = {field for _unused, field in parts if field}
     if "cluster" in fields and "cluster" not in values:
         raise InvalidSchemeError(f"template {template!r} uses {{cluster}}: set variables.cluster")
@@ -421,10 +400,10 @@ def plan_hostnames(new_machines, existing=None, scheme="ip", prefix=None, templa
                 raise InvalidInputError(
                     f"scheme {scheme} derives names from private IPs: give each new machine its 'ip', "
                     "or use scheme prefix or template with {index}")
-    domain = _check_domain(domain, cloud)
+    domain = check_domain(domain, cloud)
     existing_names = _normalise_existing(existing)
-    given = _normalise_given(assigned)
-    by_key = {}
+    given = _normalise_given(assigned, cloud)
+    by_key: dict[str, list[ExistingName]] = {}
     for entry in existing_names:
         by_key.setdefault(entry.key, []).append(entry)
 
@@ -443,7 +422,7 @@ def plan_hostnames(new_machines, existing=None, scheme="ip", prefix=None, templa
                 raise NameCollisionError(slot["name"], other, other.remedy())
             plan.append(_entry(slot["name"], ip, domain, cloud, reused=True))
             continue
-        name = _fresh_name(parts, values, machine, by_key, planned, scheme, prefix, template)
+        name = _fresh_name(parts, values, machine, by_key, planned, scheme, prefix, template, cloud)
         planned[name] = f"another new machine ({name})"
         plan.append(_entry(name, machine["ip"], domain, cloud, reused=False))
     plan.sort(key=lambda e: (not e["reused"], _natural_key(e["name"])))
@@ -490,7 +469,7 @@ def _clash(name, by_key, ip, lenient=False):
     return None
 
 
-def _fresh_name(parts, values, machine, by_key, planned, scheme, prefix, template):
+def _fresh_name(parts, values, machine, by_key, planned, scheme, prefix, template, cloud=None):
     values = dict(values)
     if machine["role"] is not None:
         values["role"] = machine["role"]
@@ -502,7 +481,7 @@ def _fresh_name(parts, values, machine, by_key, planned, scheme, prefix, templat
     source = f"prefix {prefix!r}" if scheme == "prefix" else f"template {template!r}"
     if "index" not in {f for _unused, f in parts}:
         name = _render(parts, values)
-        _check_name(name, source if scheme == "template" else f"IP {machine['ip']}")
+        _check_name(name, source if scheme == "template" else f"IP {machine['ip']}", cloud)
         if name in planned:
             raise InvalidInputError(f"{name} would be given to two new machines: {planned[name]}")
         other = _clash(name, by_key, machine["ip"])
@@ -514,15 +493,15 @@ def _fresh_name(parts, values, machine, by_key, planned, scheme, prefix, templat
     index = max(used, default=0) + 1
     for _unused in range(MAX_INDEX_TRIES):
         name = _render(parts, dict(values, index=str(index)))
-        _check_name(name, source)
+        _check_name(name, source, cloud)
         if name not in planned and not _clash(name, by_key, machine["ip"]):
             return name
         index += 1
     raise InvalidSchemeError(f"{source}: no free index found after {MAX_INDEX_TRIES} tries")
 
 
-def _check_name(name, source):
-    problem = label_problem(name)
+def _check_name(name, source, cloud=None):
+    problem = label_problem(name, cloud)
     if problem:
         raise InvalidSchemeError(f"{source} gives {name!r}, which is not a valid node name: {problem}")
 

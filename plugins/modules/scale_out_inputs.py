@@ -8,10 +8,14 @@ DOCUMENTATION = r"""
 module: scale_out_inputs
 short_description: Check every input of a scale-out before any cloud or datastore call
 description:
-  - Checks the variables the inventory declares for every play of C(scale_out.yml) at once. That is the batch
-    (C(scale_out_count), C(scale_out_batch), C(fleet_cloud)), the naming plan, the datastore connection,
-    the cloud network, the IP pools (cidr, block size, IPIP/VXLAN mode, overlap with the nodes' range and
-    the Service CIDR) and the join method.
+  - Checks the variables the inventory declares for every play of C(scale_out.yml) at once, before any
+    cloud or datastore call.
+  - Each role input is checked against its role's argument spec (C(meta/argument_specs.yml)) - type,
+    required, choices, the keys of a list of dicts; the roles' rules across variables (networks, names,
+    IP pools as Calico checks them, the datastore set once in C(calico_fleet_datastore)) are the same
+    Python rules the collection's test plugins give the roles.
+  - The playbook's own inputs are checked too - C(fleet_cloud), C(scale_out_count), C(scale_out_batch),
+    C(scale_out_plan_file), C(scale_out_plan_expected).
   - Fails listing only the rules that failed, each with the variable the user sets and a fix.
   - Makes no network call and never reports a change.
   - Returns what later plays derive from the inputs, so that one inventory variable decides each of them;
@@ -19,11 +23,31 @@ description:
 version_added: "1.1.0"
 author: calico-fleet contributors (@calico-fleet)
 options:
+  roles:
+    description:
+      - The roles whose inputs are checked, by name; their argument specs are read on the controller.
+      - A role named after a cloud (C(gcp_*), C(aws_*)) is checked only when C(fleet_cloud) is that cloud.
+    type: list
+    elements: str
+    default: []
+  provided:
+    description:
+      - Required role inputs the playbook sets itself (from C(scale_out_count), the name plan, ...), not
+        asked from the inventory.
+    type: list
+    elements: str
+    default: []
   variables:
     description:
-      - The declared variables, by name, as the inventory or C(-e) sets them.
+      - The declared variables, by name. Default - the play's variables that the argument specs of O(roles)
+        and the playbook's own inputs name.
     type: dict
-    required: true
+  argument_specs:
+    description:
+      - "The argument specs to check against, by role (the options of each role's C(main) entry point); the action
+        plugin fills it from O(roles)."
+    type: dict
+    default: {}
 attributes:
   check_mode:
     support: full
@@ -33,7 +57,7 @@ attributes:
     details: Changes nothing, so there is no diff.
   platform:
     platforms: posix
-    details: Runs on the controller; makes no network call.
+    details: Runs on the controller (action plugin); makes no network call.
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
 """
@@ -41,9 +65,8 @@ extends_documentation_fragment:
 EXAMPLES = r"""
 - name: Check every input of the scale-out
   calico_fleet.fleet.scale_out_inputs:
-    variables: "{{ dict(__names | zip(query('ansible.builtin.vars', *__names))) }}"
-  vars:
-    __names: "{{ query('ansible.builtin.varnames', '^(fleet_cloud|scale_out_|calico_network_|node_names_)') }}"
+    roles: [node_names, gcp_network, gcp_nodes, aws_network, aws_nodes, node_join, calico_network, mesh_verify]
+    provided: [node_names_count, node_names_batch, gcp_nodes_instances, aws_nodes_instances]
   register: scale_out_inputs
 """
 
@@ -73,18 +96,19 @@ problems:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.calico_fleet.fleet.plugins.module_utils.scale_out_inputs import (
-    ScaleOutInputError,
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.validation.problems import InputError
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.validation.scale_out import (
+    ARGUMENT_SPEC,
     validate_scale_out_inputs,
 )
 
 
 def main():
-    module = AnsibleModule(argument_spec=dict(variables=dict(type="dict", required=True)),
-                           supports_check_mode=True)
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    params = module.params
     try:
-        derived = validate_scale_out_inputs(module.params["variables"])
-    except ScaleOutInputError as exc:
+        derived = validate_scale_out_inputs(params["variables"], params["argument_specs"], params["provided"])
+    except InputError as exc:
         module.fail_json(msg=str(exc), problems=exc.problems)
     module.exit_json(changed=False, **derived)
 

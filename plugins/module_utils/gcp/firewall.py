@@ -17,7 +17,10 @@ from typing import Any
 
 from ansible_collections.calico_fleet.fleet.plugins.module_utils.gcp import errors
 from ansible_collections.calico_fleet.fleet.plugins.module_utils.gcp.client import Gce, compute_v1, last_segment
-from ansible_collections.calico_fleet.fleet.plugins.module_utils.ipip_sources import lets_ipip_in, public_sources
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.validation.ipip_sources import (
+    lets_ipip_in,
+    public_sources,
+)
 
 NAME = r"[a-z](?:[-a-z0-9]{0,61}[a-z0-9])?"
 PROTOCOLS = {"1": "icmp", "4": "ipip", "6": "tcp", "17": "udp", "50": "esp", "51": "ah", "132": "sctp"}

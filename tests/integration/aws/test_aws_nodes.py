@@ -193,7 +193,7 @@ def test_two_instances_with_one_name_are_reported(run_playbook, ec2, role_vars, 
             "duplicated: same",
         ),
         ([{"name": "n1", "hostname": "node_1.k8s"}], "node_1.k8s"),
-        ([{"name": "n1"}], "Set aws_nodes_instances"),
+        ([{"name": "n1"}], "missing required arguments: hostname found in aws_nodes_instances"),
     ],
 )
 def test_bad_plan_is_refused_before_any_api_call(run_playbook, ec2, role_vars, instances, message):

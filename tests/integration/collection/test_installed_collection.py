@@ -78,8 +78,9 @@ def _plugins(collections_dir):
         for path in sorted((root / folder).glob("*.py")) if (root / folder).exists() else []:
             if path.stem != "__init__":
                 found.append((kind, f"calico_fleet.fleet.{path.stem}"))
-    for path in sorted((root / "filter").glob("*.yml")):
-        found.append(("filter", f"calico_fleet.fleet.{path.stem}"))
+    for kind, folder in (("filter", "filter"), ("test", "test")):
+        for path in sorted((root / folder).glob("*.yml")) if (root / folder).exists() else []:
+            found.append((kind, f"calico_fleet.fleet.{path.stem}"))
     return found
 
 
@@ -95,7 +96,7 @@ def test_every_plugin_documents_itself_by_fqcn(installed, venv):
     else:
         assert tuple(map(int, core.split("."))) < tuple(map(int, high.split("."))), core
     plugins = _plugins(collections_dir)
-    assert {kind for kind, _ in plugins} >= {"module", "filter", "callback"}
+    assert {kind for kind, _ in plugins} >= {"module", "filter", "test", "callback"}
     for kind, fqcn in plugins:
         proc = subprocess.run([str(venv / "bin" / "ansible-doc"), "--json", "-t", kind, fqcn], cwd=workdir,
                               env=_clean_env(collections_dir, workdir), capture_output=True, text=True, timeout=120)

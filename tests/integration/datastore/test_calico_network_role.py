@@ -89,7 +89,7 @@ def test_check_then_apply_then_no_change_then_drift(etcd, play):
     ({"calico_network_ippools": [{"name": "p", "cidr": "172.20.0.0/16"}, {"name": "p", "cidr": "172.21.0.0/16"}]},
      "each pool needs a unique name"),
     ({"calico_network_ippools": [{"name": "p", "cidr": "172.20.0.0/16", "ipip": "Always"}]},
-     "only the keys"),
+     "calico_network_ippools.ipip. Supported parameters include"),
     ({"calico_network_underlay_mtu": 100}, "calico_network_underlay_mtu"),
     ({"calico_network_ippools": [{"name": "p", "cidr": "172.20.0.0/16"}],
       "calico_network_service_cidr": "172.20.0.0/24"}, "overlaps the Service CIDR"),

@@ -125,7 +125,6 @@ def test_template_with_ip_placeholder():
         ("node-{index!r}", None, "takes no format spec or conversion"),
         ("node-{index", None, "is not valid"),
         ("{}-{index}", None, "unknown placeholder {}"),
-        ("{index}-node", None, "must start with a letter"),
         ("{cluster}-{index}", None, "set variables.cluster"),
         ("{cluster}-{index}", {"cluster": "NA"}, "use lower case: 'na'"),
         ("{cluster}-{index}", {"cluster": "n.a"}, "is not valid in a name"),
@@ -146,7 +145,6 @@ def test_invalid_templates_are_refused(template, variables, reason):
         ("", "-", "needs a prefix"),
         (None, "-", "needs a prefix"),
         ("node_", "-", "only a-z, 0-9 and '-'"),
-        ("9node", "-", "must start with a letter"),
         ("node-", "-", "must not end with '-'"),
         ("node1", "", "ends with a digit"),
         ("node", "_", "separator '_' is not allowed"),
@@ -157,6 +155,18 @@ def test_invalid_prefixes_are_refused(prefix, separator, reason):
     with pytest.raises(InvalidSchemeError) as err:
         plan_hostnames(1, None, scheme="prefix", prefix=prefix, separator=separator)
     assert reason in str(err.value)
+
+
+def test_a_leading_digit_is_refused_on_gcp_only_where_the_name_is_the_instance_name():
+    # GCE instance names are RFC 1035 (a letter first); Kubernetes and Calico node names, EC2 Name tags
+    # and Linux hostnames are RFC 1123 labels, which may start with a digit.
+    for cloud in ("gcp",):
+        with pytest.raises(InvalidSchemeError, match="must start with a letter"):
+            plan_hostnames(1, None, scheme="prefix", prefix="9node", cloud=cloud, domain="c.p.internal")
+        with pytest.raises(InvalidSchemeError, match="must start with a letter"):
+            plan_hostnames(2, None, scheme="template", template="{index}-node", cloud=cloud, domain="c.p.internal")
+    assert [e["name"] for e in plan_hostnames(1, None, scheme="prefix", prefix="9node", cloud="aws")] == ["9node-1"]
+    assert [e["name"] for e in plan_hostnames(1, None, scheme="template", template="{index}-node")] == ["1-node"]
 
 
 def test_unknown_scheme_is_refused():
@@ -268,7 +278,7 @@ def test_gcp_needs_a_domain_and_a_valid_one():
         ("a" * 64, False),
         ("AWS-na-k8s-temp1", False),
         ("node-", False),
-        ("1node", False),
+        ("1node", True),
         ("node.example", False),
         ("", False),
         (None, False),
@@ -276,6 +286,12 @@ def test_gcp_needs_a_domain_and_a_valid_one():
 )
 def test_is_valid_name(name, valid):
     assert hostnames.is_valid_name(name) is valid
+    assert hostnames.is_valid_name(name, cloud="aws") is valid
+
+
+def test_on_gcp_a_node_name_starts_with_a_letter():
+    assert not hostnames.is_valid_name("1node", cloud="gcp")
+    assert hostnames.is_valid_name("node1", cloud="gcp")
 
 
 @pytest.mark.parametrize(

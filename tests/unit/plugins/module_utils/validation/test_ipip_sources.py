@@ -2,7 +2,7 @@
 
 import pytest
 from ansible_collections.calico_fleet.fleet.plugins.module_utils.gcp import firewall as gce_firewall
-from ansible_collections.calico_fleet.fleet.plugins.module_utils.ipip_sources import (
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.validation.ipip_sources import (
     ec2_rule_problems,
     ec2_rule_public_sources,
     is_internal,

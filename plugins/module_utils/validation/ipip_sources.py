@@ -9,7 +9,11 @@ unless the user says otherwise (gcp_network_allow_public_sources,
 aws_network_allow_public_sources).
 """
 
+from __future__ import annotations
+
 import ipaddress
+from collections.abc import Sequence
+from typing import Any
 
 # Ranges internal to a VPC: RFC 1918, shared address space (RFC 6598),
 # benchmarking (RFC 2544), IPv6 unique local addresses.
@@ -20,25 +24,26 @@ INTERNAL_RANGES = tuple(ipaddress.ip_network(n) for n in (
 IPIP_PROTOCOLS = {"4", "ipip", "all", "-1"}
 
 
-def is_internal(network):
+def is_internal(network: Any) -> bool:
     """True when the network (an ip_network or text) lies inside a range internal to a VPC."""
     net = ipaddress.ip_network(str(network), strict=False) if not isinstance(
         network, (ipaddress.IPv4Network, ipaddress.IPv6Network)) else network
-    return any(net.version == inner.version and net.subnet_of(inner) for inner in INTERNAL_RANGES)
+    return any(net.version == inner.version and net.subnet_of(inner)  # type: ignore[arg-type]
+               for inner in INTERNAL_RANGES)
 
 
-def lets_ipip_in(protocol):
+def lets_ipip_in(protocol: Any) -> bool:
     return str(protocol).strip().lower() in IPIP_PROTOCOLS
 
 
-def public_sources(protocol, sources):
+def public_sources(protocol: Any, sources: Sequence[Any] | None) -> list[str]:
     """The sources that are not internal, when `protocol` lets IPIP in ([] otherwise).
 
     Sources that do not parse as networks are left to the caller's own validation.
     """
     if not lets_ipip_in(protocol):
         return []
-    public = []
+    public: list[str] = []
     for source in sources or []:
         try:
             internal = is_internal(source)
@@ -49,13 +54,13 @@ def public_sources(protocol, sources):
     return public
 
 
-def ec2_rule_public_sources(rules):
+def ec2_rule_public_sources(rules: Sequence[Any] | None) -> list[str]:
     """Public protocol-4 sources of EC2 ingress rules written as amazon.aws.ec2_security_group takes them."""
-    public = []
+    public: list[str] = []
     for rule in rules or []:
         if not isinstance(rule, dict):
             continue
-        sources = []
+        sources: list[Any] = []
         for key in ("cidr_ip", "cidr_ipv6"):
             value = rule.get(key)
             sources += value if isinstance(value, list) else ([value] if value else [])
@@ -67,9 +72,9 @@ def ec2_rule_public_sources(rules):
 EC2_PROTOCOL_NAMES = {"tcp", "udp", "icmp", "icmpv6", "all", "-1"}
 
 
-def ec2_rule_problems(rules):
+def ec2_rule_problems(rules: Sequence[Any] | None) -> list[str]:
     """What EC2 would reject or misread in ec2_security_group rules, one sentence each."""
-    problems = []
+    problems: list[str] = []
     for index, rule in enumerate(rules or [], start=1):
         if not isinstance(rule, dict) or "proto" not in rule:
             problems.append(f"rule {index} has no proto")

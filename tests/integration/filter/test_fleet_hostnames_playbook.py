@@ -1,15 +1,10 @@
-"""The fleet_hostname_plan / fleet_hostname_valid filters, directly and through ansible-playbook."""
+"""The hostname plan filters as a scale-out play runs them: through ansible-playbook (local connection)."""
 
 import json
 import os
 import pathlib
 import subprocess
 import sys
-
-import pytest
-from ansible.errors import AnsibleFilterError
-
-from plugins.filter.fleet_hostnames import FilterModule, fleet_hostname_plan, fleet_hostname_valid
 
 ROOT = pathlib.Path(__file__).resolve().parents[3]
 PLAYBOOK = pathlib.Path(__file__).parent / "playbooks" / "hostname_plan.yml"
@@ -20,31 +15,6 @@ INCIDENT_EXISTING = {
     "calico_node": ["aws-na-k8s-temp1", "aws-na-k8s-temp2"],
     "kubernetes_node": ["172.31.3.33"],
 }
-
-
-def test_filters_are_registered():
-    assert set(FilterModule().filters()) == {"fleet_hostname_plan", "fleet_hostname_valid"}
-
-
-def test_plan_filter_returns_names_hostnames_and_ips():
-    plan = fleet_hostname_plan(["172.31.7.227"], existing=INCIDENT_EXISTING, domain="ec2.internal")
-    assert plan == [{"name": "ip-172-31-7-227", "hostname": "ip-172-31-7-227.ec2.internal",
-                     "ip": "172.31.7.227", "reused": False}]
-
-
-def test_plan_filter_raises_filter_error_with_the_clash():
-    with pytest.raises(AnsibleFilterError) as err:
-        fleet_hostname_plan(["172.31.7.227"], existing={"calico_node": ["ip-172-31-7-227"]})
-    assert str(err.value).startswith(
-        "hostname plan: ip-172-31-7-227 (from IP 172.31.7.227) is already used by "
-        "Calico Node ip-172-31-7-227 (datastore)")
-
-
-def test_valid_filter():
-    assert fleet_hostname_valid("aws-na-k8s-temp2")
-    assert not fleet_hostname_valid("AWS-na-k8s-temp2")
-    assert fleet_hostname_valid("a-1.us-central1-a.c.proj.internal", fqdn=True, cloud="gcp")
-    assert not fleet_hostname_valid("a-1", fqdn=True)
 
 
 def run_playbook(tmp_path, **plan_vars):
