@@ -5,7 +5,9 @@
 calico_fleet.fleet.attributes           a module that changes an API's resources
 calico_fleet.fleet.attributes.read_only a module that reads an API (never changed)
 calico_fleet.fleet.attributes.on_node   a read-only module that runs on each cluster node
-calico_fleet.fleet.attributes.datastore member of the calico_datastore action group
+calico_fleet.fleet.attributes.datastore member of the calico_datastore action group; with it the attributes
+                                        carry their descriptions, so a Calico module needs no
+                                        ansible.builtin.action_common_attributes
 
 Each attribute's text is written once below and the fragments are put together from them.
 """
@@ -49,7 +51,16 @@ class ModuleDocFragment:
 
     DATASTORE = r"""
 attributes:
+  check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
+  platform:
+    description: Target OS/families that can be operated against.
+    support: N/A
   action_group:
+    description: Action is part of action_group(s), for convenient setting of module_defaults.
+    support: N/A
     membership:
       - calico_fleet.fleet.calico_datastore
 """

@@ -2,8 +2,9 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Options of every module that reads or writes Calico resources.
 
-They mirror ``datastore_argument_spec()`` in plugins/module_utils/calico_datastore.py;
-tests/unit/modules/test_module_docs.py fails when the two drift apart.
+They mirror ``datastore_argument_spec()`` in plugins/module_utils/datastore/connect.py;
+tests/unit/plugins/modules/test_module_docs.py fails when the two drift apart. The Kubernetes
+options carry kubernetes.core's names; calico-fleet's earlier names are aliases.
 """
 
 
@@ -12,6 +13,8 @@ class ModuleDocFragment:
 options:
   datastore:
     description:
+      - A play sets these options once for all Calico modules through C(module_defaults) of the action group
+        C(group/calico_fleet.fleet.calico_datastore), from the inventory variable C(calico_fleet_datastore).
       - Where Calico keeps its resources. C(etcdv3) talks to etcd directly (keys and JSON exactly as
         Calico writes them); C(kubernetes) goes through the API server (C(projectcalico.org/v3)).
     type: str
@@ -32,26 +35,34 @@ options:
     description: Private key of O(etcd_cert).
     type: path
   kubeconfig:
-    description: Kubeconfig file for O(datastore=kubernetes) (token or client-certificate users only).
+    description:
+      - Kubeconfig file for O(datastore=kubernetes), read as kubectl reads it (exec credential plugins,
+        token files, client certificates).
     type: path
-  kube_context:
+  context:
     description: Context in O(kubeconfig); default its current context.
     type: str
-  api_host:
-    description: API server URL; overrides O(kubeconfig).
+    aliases: [kube_context]
+  host:
+    description: API server URL, for example C(https://10.0.1.1:6443); overrides O(kubeconfig).
     type: str
-  api_token:
-    description: Bearer token for O(api_host).
+    aliases: [api_host]
+  api_key:
+    description: Bearer token for O(host).
     type: str
-  api_ca_cert:
+    aliases: [api_token]
+  ca_cert:
     description: CA certificate of the API server.
     type: path
-  api_client_cert:
+    aliases: [api_ca_cert]
+  client_cert:
     description: Client certificate for the API server.
     type: path
-  api_client_key:
-    description: Private key of O(api_client_cert).
+    aliases: [api_client_cert]
+  client_key:
+    description: Private key of O(client_cert).
     type: path
+    aliases: [api_client_key]
   validate_certs:
     description: Verify the API server certificate.
     type: bool

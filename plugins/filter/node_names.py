@@ -1,9 +1,9 @@
 # Copyright: calico-fleet contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Filters that gather the names in use for the naming plan (plugins/module_utils/names_in_use.py)."""
+"""Filters that gather the names in use for the naming plan (plugins/plugin_utils/names_in_use.py)."""
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.calico_fleet.fleet.plugins.module_utils import names_in_use as source
+from ansible_collections.calico_fleet.fleet.plugins.plugin_utils import names_in_use as source
 
 
 def _inventory(hostvars, hosts):

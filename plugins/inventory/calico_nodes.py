@@ -2,6 +2,8 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Inventory plugin: the cluster's nodes, as Calico's datastore knows them."""
 
+from __future__ import annotations
+
 DOCUMENTATION = r"""
 ---
 name: calico_nodes
@@ -33,6 +35,10 @@ description:
   - Constructable like C(amazon.aws.aws_ec2) and C(google.cloud.gcp_compute) (O(compose), O(groups),
     O(keyed_groups)).
   - The configuration file name must end with C(calico_nodes.yml) or C(calico_nodes.yaml).
+  - With O(cache=true) the hosts read are kept in Ansible's inventory cache (O(cache_plugin), O(cache_timeout));
+    the next parse within the timeout reads the cache and calls no datastore, cloud or Kubernetes API.
+    C(ansible-inventory --flush-cache) (or C(--flush-cache) on a playbook run) reads the sources again.
+    A source that could not be read is not cached.
   - Read-only (list calls only). Needs the same datastore access as C(calicoctl get nodes) from the controller,
     C(compute.instances.list) (GCP) or C(ec2:DescribeInstances) (AWS) for O(cloud), and C(list nodes) for
     O(kubernetes_nodes). A source that cannot be read is handled as O(on_datastore_error) says.
@@ -126,13 +132,14 @@ options:
   kubernetes_nodes:
     description:
       - Also list the Kubernetes Nodes and merge them by their C(InternalIP) address, through O(kubeconfig)
-        (or O(api_host)); with O(datastore=etcdv3) those options are only used for this.
+        (or O(host)); with O(datastore=etcdv3) those options are only used for this.
     type: bool
     default: false
 extends_documentation_fragment:
   - calico_fleet.fleet.calico_datastore
   - calico_fleet.fleet.gce_connection
   - constructed
+  - inventory_cache
 """
 
 EXAMPLES = r"""
@@ -156,6 +163,11 @@ compose:
 plugin: calico_fleet.fleet.calico_nodes
 datastore: kubernetes
 kubeconfig: ~/.kube/config
+# Keep what was read for an hour (ansible-inventory --flush-cache reads again).
+cache: true
+cache_plugin: ansible.builtin.jsonfile
+cache_connection: ~/.cache/calico-fleet-inventory
+cache_timeout: 3600
 ---
 # Every machine of the cluster: GCP instances labelled cluster=k8s-prod, the Kubernetes Nodes and the Calico
 # Nodes, merged by private IPv4 address (Application Default Credentials).
@@ -182,24 +194,24 @@ kubernetes_nodes: true
 
 import collections
 import os
+from typing import Any
 
 from ansible.errors import AnsibleParserError
-from ansible.plugins.inventory import BaseInventoryPlugin, Constructable
-from ansible_collections.calico_fleet.fleet.plugins.module_utils import cluster_members
-from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico_datastore import (
-    DatastoreError,
-    EtcdDatastore,
-    KubeApi,
+from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.datastore.connect import (
     connect,
     datastore_argument_spec,
 )
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.datastore.errors import DatastoreError
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.datastore.kubernetes import KubeApi
 from ansible_collections.calico_fleet.fleet.plugins.module_utils.gcp.client import CONNECTION_SPEC, Gce
 from ansible_collections.calico_fleet.fleet.plugins.module_utils.gcp.errors import GceError
+from ansible_collections.calico_fleet.fleet.plugins.plugin_utils import cluster_members
 
 HOSTNAME_LABEL = "kubernetes.io/hostname"
 
 
-def node_hosts(nodes, labels=None):
+def node_hosts(nodes: list[dict], labels: dict | None = None) -> dict[str, dict]:
     """{name: host variables} for the rows of ``Datastore.read_nodes()``; stale registrations flagged."""
     labels = labels or {}
     by_address = collections.defaultdict(list)
@@ -234,22 +246,13 @@ def node_hosts(nodes, labels=None):
     return hosts
 
 
-def read_hosts(params):
-    """Read the datastore once: Node rows plus their labels (the hostname label where Calico keeps it)."""
-    datastore = connect(params)
-    nodes = datastore.read_nodes()
-    labels = {}
-    if isinstance(datastore, EtcdDatastore):
-        labels = {obj["metadata"]["name"]: obj["metadata"].get("labels") or {} for obj in datastore.list("Node")}
-    else:
-        status, body = datastore.api.request("GET", "/api/v1/nodes")
-        if status != 404:
-            labels = {item["metadata"]["name"]: item["metadata"].get("labels") or {}
-                      for item in body.get("items") or []}
-    return node_hosts(nodes, labels)
+def read_hosts(params: dict) -> dict[str, dict]:
+    """Read the datastore once: Node rows, with their labels (the hostname label where Calico keeps it)."""
+    nodes = connect(params).read_nodes()
+    return node_hosts(nodes, {node["name"]: node["labels"] for node in nodes})
 
 
-def gcp_machines(options):
+def gcp_machines(options: dict) -> list[dict]:
     """Machine rows of the GCP instances carrying the cluster's labels."""
     params = {name: options.get(name) for name in CONNECTION_SPEC}
     params = {k: v for k, v in params.items() if v not in (None, "")}
@@ -260,7 +263,7 @@ def gcp_machines(options):
     return cluster_members.read_gcp_machines(gce, options["gcp_labels"], options["gcp_zones"])
 
 
-def aws_machines(options):
+def aws_machines(options: dict) -> list[dict]:
     """Machine rows of the EC2 instances carrying the cluster's tags."""
     try:
         import boto3
@@ -279,23 +282,40 @@ def aws_machines(options):
     return cluster_members.read_aws_machines(ec2, options["aws_tags"])
 
 
-def kubernetes_rows(params):
+def kubernetes_rows(params: dict) -> list[dict]:
     try:
-        api = KubeApi.from_params({k: (None if v == "" else v) for k, v in params.items()})
+        api = KubeApi.from_params(params)
     except DatastoreError as exc:
         raise cluster_members.MembershipError(cluster_members.KUBERNETES, str(exc)) from None
     return cluster_members.read_kubernetes_nodes(api)
 
 
-class InventoryModule(BaseInventoryPlugin, Constructable):
+class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
     NAME = "calico_fleet.fleet.calico_nodes"
 
-    def verify_file(self, path):
+    def verify_file(self, path: str) -> bool:
         return super().verify_file(path) and path.endswith(("calico_nodes.yml", "calico_nodes.yaml"))
 
-    def parse(self, inventory, loader, path, cache=True):
+    def parse(self, inventory: Any, loader: Any, path: str, cache: bool = True) -> None:
         super().parse(inventory, loader, path, cache=cache)
         self._read_config_data(path)
+        cache_key = self.get_cache_key(path)
+        # cache=False: the caller asked to refresh (--flush-cache); read the sources and update the cache.
+        use_cache, update_cache = self.get_option("cache") and cache, self.get_option("cache") and not cache
+        hosts = None
+        if use_cache:
+            try:
+                hosts = self._cache[cache_key]
+            except KeyError:
+                update_cache = True
+        if hosts is None:
+            hosts, complete = self._read_sources(path)
+            if update_cache and complete:
+                self._cache[cache_key] = hosts
+        self._populate(hosts)
+
+    def _read_sources(self, path):
+        """({host: variables}, whether every source could be read)."""
         params = {name: self.get_option(name) for name in datastore_argument_spec()}
         if params["datastore"] == "etcdv3" and not params["etcd_endpoints"]:
             raise AnsibleParserError(f"{path}: datastore etcdv3 needs etcd_endpoints, e.g. [https://10.0.1.1:2379]")
@@ -305,17 +325,18 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
                        else "aws_tags: {calico-fleet/cluster: k8s-prod}")
             raise AnsibleParserError(f"{path}: cloud {cloud} needs the label or tag the cluster's instances carry, "
                                      f"e.g. {example}")
-        if self.get_option("kubernetes_nodes") and not (params["kubeconfig"] or params["api_host"]):
-            raise AnsibleParserError(f"{path}: kubernetes_nodes needs kubeconfig (or api_host), e.g. ~/.kube/config")
+        if self.get_option("kubernetes_nodes") and not (params["kubeconfig"] or params["host"]):
+            raise AnsibleParserError(f"{path}: kubernetes_nodes needs kubeconfig (or host), e.g. ~/.kube/config")
         try:
             hosts = read_hosts(params)
         except DatastoreError as exc:
-            hosts = {}
             message = (f"{path}: cannot read the Calico Nodes ({exc}). Check the datastore settings and that this "
                        "controller reaches the datastore (as calicoctl get nodes would).")
             self._source_error(message)
-        else:
-            hosts = self._members(path, hosts, params, cloud)
+            return {}, False
+        return self._members(path, hosts, params, cloud)
+
+    def _populate(self, hosts):
         strict = self.get_option("strict")
         groups = {key: self.inventory.add_group(self.get_option(key))
                   for key in ("nodes_group", "route_reflectors_group", "stale_group")}
@@ -341,7 +362,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
     def _members(self, path, calico_hosts, params, cloud):
         """The Calico hosts merged with the cloud's machines and the Kubernetes Nodes that could be read."""
         if not cloud and not self.get_option("kubernetes_nodes"):
-            return calico_hosts
+            return calico_hosts, True
         names = (*CONNECTION_SPEC, "gcp_labels", "gcp_zones", "aws_tags", "region", "endpoint_url", "access_key",
                  "secret_key", "session_token", "profile")
         options = {name: self.get_option(name) for name in names}
@@ -359,4 +380,5 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
                 raise AnsibleParserError(f"{path}: cannot read {what[exc.source]} ({exc}).") from None
             self.display.warning(f"{path}: cannot read {what[exc.source]} ({exc}). Listed without them: machines "
                                  "that source alone knows are missing.")
-        return cluster_members.merge(calico_hosts, machines, kube, sources)
+            return cluster_members.merge(calico_hosts, machines, kube, sources), False
+        return cluster_members.merge(calico_hosts, machines, kube, sources), True

@@ -6,12 +6,13 @@
 DOCUMENTATION = r"""
 ---
 module: calico_bgp_configuration
+extends_documentation_fragment:
+  [calico_fleet.fleet.calico_datastore, calico_fleet.fleet.attributes.datastore, calico_fleet.fleet.attributes]
 short_description: Set or check Calico's node-to-node mesh and cluster AS number
 description:
   - Manages the BGPConfiguration C(default), fields C(nodeToNodeMeshEnabled) and C(asNumber).
   - Compares Calico's effective values (mesh on and AS 64512 when unset), so defaults never cause a change.
-  - Each mismatch is returned in RV(findings) with the reason; in check mode nothing is written, which
-    makes this module a drift check.
+  - Each mismatch is a finding in RV(findings); in check mode nothing is written, so the module is a drift check.
 version_added: "1.0.0"
 author: calico-fleet contributors (@calico-fleet)
 options:
@@ -30,25 +31,27 @@ options:
     default: false
 notes:
   - Supports check mode and diff mode.
-extends_documentation_fragment:
-  - calico_fleet.fleet.calico_datastore
-  - ansible.builtin.action_common_attributes
-  - calico_fleet.fleet.attributes.datastore
-  - ansible.builtin.action_common_attributes.actiongroups
-  - calico_fleet.fleet.attributes
 """
 
 EXAMPLES = r"""
+# The datastore comes from the play: module_defaults for group/calico_fleet.fleet.calico_datastore.
 - name: Keep the full mesh on, AS 64512
-  calico_bgp_configuration:
+  calico_fleet.fleet.calico_bgp_configuration:
     mesh_enabled: true
     as_number: 64512
-    etcd_endpoints: [http://10.0.1.1:2379]
+
+- name: Report whether the mesh is off, without changing it
+  calico_fleet.fleet.calico_bgp_configuration:
+    mesh_enabled: false
+  check_mode: true
+  register: mesh
 """
 
 RETURN = r"""
 findings:
-  description: Each mismatch as C({resource, field, expected, actual, reason}); empty when in line.
+  description: >-
+    The mesh or AS number differences as findings (C(bgp_configuration_missing) or C(bgp_configuration_changed)),
+    each with its cause and its fix as data; empty when in line.
   returned: always
   type: list
   elements: dict
@@ -62,33 +65,16 @@ after:
   type: dict
 """
 
-from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico_apply import apply_bgp_configuration
-from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico_datastore import (
-    DATASTORE_REQUIRED_IF,
-    DatastoreError,
-    connect,
-    datastore_argument_spec,
-)
-from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico_resources import ResourceValidationError
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico.apply import apply_bgp_configuration
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico.module import CalicoModule
 
 
-def main():
-    spec = datastore_argument_spec()
-    spec.update(mesh_enabled=dict(type="bool"), as_number=dict(type="int"),
-                allow_route_reflectors=dict(type="bool", default=False))
-    module = AnsibleModule(argument_spec=spec, required_if=DATASTORE_REQUIRED_IF, supports_check_mode=True)
+def main() -> None:
+    module = CalicoModule(argument_spec=dict(mesh_enabled=dict(type="bool"), as_number=dict(type="int"),
+                                             allow_route_reflectors=dict(type="bool", default=False)))
     p = module.params
-    try:
-        result = apply_bgp_configuration(connect(p), p["mesh_enabled"], p["as_number"], module.check_mode,
-                                         p["allow_route_reflectors"])
-    except ResourceValidationError as exc:
-        module.fail_json(msg=str(exc), field=exc.field)
-    except DatastoreError as exc:
-        module.fail_json(msg=str(exc), **exc.context)
-    if not module._diff:
-        result.pop("diff")
-    module.exit_json(**result)
+    module.exit_result(module.run(apply_bgp_configuration, p["mesh_enabled"], p["as_number"], module.check_mode,
+                                  p["allow_route_reflectors"]))
 
 
 if __name__ == "__main__":

@@ -6,7 +6,9 @@
 DOCUMENTATION = r"""
 ---
 module: calico_bgp_peer
-short_description: Manage a Calico BGPPeer (etcdv3 or Kubernetes datastore), idempotently
+extends_documentation_fragment:
+  [calico_fleet.fleet.calico_datastore, calico_fleet.fleet.attributes.datastore, calico_fleet.fleet.attributes]
+short_description: Create, update or delete one Calico BGPPeer idempotently, in etcd or through the Kubernetes API
 description:
   - Creates, updates or deletes one C(projectcalico.org/v3) BGPPeer.
   - The five peering fields (O(node), O(peer_ip), O(as_number), O(node_selector), O(peer_selector)) are
@@ -47,26 +49,19 @@ notes:
   - Supports check mode and diff mode; the diff shows the managed fields.
 seealso:
   - module: calico_fleet.fleet.calico_node_bgp
-extends_documentation_fragment:
-  - calico_fleet.fleet.calico_datastore
-  - ansible.builtin.action_common_attributes
-  - calico_fleet.fleet.attributes.datastore
-  - ansible.builtin.action_common_attributes.actiongroups
-  - calico_fleet.fleet.attributes
 """
 
 EXAMPLES = r"""
+# A play sets the datastore once for every Calico module:
+#   module_defaults:
+#     group/calico_fleet.fleet.calico_datastore: "{{ calico_fleet_datastore }}"
 - name: Peer every node with the route reflectors
   calico_fleet.fleet.calico_bgp_peer:
     name: peer-with-route-reflectors
     node_selector: all()
     peer_selector: route-reflector == 'true'
-    etcd_endpoints: [https://10.0.1.1:2379]
-    etcd_ca_cert: /etc/kubernetes/ssl/ca.pem
-    etcd_cert: /etc/calico/ssl/calico.pem
-    etcd_key: /etc/calico/ssl/calico-key.pem
 
-- name: Peer node-a with a top-of-rack router
+- name: Peer node-a with a top-of-rack router (Kubernetes datastore, given on the task)
   calico_fleet.fleet.calico_bgp_peer:
     name: node-a-tor
     node: node-a
@@ -79,65 +74,46 @@ EXAMPLES = r"""
   calico_fleet.fleet.calico_bgp_peer:
     name: peer-with-route-reflectors
     state: absent
-    etcd_endpoints: [https://10.0.1.1:2379]
 """
 
 RETURN = r"""
 bgp_peer:
-  description: The BGPPeer as stored after the run (as it would be, in check mode); null when absent.
+  description: >-
+    The BGPPeer as stored after the run, or as it would be stored (check mode). Null when the peer does not exist.
   returned: always
   type: dict
 findings:
-  description:
-    - What differs from the request, each C({resource, field, expected, actual, reason}); C(field) is null
-      when the whole peer is missing or should be absent. Empty when nothing changes.
+  description: >-
+    Findings (kind C(bgp_peer_missing), C(bgp_peer_changed) or C(bgp_peer_unexpected)) whose fix is the
+    route_reflectors playbook; one per field that differs, empty when nothing changes.
   returned: always
   type: list
   elements: dict
 """
 
-from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico_apply import apply_bgp_peer
-from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico_datastore import (
-    DATASTORE_REQUIRED_IF,
-    DatastoreError,
-    connect,
-    datastore_argument_spec,
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico.apply import apply_bgp_peer
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico.module import (
+    CalicoModule,
+    resource_argument_spec,
 )
-from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico_resources import (
-    ResourceValidationError,
-    bgp_peer_request,
-)
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico.resources import bgp_peer_request
 
 
-def argument_spec():
-    spec = datastore_argument_spec()
-    spec.update(
-        name=dict(type="str", required=True),
-        state=dict(type="str", default="present", choices=["present", "absent"]),
+def argument_spec() -> dict:
+    return resource_argument_spec(
         node=dict(type="str"),
         node_selector=dict(type="str"),
         peer_ip=dict(type="str"),
         peer_selector=dict(type="str"),
         as_number=dict(type="int"),
     )
-    return spec
 
 
-def main():
-    module = AnsibleModule(argument_spec=argument_spec(), required_if=DATASTORE_REQUIRED_IF,
-                           supports_check_mode=True)
+def main() -> None:
+    module = CalicoModule(argument_spec=argument_spec())
     p = module.params
     wanted = bgp_peer_request(p["node"], p["peer_ip"], p["as_number"], p["node_selector"], p["peer_selector"])
-    try:
-        result = apply_bgp_peer(connect(p), p["name"], p["state"], wanted, check_mode=module.check_mode)
-    except ResourceValidationError as exc:
-        module.fail_json(msg=str(exc), field=exc.field, name=p["name"])
-    except DatastoreError as exc:
-        module.fail_json(msg=str(exc), name=p["name"], **exc.context)
-    if not module._diff:
-        result.pop("diff")
-    module.exit_json(**result)
+    module.exit_result(module.run(apply_bgp_peer, p["name"], p["state"], wanted, module.check_mode, name=p["name"]))
 
 
 if __name__ == "__main__":

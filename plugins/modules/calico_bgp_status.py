@@ -220,7 +220,7 @@ ipip_probe:
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.calico_fleet.fleet.plugins.module_utils.bird.errors import BirdError, BirdNotRunning
 from ansible_collections.calico_fleet.fleet.plugins.module_utils.bird.status import normalize_peers, wait_for_peers
-from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico_identity import read_identity, read_membership
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico.identity import read_identity, read_membership
 from ansible_collections.calico_fleet.fleet.plugins.module_utils.ipip.process import start_quietly
 
 ARGUMENT_SPEC = dict(

@@ -6,13 +6,15 @@
 DOCUMENTATION = r"""
 ---
 module: calico_felix_configuration
+extends_documentation_fragment:
+  [calico_fleet.fleet.calico_datastore, calico_fleet.fleet.attributes.datastore, calico_fleet.fleet.attributes]
 short_description: Set or check Calico's IPIP tunnel MTU, derived from the underlay MTU
 description:
   - Manages C(ipipMTU) in the FelixConfiguration C(default).
   - IPIP adds a 20-byte outer header, so the tunnel MTU is the underlay MTU minus 20
     (GCP's default VPC MTU 1460 gives 1440; 1500 gives 1480).
-  - Each mismatch is returned in RV(findings) with the reason; in check mode nothing is written, which
-    makes this module a drift check.
+  - A wrong or unset C(ipipMTU) is a finding in RV(findings) with its cause; check mode writes nothing
+    (the nightly drift check runs it so).
 version_added: "1.0.0"
 author: calico-fleet contributors (@calico-fleet)
 options:
@@ -24,27 +26,29 @@ options:
     type: int
 notes:
   - Supports check mode and diff mode.
-extends_documentation_fragment:
-  - calico_fleet.fleet.calico_datastore
-  - ansible.builtin.action_common_attributes
-  - calico_fleet.fleet.attributes.datastore
-  - ansible.builtin.action_common_attributes.actiongroups
-  - calico_fleet.fleet.attributes
 """
 
 EXAMPLES = r"""
-- name: Derive the tunnel MTU from GCP's VPC MTU
-  calico_felix_configuration:
+- name: Derive the tunnel MTU from GCP's VPC MTU (the datastore from the play's module_defaults)
+  calico_fleet.fleet.calico_felix_configuration:
     underlay_mtu: 1460
-    etcd_endpoints: [http://10.0.1.1:2379]
 """
 
 RETURN = r"""
 findings:
-  description: Each mismatch as C({resource, field, expected, actual, reason}); empty when in line.
+  description:
+    - The tunnel MTU difference as a finding of kind C(felix_configuration_missing) or C(felix_configuration_changed).
+    - C(cause) explains it (fragmentation, wasted bytes); C(fix) runs the scale_out playbook, tag calico_network.
   returned: always
   type: list
   elements: dict
+  sample:
+    - kind: felix_configuration_changed
+      section: calico_settings
+      resource: FelixConfiguration/default
+      field: ipipMTU
+      expected: 1440
+      actual: 1480
 before:
   description: C({ipip_mtu}) before the run (null when unset).
   returned: always
@@ -55,32 +59,15 @@ after:
   type: dict
 """
 
-from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico_apply import apply_felix_configuration
-from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico_datastore import (
-    DATASTORE_REQUIRED_IF,
-    DatastoreError,
-    connect,
-    datastore_argument_spec,
-)
-from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico_resources import ResourceValidationError
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico.apply import apply_felix_configuration
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico.module import CalicoModule
 
 
-def main():
-    spec = datastore_argument_spec()
-    spec.update(underlay_mtu=dict(type="int"), ipip_mtu=dict(type="int"))
-    module = AnsibleModule(argument_spec=spec, required_if=DATASTORE_REQUIRED_IF,
-                           required_one_of=[("underlay_mtu", "ipip_mtu")], supports_check_mode=True)
+def main() -> None:
+    module = CalicoModule(argument_spec=dict(underlay_mtu=dict(type="int"), ipip_mtu=dict(type="int")),
+                          required_one_of=[("underlay_mtu", "ipip_mtu")])
     p = module.params
-    try:
-        result = apply_felix_configuration(connect(p), p["ipip_mtu"], p["underlay_mtu"], module.check_mode)
-    except ResourceValidationError as exc:
-        module.fail_json(msg=str(exc), field=exc.field)
-    except DatastoreError as exc:
-        module.fail_json(msg=str(exc), **exc.context)
-    if not module._diff:
-        result.pop("diff")
-    module.exit_json(**result)
+    module.exit_result(module.run(apply_felix_configuration, p["ipip_mtu"], p["underlay_mtu"], module.check_mode))
 
 
 if __name__ == "__main__":

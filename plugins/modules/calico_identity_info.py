@@ -47,12 +47,12 @@ nodename_file:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico_identity import read_identity
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico.identity import read_identity
 
 HOSTNAME_FILE = "/proc/sys/kernel/hostname"
 
 
-def main():
+def main() -> None:
     module = AnsibleModule(argument_spec=dict(nodename_file=dict(type="path", default="/var/lib/calico/nodename")),
                            supports_check_mode=True)
     try:

@@ -6,6 +6,8 @@
 DOCUMENTATION = r"""
 ---
 module: calico_ippool
+extends_documentation_fragment:
+  [calico_fleet.fleet.calico_datastore, calico_fleet.fleet.attributes.datastore, calico_fleet.fleet.attributes]
 short_description: Manage a Calico IPPool (etcdv3 or Kubernetes datastore), idempotently
 description:
   - Creates, updates or deletes one C(projectcalico.org/v3) IPPool.
@@ -71,17 +73,11 @@ options:
     type: str
 notes:
   - Supports check mode and diff mode; the diff shows the effective spec (defaults spelled out).
-extends_documentation_fragment:
-  - calico_fleet.fleet.calico_datastore
-  - ansible.builtin.action_common_attributes
-  - calico_fleet.fleet.attributes.datastore
-  - ansible.builtin.action_common_attributes.actiongroups
-  - calico_fleet.fleet.attributes
 """
 
 EXAMPLES = r"""
-- name: Keep the pod pool in IPIP mode
-  calico_ippool:
+- name: Keep the pod pool in IPIP mode (etcd with TLS client certificates, as kubeasz sets it up)
+  calico_fleet.fleet.calico_ippool:
     name: default-ipv4-ippool
     cidr: 172.20.0.0/16
     ipip_mode: Always
@@ -93,12 +89,10 @@ EXAMPLES = r"""
     etcd_cert: /etc/calico/ssl/calico.pem
     etcd_key: /etc/calico/ssl/calico-key.pem
 
-- name: Disable the old pool during a migration
-  calico_ippool:
+- name: Disable the old pool during a migration, the datastore from the play's module_defaults
+  calico_fleet.fleet.calico_ippool:
     name: old-pool
     disabled: true
-    datastore: kubernetes
-    kubeconfig: ~/.kube/config
 """
 
 RETURN = r"""
@@ -108,34 +102,26 @@ ippool:
   type: dict
 findings:
   description:
-    - What differs from the request, each C({resource, field, expected, actual, reason}); C(field) is null
-      when the whole pool is missing or should be absent. Empty when nothing changes.
+    - What differs from the request, one finding per field (the collection's finding model), C(kind)
+      C(ip_pool_missing), C(ip_pool_changed) or C(ip_pool_unexpected), C(section) C(calico_settings).
+    - Its C(fix) is data - the scale_out playbook with the tag calico_network. Empty when nothing changes.
   returned: always
   type: list
   elements: dict
 """
 
-from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico_apply import apply_ippool
-from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico_datastore import (
-    DATASTORE_REQUIRED_IF,
-    DatastoreError,
-    connect,
-    datastore_argument_spec,
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico.apply import apply_ippool
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico.module import (
+    CalicoModule,
+    resource_argument_spec,
 )
-from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico_resources import (
-    ResourceValidationError,
-    ippool_request,
-)
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico.resources import ippool_request
 
 MODES = ["Always", "CrossSubnet", "Never"]
 
 
-def argument_spec():
-    spec = datastore_argument_spec()
-    spec.update(
-        name=dict(type="str", required=True),
-        state=dict(type="str", default="present", choices=["present", "absent"]),
+def argument_spec() -> dict:
+    return resource_argument_spec(
         cidr=dict(type="str"),
         block_size=dict(type="int"),
         ipip_mode=dict(type="str", choices=MODES),
@@ -148,25 +134,15 @@ def argument_spec():
         service_cidr=dict(type="str"),
         node_cidr=dict(type="str"),
     )
-    return spec
 
 
-def main():
-    module = AnsibleModule(argument_spec=argument_spec(), required_if=DATASTORE_REQUIRED_IF,
-                           supports_check_mode=True)
+def main() -> None:
+    module = CalicoModule(argument_spec=argument_spec())
     p = module.params
     wanted = ippool_request(p["cidr"], p["block_size"], p["ipip_mode"], p["vxlan_mode"], p["nat_outgoing"],
                             p["disabled"], p["disable_bgp_export"], p["node_selector"], p["allowed_uses"])
-    try:
-        result = apply_ippool(connect(p), p["name"], p["state"], wanted, p["service_cidr"], p["node_cidr"],
-                              check_mode=module.check_mode)
-    except ResourceValidationError as exc:
-        module.fail_json(msg=str(exc), field=exc.field, name=p["name"])
-    except DatastoreError as exc:
-        module.fail_json(msg=str(exc), name=p["name"], **exc.context)
-    if not module._diff:
-        result.pop("diff")
-    module.exit_json(**result)
+    module.exit_result(module.run(apply_ippool, p["name"], p["state"], wanted, p["service_cidr"], p["node_cidr"],
+                                  module.check_mode, name=p["name"]))
 
 
 if __name__ == "__main__":

@@ -6,6 +6,8 @@
 DOCUMENTATION = r"""
 ---
 module: calico_node
+extends_documentation_fragment:
+  [calico_fleet.fleet.calico_datastore, calico_fleet.fleet.attributes.datastore, calico_fleet.fleet.attributes]
 short_description: Decommission a Calico node as Calico's own node delete does, guarded by its IP and liveness
 description:
   - Does what C(calicoctl delete node <name>) does (libcalico-go's node client), in the same order, through
@@ -58,22 +60,6 @@ options:
     description: Seconds to wait for a TCP connection to the BGP port of the Node's address.
     type: float
     default: 2
-attributes:
-  check_mode:
-    support: full
-    details: The same reads and computations run on copies; nothing is written.
-  diff_mode:
-    support: full
-  platform:
-    platforms: posix
-    details: Talks to an API from wherever it runs; usually the controller.
-  action_group:
-    membership:
-      - calico_fleet.fleet.calico_datastore
-extends_documentation_fragment:
-  - calico_fleet.fleet.calico_datastore
-  - ansible.builtin.action_common_attributes
-  - ansible.builtin.action_common_attributes.actiongroups
 """
 
 EXAMPLES = r"""
@@ -82,17 +68,12 @@ EXAMPLES = r"""
     name: aws-na-k8s-temp1
     state: absent
     expected_ipv4_address: 172.31.3.33
-    etcd_endpoints: [https://10.0.1.1:2379]
-    etcd_ca_cert: /etc/kubernetes/ssl/ca.pem
-    etcd_cert: /etc/calico/ssl/calico.pem
-    etcd_key: /etc/calico/ssl/calico-key.pem
   delegate_to: localhost
 
 - name: Show what the decommission would remove
   calico_fleet.fleet.calico_node:
     name: aws-na-k8s-temp1
     state: absent
-    etcd_endpoints: [https://10.0.1.1:2379]
   check_mode: true
   diff: true
   delegate_to: localhost
@@ -135,6 +116,14 @@ inconsistencies:
   returned: always
   type: list
   elements: str
+findings:
+  description:
+    - What the decommission leaves to others, as findings (section C(scale_in)) with their fix as data -
+      C(kubernetes_node_not_deleted) (fix - C(kubectl delete node)) and C(ipam_handle_inconsistent)
+      (fix - C(calicoctl ipam check)). Both are warnings.
+  returned: always
+  type: list
+  elements: dict
 diff:
   description: C(before) has every removed or rewritten key with its value, C(after) the rewritten ones.
   returned: when diff is requested
@@ -143,49 +132,35 @@ diff:
 
 import ipaddress
 
-from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico_datastore import (
-    DATASTORE_REQUIRED_IF,
-    DatastoreError,
-    connect,
-    datastore_argument_spec,
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico.module import (
+    CalicoModule,
+    resource_argument_spec,
 )
-from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico_node_delete import decommission_node
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico.node_delete import decommission_node
 
 
-def argument_spec():
-    spec = datastore_argument_spec()
-    spec.update(
-        name=dict(type="str", required=True),
-        state=dict(type="str", choices=["absent"], default="absent"),
+def argument_spec() -> dict:
+    return resource_argument_spec(
+        states=("absent",),
         expected_ipv4_address=dict(type="str"),
         force=dict(type="bool", default=False),
         liveness_timeout=dict(type="float", default=2),
     )
-    return spec
 
 
-def main():
-    module = AnsibleModule(argument_spec=argument_spec(), required_if=DATASTORE_REQUIRED_IF,
-                           supports_check_mode=True)
-    expected = module.params["expected_ipv4_address"]
+def main() -> None:
+    module = CalicoModule(argument_spec=argument_spec())
+    p = module.params
+    expected = p["expected_ipv4_address"]
     try:
         if expected is not None:
             ipaddress.IPv4Address(expected.split("/")[0].strip())
     except ValueError:
         module.fail_json(msg=f"expected_ipv4_address {expected!r} is not an IPv4 address; set the host's IP")
-    params = module.params
-    try:
-        result = decommission_node(connect(params), params["name"], expected, params["force"], module.check_mode,
-                                   params["liveness_timeout"])
-    except DatastoreError as exc:
-        module.fail_json(msg=str(exc), **exc.context)
-    diff = result.pop("diff")
+    result = module.run(decommission_node, p["name"], expected, p["force"], module.check_mode, p["liveness_timeout"])
     for warning in result["inconsistencies"]:
         module.warn(warning)
-    if module._diff:
-        result["diff"] = diff
-    module.exit_json(**result)
+    module.exit_result(result)
 
 
 if __name__ == "__main__":

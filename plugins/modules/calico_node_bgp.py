@@ -6,6 +6,8 @@
 DOCUMENTATION = r"""
 ---
 module: calico_node_bgp
+extends_documentation_fragment:
+  [calico_fleet.fleet.calico_datastore, calico_fleet.fleet.attributes.datastore, calico_fleet.fleet.attributes]
 short_description: Set a Calico Node's route-reflector cluster ID and labels, idempotently
 description:
   - Sets C(spec.bgp.routeReflectorClusterID) and C(metadata.labels) of one registered Calico Node and
@@ -37,12 +39,6 @@ notes:
     fails and names the C(kubectl annotate) / C(kubectl label) commands to run instead.
 seealso:
   - module: calico_fleet.fleet.calico_bgp_peer
-extends_documentation_fragment:
-  - calico_fleet.fleet.calico_datastore
-  - ansible.builtin.action_common_attributes
-  - calico_fleet.fleet.attributes.datastore
-  - ansible.builtin.action_common_attributes.actiongroups
-  - calico_fleet.fleet.attributes
 """
 
 EXAMPLES = r"""
@@ -52,7 +48,6 @@ EXAMPLES = r"""
     route_reflector_cluster_id: 244.0.0.1
     labels:
       route-reflector: "true"
-    etcd_endpoints: [https://10.0.1.1:2379]
 
 - name: Turn node-c back into a mesh member
   calico_fleet.fleet.calico_node_bgp:
@@ -60,7 +55,6 @@ EXAMPLES = r"""
     route_reflector_cluster_id: ""
     labels:
       route-reflector: null
-    etcd_endpoints: [https://10.0.1.1:2379]
 """
 
 RETURN = r"""
@@ -69,39 +63,24 @@ node:
   returned: always
   type: dict
 findings:
-  description: Each difference as C({resource, field, expected, actual, reason}); empty when in line.
+  description:
+    - A C(node_changed) finding for the cluster ID and one for the labels, when they differ.
+    - The fix - the route_reflectors playbook.
   returned: always
   type: list
   elements: dict
 """
 
-from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico_apply import apply_node_bgp
-from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico_datastore import (
-    DATASTORE_REQUIRED_IF,
-    DatastoreError,
-    connect,
-    datastore_argument_spec,
-)
-from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico_resources import ResourceValidationError
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico.apply import apply_node_bgp
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico.module import CalicoModule
 
 
-def main():
-    spec = datastore_argument_spec()
-    spec.update(node=dict(type="str", required=True), route_reflector_cluster_id=dict(type="str"),
-                labels=dict(type="dict"))
-    module = AnsibleModule(argument_spec=spec, required_if=DATASTORE_REQUIRED_IF, supports_check_mode=True)
+def main() -> None:
+    module = CalicoModule(argument_spec=dict(node=dict(type="str", required=True),
+                                             route_reflector_cluster_id=dict(type="str"), labels=dict(type="dict")))
     p = module.params
-    try:
-        result = apply_node_bgp(connect(p), p["node"], p["route_reflector_cluster_id"], p["labels"],
-                                check_mode=module.check_mode)
-    except ResourceValidationError as exc:
-        module.fail_json(msg=str(exc), field=exc.field, node=p["node"])
-    except DatastoreError as exc:
-        module.fail_json(msg=str(exc), node=p["node"], **exc.context)
-    if not module._diff:
-        result.pop("diff")
-    module.exit_json(**result)
+    module.exit_result(module.run(apply_node_bgp, p["node"], p["route_reflector_cluster_id"], p["labels"],
+                                  module.check_mode, node=p["node"]))
 
 
 if __name__ == "__main__":

@@ -6,6 +6,10 @@
 DOCUMENTATION = r"""
 ---
 module: calico_nodes_info
+extends_documentation_fragment:
+  - calico_fleet.fleet.calico_datastore
+  - calico_fleet.fleet.attributes.datastore
+  - calico_fleet.fleet.attributes.read_only
 short_description: Read Calico Nodes (BGP addresses, route-reflector IDs, tunnel addresses), BGP settings and BGPPeers
 description:
   - Reads every Calico Node, the BGPConfiguration C(default) and every BGPPeer from the datastore, read-only,
@@ -17,21 +21,19 @@ description:
   - Never reports a change; works in check mode.
 version_added: "1.0.0"
 author: calico-fleet contributors (@calico-fleet)
-extends_documentation_fragment:
-  - calico_fleet.fleet.calico_datastore
-  - ansible.builtin.action_common_attributes
-  - calico_fleet.fleet.attributes.datastore
-  - ansible.builtin.action_common_attributes.actiongroups
-  - calico_fleet.fleet.attributes.read_only
 """
 
 EXAMPLES = r"""
 - name: Read the Calico nodes from etcd (TLS, as kubeasz sets it up)
-  calico_nodes_info:
+  calico_fleet.fleet.calico_nodes_info:
     etcd_endpoints: [https://10.0.1.1:2379]
     etcd_ca_cert: /etc/kubernetes/ssl/ca.pem
     etcd_cert: /etc/calico/ssl/calico.pem
     etcd_key: /etc/calico/ssl/calico-key.pem
+  register: calico_nodes
+
+- name: Read them through the Kubernetes API (the datastore from the play's module_defaults)
+  calico_fleet.fleet.calico_nodes_info:
   register: calico_nodes
 """
 
@@ -77,23 +79,13 @@ bgp_peers:
     as_number: {description: AS number of the peer given by C(peer_ip) (null = the cluster AS)., type: int}
 """
 
-from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico_datastore import (
-    DATASTORE_REQUIRED_IF,
-    DatastoreError,
-    datastore_argument_spec,
-    read_nodes_info,
-)
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico.module import CalicoModule
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.datastore.connect import nodes_info
 
 
-def main():
-    module = AnsibleModule(argument_spec=datastore_argument_spec(), required_if=DATASTORE_REQUIRED_IF,
-                           supports_check_mode=True)
-    try:
-        result = read_nodes_info(module.params)
-    except DatastoreError as exc:
-        module.fail_json(msg=str(exc), **exc.context)
-    module.exit_json(changed=False, **result)
+def main() -> None:
+    module = CalicoModule()
+    module.exit_result(module.run(nodes_info))
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 
-from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico_datastore import etcd_key
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.datastore.etcd import etcd_key
 from ansible_collections.calico_fleet.fleet.plugins.module_utils.finding import Finding
 
 PLAN_VERSION = 1

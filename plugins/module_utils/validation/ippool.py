@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico_resources import (
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico.resources import (
     MODES,
     ResourceValidationError,
     ippool_defaults,

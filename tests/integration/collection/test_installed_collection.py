@@ -109,10 +109,12 @@ PLAYBOOK = """
 - name: Use calico_fleet.fleet by FQCN from outside the repository
   hosts: localhost
   gather_facts: false
-  module_defaults:
-    group/calico_fleet.fleet.calico_datastore:
+  vars:
+    calico_fleet_datastore:
       datastore: etcdv3
       etcd_endpoints: ["{endpoint}"]
+  module_defaults:
+    group/calico_fleet.fleet.calico_datastore: "{{{{ calico_fleet_datastore }}}}"
   tasks:
     - name: Create an IP pool, the datastore coming from the action group's defaults
       calico_fleet.fleet.calico_ippool:
@@ -128,7 +130,6 @@ PLAYBOOK = """
         node_names_count: 2
         node_names_batch: b1
         node_names_prefix: k8s-node
-        node_names_etcd_endpoints: ["{endpoint}"]
 
     - name: Write what the module, the role and a filter gave
       ansible.builtin.copy:

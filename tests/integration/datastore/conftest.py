@@ -154,3 +154,20 @@ def etcd_tls():
 def ds_args(etcd):
     """Module arguments that point at the private etcd."""
     return {"datastore": "etcdv3", "etcd_endpoints": [etcd.endpoint], "timeout": 5}
+
+
+def converge(etcd, module, args, expect_changed):
+    """Check mode writes nothing and shows the diff the real run then has; a third run is a no-op."""
+    from tests.conftest import run_module
+
+    start = etcd.revision()
+    dry = run_module(module, args, check=True, diff=True)
+    assert not dry.get("failed"), dry
+    assert dry["changed"] is expect_changed and etcd.revision() == start
+    real = run_module(module, args, diff=True)
+    assert real["changed"] is expect_changed and (etcd.revision() > start) is expect_changed
+    assert dry["diff"] == real["diff"] and dry["findings"] == real["findings"]
+    moved = etcd.revision()
+    again = run_module(module, args, diff=True)
+    assert again["changed"] is False and again["findings"] == [] and etcd.revision() == moved
+    return real

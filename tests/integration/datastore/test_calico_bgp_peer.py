@@ -4,25 +4,16 @@ import json
 
 from tests.conftest import run_module
 from tests.integration.datastore.conftest import CALICO
+from tests.integration.datastore.conftest import converge as converge_module
 
 KEY = f"{CALICO}bgppeers/peer-with-route-reflectors"
 TO_REFLECTORS = {"name": "peer-with-route-reflectors", "node_selector": "all()",
                  "peer_selector": "route-reflector == 'true'"}
 
 
+
 def converge(etcd, args, expect_changed):
-    """Check mode writes nothing and shows the diff the real run then has; a third run is a no-op."""
-    start = etcd.revision()
-    dry = run_module("calico_bgp_peer", args, check=True, diff=True)
-    assert not dry.get("failed"), dry
-    assert dry["changed"] is expect_changed and etcd.revision() == start
-    real = run_module("calico_bgp_peer", args, diff=True)
-    assert real["changed"] is expect_changed and (etcd.revision() > start) is expect_changed
-    assert dry["diff"] == real["diff"] and dry["findings"] == real["findings"]
-    moved = etcd.revision()
-    again = run_module("calico_bgp_peer", args, diff=True)
-    assert again["changed"] is False and again["findings"] == [] and etcd.revision() == moved
-    return real
+    return converge_module(etcd, "calico_bgp_peer", args, expect_changed)
 
 
 def test_create_noop_update_delete(etcd, ds_args):

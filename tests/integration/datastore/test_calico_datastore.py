@@ -15,7 +15,8 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico_datastore import ResourceConflictError, connect
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.datastore.connect import connect
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.datastore.errors import ResourceConflictError
 
 from tests.conftest import run_module
 from tests.integration.datastore.conftest import CALICO
@@ -117,7 +118,16 @@ def stand_in():
 
 
 def k8s_args(api, **extra):
-    return {"datastore": "kubernetes", "api_host": api.url, "api_token": "s3cr3t", "timeout": 5, **extra}
+    """The Kubernetes options by kubernetes.core's names (the names ``connect`` reads)."""
+    return {"datastore": "kubernetes", "host": api.url, "api_key": "s3cr3t", "timeout": 5, **extra}
+
+
+def test_the_earlier_option_names_still_work_as_aliases(stand_in):
+    api = stand_in()
+    result = run_module("calico_nodes_info", {"datastore": "kubernetes", "api_host": api.url,
+                                              "api_token": "old-name", "timeout": 5})
+    assert result["nodes"] == [] and not result.get("failed"), result
+    assert {auth for *_, auth in api.requests} == {"Bearer old-name"}
 
 
 def test_ippool_create_noop_update_delete_through_v3(stand_in):

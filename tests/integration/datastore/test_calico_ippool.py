@@ -52,7 +52,7 @@ def calico_text(meta, spec):
 def test_lifecycle_create_noop_update_disable_delete(etcd, ds_args):
     real = converge(etcd, ds_args, True, cidr="172.20.0.0/16", ipip_mode="Always", nat_outgoing=True)
     assert real["diff"]["before"] == {}
-    assert [f["reason"] for f in real["findings"]] == ["IPPool 'default-ipv4-ippool' does not exist"]
+    assert [f["cause"] for f in real["findings"]] == ["IPPool 'default-ipv4-ippool' does not exist"]
     assert real["diff"]["after"]["spec"]["ipipMode"] == "Always"
     raw, obj = stored(etcd)
     meta = obj["metadata"]
@@ -65,7 +65,7 @@ def test_lifecycle_create_noop_update_disable_delete(etcd, ds_args):
     real = converge(etcd, ds_args, True, cidr="172.20.0.0/16", ipip_mode="CrossSubnet", nat_outgoing=False)
     assert {f["field"]: (f["actual"], f["expected"]) for f in real["findings"]} == {
         "ipipMode": ("Always", "CrossSubnet"), "natOutgoing": (True, False)}
-    assert "ipipMode is 'Always', expected 'CrossSubnet'" in [f["reason"] for f in real["findings"]]
+    assert "ipipMode is 'Always', expected 'CrossSubnet'" in [f["cause"] for f in real["findings"]]
     raw, obj = stored(etcd)
     assert obj["metadata"] == meta, "uid/creationTimestamp must survive an update"
     assert raw == calico_text(meta, {
@@ -113,7 +113,7 @@ def test_pool_switched_to_vxlan_by_hand_is_drift_and_set_back(etcd, ds_args):
     real = converge(etcd, ds_args, True, cidr="172.20.0.0/16", ipip_mode="Always", nat_outgoing=True)
     assert [(f["resource"], f["field"], f["expected"], f["actual"]) for f in real["findings"]] == [
         (f"IPPool/{POOL}", "ipipMode", "Always", "Never"), (f"IPPool/{POOL}", "vxlanMode", "Never", "Always")]
-    assert "declared with ipipMode Always" in real["findings"][1]["reason"]
+    assert "declared with ipipMode Always" in real["findings"][1]["cause"]
     assert (real["diff"]["before"]["spec"]["vxlanMode"], real["diff"]["after"]["spec"]["vxlanMode"]) == (
         "Always", "Never")
     _, obj = stored(etcd)

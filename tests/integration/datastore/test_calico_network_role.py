@@ -16,6 +16,8 @@ PLAY = """\
 - name: Apply the Calico network
   hosts: localhost
   gather_facts: false
+  module_defaults:
+    group/calico_fleet.fleet.calico_datastore: "{{ calico_fleet_datastore | default({}) }}"
   roles:
     - role: calico_fleet.fleet.calico_network
 """
@@ -29,7 +31,7 @@ def play(tmp_path, etcd):
 
     def run(extra, check=False):
         vars_file = tmp_path / "vars.json"
-        vars_file.write_text(json.dumps({"calico_network_etcd_endpoints": [etcd.endpoint], **extra}))
+        vars_file.write_text(json.dumps({"calico_fleet_datastore": {"etcd_endpoints": [etcd.endpoint]}, **extra}))
         argv = [str(Path(sys.executable).parent / "ansible-playbook"), "-i", "localhost,", "-c", "local",
                 "-e", f"ansible_python_interpreter={sys.executable}", "-e", f"@{vars_file}", str(playbook)]
         if check:
@@ -83,8 +85,7 @@ def test_check_then_apply_then_no_change_then_drift(etcd, play):
 
 
 @pytest.mark.parametrize(("extra", "message"), [
-    ({"calico_network_etcd_endpoints": []},
-     "Set calico_fleet_datastore.etcd_endpoints (or calico_network_etcd_endpoints"),
+    ({"calico_fleet_datastore": {"datastore": "etcdv3"}}, "etcd_endpoints"),
     ({"calico_network_ippools": [{"name": "p"}]}, "each pool needs a unique name and a cidr"),
     ({"calico_network_ippools": [{"name": "p", "cidr": "172.20.0.0/16"}, {"name": "p", "cidr": "172.21.0.0/16"}]},
      "each pool needs a unique name"),

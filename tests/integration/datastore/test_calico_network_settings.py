@@ -5,25 +5,11 @@ import json
 import pytest
 
 from tests.conftest import run_module
-from tests.integration.datastore.conftest import CALICO
+from tests.integration.datastore.conftest import CALICO, converge
 
 BGP_KEY = f"{CALICO}bgpconfigurations/default"
 FELIX_KEY = f"{CALICO}felixconfigurations/default"
 
-
-def converge(etcd, module, args, expect_changed):
-    """Check mode writes nothing and reports what the real run then does; the third run is a no-op."""
-    start = etcd.revision()
-    dry = run_module(module, args, check=True, diff=True)
-    assert not dry.get("failed"), dry
-    assert dry["changed"] is expect_changed and etcd.revision() == start
-    real = run_module(module, args, diff=True)
-    assert real["changed"] is expect_changed and (etcd.revision() > start) is expect_changed
-    assert dry["diff"] == real["diff"] and dry["findings"] == real["findings"]
-    moved = etcd.revision()
-    again = run_module(module, args, diff=True)
-    assert again["changed"] is False and again["findings"] == [] and etcd.revision() == moved
-    return real
 
 
 def test_calico_defaults_cause_no_change(etcd, ds_args):
@@ -58,7 +44,7 @@ def test_keeps_fields_it_does_not_manage(etcd, ds_args):
 def test_tunnel_mtu_derived_from_gcp_underlay(etcd, ds_args):
     real = converge(etcd, "calico_felix_configuration", {**ds_args, "underlay_mtu": 1460}, True)
     assert real["after"] == {"ipip_mtu": 1440}
-    assert "1460 - 20 (IPIP header) = 1440" in real["findings"][0]["reason"]
+    assert "1460 - 20 (IPIP header) = 1440" in real["findings"][0]["cause"]
     assert json.loads(etcd.values()[FELIX_KEY])["spec"] == {"ipipMTU": 1440}
     converge(etcd, "calico_felix_configuration", {**ds_args, "ipip_mtu": 1440}, False)
 
@@ -72,8 +58,8 @@ def test_tunnel_mtu_mismatch_is_a_finding_with_the_reason(etcd, ds_args):
     assert drift["changed"] is True and etcd.revision() == start
     (finding,) = drift["findings"]
     assert (finding["expected"], finding["actual"]) == (1440, 1480)
-    assert "larger than underlay MTU 1460 - 20 (IPIP header) = 1440" in finding["reason"]
-    assert "fragmented or silently dropped" in finding["reason"]
+    assert "larger than underlay MTU 1460 - 20 (IPIP header) = 1440" in finding["cause"]
+    assert "fragmented or silently dropped" in finding["cause"]
     converge(etcd, "calico_felix_configuration", {**ds_args, "underlay_mtu": 1460}, True)
     assert json.loads(etcd.values()[FELIX_KEY])["spec"] == {"ipipMTU": 1440, "logSeverityScreen": "Info",
                                                            "reportingInterval": "0s"}

@@ -4,6 +4,7 @@ import json
 
 from tests.conftest import run_module
 from tests.integration.datastore.conftest import CALICO
+from tests.integration.datastore.conftest import converge as converge_module
 
 KEY = f"{CALICO}nodes/node-c"
 NODE = {"kind": "Node", "apiVersion": "projectcalico.org/v3",
@@ -14,18 +15,9 @@ NODE = {"kind": "Node", "apiVersion": "projectcalico.org/v3",
 REFLECTOR = {"node": "node-c", "route_reflector_cluster_id": "244.0.0.1", "labels": {"route-reflector": "true"}}
 
 
+
 def converge(etcd, args, expect_changed):
-    start = etcd.revision()
-    dry = run_module("calico_node_bgp", args, check=True, diff=True)
-    assert not dry.get("failed"), dry
-    assert dry["changed"] is expect_changed and etcd.revision() == start
-    real = run_module("calico_node_bgp", args, diff=True)
-    assert real["changed"] is expect_changed and (etcd.revision() > start) is expect_changed
-    assert dry["diff"] == real["diff"] and dry["findings"] == real["findings"]
-    moved = etcd.revision()
-    again = run_module("calico_node_bgp", args, diff=True)
-    assert again["changed"] is False and again["findings"] == [] and etcd.revision() == moved
-    return real
+    return converge_module(etcd, "calico_node_bgp", args, expect_changed)
 
 
 def test_reflector_on_and_off_keeps_everything_else(etcd, ds_args):

@@ -1,7 +1,7 @@
 """The etcd v3 JSON-gateway client against a real etcd, plain and with TLS client certificates."""
 
 import pytest
-from ansible_collections.calico_fleet.fleet.plugins.module_utils.etcd_v3 import (
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.datastore.etcd_v3 import (
     EtcdClient,
     EtcdConfigError,
     EtcdConflictError,

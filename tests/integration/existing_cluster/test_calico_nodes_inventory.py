@@ -110,6 +110,24 @@ def test_plain_etcd_and_custom_group_names(tmp_path, etcd):
     assert len(found["k8s_nodes"]["hosts"]) == 5 and len(found["stale"]["hosts"]) == 3
 
 
+def test_with_cache_the_second_parse_reads_the_cache_not_the_datastore(tmp_path, etcd):
+    seed(etcd)
+    config = {"etcd_endpoints": [etcd.endpoint], "cache": True, "cache_plugin": "ansible.builtin.jsonfile",
+              "cache_connection": str(tmp_path / "cache"), "cache_timeout": 3600}
+    first = listing(tmp_path, config)
+    assert len(first["calico_nodes"]["hosts"]) == 5
+    # The datastore is emptied and made unreachable: only the cache can still answer.
+    etcd.wipe()
+    unreachable = {**config, "etcd_endpoints": ["http://127.0.0.1:9"], "timeout": 1}
+    assert listing(tmp_path, unreachable)["_meta"]["hostvars"] == first["_meta"]["hostvars"]
+    # --flush-cache reads the datastore again (a datastore that cannot be read leaves the cache as it was).
+    proc = inventory(tmp_path, unreachable, "--list", "--flush-cache")
+    assert proc.returncode != 0 and "cannot read the Calico Nodes" in proc.stderr
+    flushed = plain(json.loads(inventory(tmp_path, config, "--list", "--flush-cache").stdout))
+    assert flushed["_meta"]["hostvars"] == {}
+    assert listing(tmp_path, unreachable)["_meta"]["hostvars"] == {}
+
+
 # -- the cloud source on AWS (a moto EC2 server) and what the merge makes of it ---------------------------
 
 

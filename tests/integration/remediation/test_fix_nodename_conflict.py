@@ -78,7 +78,8 @@ def incident(dirty_lab):
 
 def lab_vars(tmp_path, lab, **extra):
     path = tmp_path / "vars.json"
-    path.write_text(json.dumps({"nodename_conflict_etcd_endpoints": [lab.etcd_endpoint()],
+    datastore = {"datastore": "etcdv3", "etcd_endpoints": [lab.etcd_endpoint()]}
+    path.write_text(json.dumps({"calico_fleet_datastore": datastore,
                                 "nodename_conflict_restart_method": "systemd",
                                 "nodename_conflict_wait_timeout": 60, **extra}))
     return f"@{path}"

@@ -28,7 +28,7 @@ def scale_in_vars(tmp_path, lab, nodes, **extra):
     path = tmp_path / "scale_in.json"
     path.write_text(json.dumps({
         "scale_in_nodes": list(nodes), "scale_in_max_nodes": 2,
-        "node_decommission_etcd_endpoints": [lab.etcd_endpoint()],
+        "calico_fleet_datastore": {"datastore": "etcdv3", "etcd_endpoints": [lab.etcd_endpoint()]},
         "node_decommission_cloud": "gcp",
         "node_decommission_gcp_project": lab.COMPUTE_PROJECT,
         "node_decommission_gcp_zones": [lab.COMPUTE_ZONE],

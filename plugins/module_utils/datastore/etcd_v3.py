@@ -8,11 +8,14 @@ numbers (revisions) as JSON strings. Compare-and-swap uses a transaction on
 the key's mod_revision (0 = "the key must not exist").
 """
 
+from __future__ import annotations
+
 import base64
 import json
 import ssl
 import urllib.error
 from collections import namedtuple
+from typing import Any
 
 from ansible.module_utils.urls import open_url
 
@@ -24,7 +27,7 @@ KeyValue = namedtuple("KeyValue", "key value mod_revision create_revision versio
 class EtcdError(Exception):
     """Base class; ``endpoint`` names the etcd member that failed (or all tried)."""
 
-    def __init__(self, message, endpoint=None):
+    def __init__(self, message: str, endpoint: str | None = None) -> None:
         super().__init__(message)
         self.endpoint = endpoint
 
@@ -40,7 +43,7 @@ class EtcdConnectionError(EtcdError):
 class EtcdRequestError(EtcdError):
     """An endpoint answered with an error (HTTP status and etcd's message)."""
 
-    def __init__(self, message, endpoint=None, status=None):
+    def __init__(self, message: str, endpoint: str | None = None, status: int | None = None) -> None:
         super().__init__(message, endpoint)
         self.status = status
 
@@ -48,7 +51,7 @@ class EtcdRequestError(EtcdError):
 class EtcdConflictError(EtcdError):
     """Compare-and-swap lost: the key changed since it was read."""
 
-    def __init__(self, message, endpoint=None, key=None):
+    def __init__(self, message: str, endpoint: str | None = None, key: str | None = None) -> None:
         super().__init__(message, endpoint)
         self.key = key
 
@@ -63,7 +66,7 @@ def _unb64(text):
     return base64.b64decode(text or "")
 
 
-def prefix_range_end(prefix):
+def prefix_range_end(prefix: str | bytes) -> bytes:
     """The exclusive range end that selects every key starting with ``prefix``."""
     raw = bytearray(prefix.encode() if isinstance(prefix, str) else prefix)
     for i in range(len(raw) - 1, -1, -1):
@@ -86,7 +89,8 @@ def _kv(item):
 class EtcdClient:
     """Talks to the first endpoint that answers; etcd-level errors are not retried elsewhere."""
 
-    def __init__(self, endpoints, ca_cert=None, cert=None, key=None, timeout=DEFAULT_TIMEOUT):
+    def __init__(self, endpoints: list[str], ca_cert: str | None = None, cert: str | None = None,
+                 key: str | None = None, timeout: float = DEFAULT_TIMEOUT) -> None:
         if isinstance(endpoints, str):
             endpoints = endpoints.split(",")
         self.endpoints = [e.strip().rstrip("/") for e in endpoints if e and e.strip()]
@@ -118,7 +122,7 @@ class EtcdClient:
             ) from exc
         del ctx
 
-    def _call(self, path, body):
+    def _call(self, path: str, body: dict[str, Any]) -> tuple[dict[str, Any], str]:
         data = json.dumps(body).encode()
         failures = []
         for endpoint in self.endpoints:
@@ -140,35 +144,35 @@ class EtcdClient:
             ",".join(self.endpoints),
         )
 
-    def revision(self):
+    def revision(self) -> int:
         """The store's current revision (moves on every write)."""
         reply, _unused = self._call("/v3/kv/range", {"key": _b64("\0"), "keys_only": True, "limit": 1})
         return int(reply.get("header", {}).get("revision", 0))
 
-    def get(self, key):
+    def get(self, key: str) -> KeyValue | None:
         reply, _unused = self._call("/v3/kv/range", {"key": _b64(key)})
         kvs = reply.get("kvs") or []
         return _kv(kvs[0]) if kvs else None
 
-    def get_prefix(self, prefix):
+    def get_prefix(self, prefix: str) -> list[KeyValue]:
         body = {"key": _b64(prefix), "range_end": _b64(prefix_range_end(prefix)), "sort_target": "KEY"}
         reply, _unused = self._call("/v3/kv/range", body)
         return [_kv(item) for item in reply.get("kvs") or []]
 
-    def put(self, key, value):
+    def put(self, key: str, value: str | bytes) -> int:
         reply, _unused = self._call("/v3/kv/put", {"key": _b64(key), "value": _b64(value)})
         return int(reply.get("header", {}).get("revision", 0))
 
-    def delete(self, key):
+    def delete(self, key: str) -> int:
         reply, _unused = self._call("/v3/kv/deleterange", {"key": _b64(key)})
         return int(reply.get("deleted", 0))
 
-    def put_if(self, key, value, mod_revision):
+    def put_if(self, key: str, value: str | bytes, mod_revision: int) -> int:
         """Write only if the key's mod_revision is still ``mod_revision`` (0: only if absent)."""
         op = {"request_put": {"key": _b64(key), "value": _b64(value)}}
         return self._txn(key, mod_revision, op)
 
-    def delete_if(self, key, mod_revision):
+    def delete_if(self, key: str, mod_revision: int) -> int:
         """Delete only if the key's mod_revision is still ``mod_revision``."""
         return self._txn(key, mod_revision, {"request_delete_range": {"key": _b64(key)}})
 

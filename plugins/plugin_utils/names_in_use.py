@@ -8,6 +8,10 @@ calico_fleet.fleet.calico_nodes_info, kubernetes.core.k8s_info) and the
 inventory; a source that was not read is None or {}.
 """
 
+from __future__ import annotations
+
+from collections.abc import Iterable
+
 BATCH_KEY = "calico-fleet-batch"
 
 
@@ -19,7 +23,8 @@ def _aws_live(instances):
     return [i for i in instances if ((i.get("state") or {}).get("name")) != "terminated"]
 
 
-def names_in_use(gcp=None, aws=None, calico=None, k8s=None, inventory=None):
+def names_in_use(gcp: dict | None = None, aws: dict | None = None, calico: dict | None = None,
+                 k8s: dict | None = None, inventory: dict | None = None) -> list[dict]:
     """[{name, source, location?, ip?}] for hostnames.plan_hostnames(existing=...).
 
     inventory: {inventory host name: ansible_host or None}.
@@ -50,7 +55,7 @@ def names_in_use(gcp=None, aws=None, calico=None, k8s=None, inventory=None):
     return out
 
 
-def batch_machines(batch, gcp=None, aws=None):
+def batch_machines(batch: str, gcp: dict | None = None, aws: dict | None = None) -> list[dict]:
     """[{name, ip}] of machines that already carry this batch's label/tag (a rerun after a partial failure)."""
     out = []
     for inst in _items(gcp, "instances"):
@@ -63,7 +68,7 @@ def batch_machines(batch, gcp=None, aws=None):
     return out
 
 
-def ec2_duplicate_names(instances, names):
+def ec2_duplicate_names(instances: Iterable[dict] | None, names: Iterable[str] | None) -> list[str]:
     """['name (i-1, i-2)'] for each planned name that more than one live EC2 instance carries."""
     out = []
     for name in names or []:

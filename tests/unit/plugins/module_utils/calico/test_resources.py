@@ -3,8 +3,7 @@
 import json
 
 import pytest
-from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico_datastore import calico_json
-from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico_resources import (
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico.resources import (
     ImmutableFieldError,
     ResourceValidationError,
     bgp_configuration_state,
@@ -16,6 +15,7 @@ from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico_resource
     tunnel_mtu,
     validate_ippool,
 )
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.datastore.etcd import calico_json
 
 
 @pytest.mark.parametrize(("underlay", "tunnel"), [(1460, 1440), (1500, 1480), (9001, 8981)])

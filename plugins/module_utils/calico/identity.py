@@ -2,13 +2,16 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """What decides a host's Calico node name, read on the host itself."""
 
+from __future__ import annotations
+
 import os
+from collections.abc import Sequence
 
 HOSTNAME_FILE = "/proc/sys/kernel/hostname"
 NODENAME_FILE = "/var/lib/calico/nodename"
 
 
-def read_identity(hostname_file=HOSTNAME_FILE, nodename_file=NODENAME_FILE):
+def read_identity(hostname_file: str = HOSTNAME_FILE, nodename_file: str = NODENAME_FILE) -> dict[str, str | None]:
     """The running hostname and the raw nodename file (None when it does not exist)."""
     with open(hostname_file) as handle:
         hostname = handle.read().strip()
@@ -25,7 +28,7 @@ def read_identity(hostname_file=HOSTNAME_FILE, nodename_file=NODENAME_FILE):
 KUBELET_KUBECONFIGS = ("/etc/kubernetes/kubelet.conf", "/etc/kubernetes/kubelet.kubeconfig")
 
 
-def read_membership(kubeconfigs=KUBELET_KUBECONFIGS):
+def read_membership(kubeconfigs: Sequence[str] = KUBELET_KUBECONFIGS) -> dict:
     """Whether the host is joined to Kubernetes: the first kubelet kubeconfig that exists.
 
     Without it, the calico-node DaemonSet never lands on the host, so BIRD not

@@ -3,8 +3,9 @@
 The documentation is read as a user sees it: ``ansible-doc --json`` with the
 project's ansible.cfg, so documentation fragments are resolved. The argument
 spec is captured the way ansible-test's validate-modules does it: the module's
-``main()`` runs with Ansible's ``AnsibleModule`` replaced by a stand-in that
-records the spec and stops, so no module logic runs.
+``main()`` runs with ``AnsibleModule.__init__`` replaced by a stand-in that
+records the spec and stops, so no module logic runs (modules built on
+``CalicoModule`` or ``GcpModule`` are captured with the options their base merges in).
 """
 
 import importlib.util
@@ -12,16 +13,16 @@ import json
 import os
 import subprocess
 import sys
-from unittest import mock
 
 import pytest
-from ansible.module_utils import basic
+from ansible.module_utils.basic import AnsibleModule
 
 from tests.conftest import ROOT
 
 MODULES = sorted(p.stem for p in (ROOT / "plugins" / "modules").glob("*.py"))
 # What AnsibleModule assumes when the spec leaves a key out.
-SPEC_DEFAULTS = {"type": "str", "required": False, "default": None, "choices": None, "elements": None}
+SPEC_DEFAULTS = {"type": "str", "required": False, "default": None, "choices": None, "elements": None,
+                 "aliases": None}
 
 
 class _SpecCaptured(Exception):
@@ -30,22 +31,17 @@ class _SpecCaptured(Exception):
         self.argument_spec = argument_spec
 
 
-def _capture(*args, **kwargs):
+def _capture(self, *args, **kwargs):
+    del self
     raise _SpecCaptured(kwargs["argument_spec"] if "argument_spec" in kwargs else args[0])
 
 
-def _capture_init(self, *args, **kwargs):
-    """AnsibleModule.__init__ stand-in, for modules built on a base class (GcpModule)."""
-    _capture(*args, **kwargs)
-
-
-def argument_spec(name):
+def argument_spec(name, monkeypatch):
     spec = importlib.util.spec_from_file_location(f"_docs_check_{name}", ROOT / "plugins" / "modules" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    module.AnsibleModule = _capture
-    with mock.patch.object(basic.AnsibleModule, "__init__", _capture_init), \
-            pytest.raises(_SpecCaptured) as captured:
+    monkeypatch.setattr(AnsibleModule, "__init__", _capture)
+    with pytest.raises(_SpecCaptured) as captured:
         module.main()
     return captured.value.argument_spec
 
@@ -78,6 +74,8 @@ def _mismatches(documented, accepted, where=""):
             arg_value = arg.get(key, fallback)
             if key == "type" and doc_value is None:
                 doc_value = "str"
+            if key == "aliases":
+                doc_value, arg_value = sorted(doc_value or []), sorted(arg_value or [])
             if doc_value != arg_value:
                 problems.append(f"{path}: {key} documented {doc_value!r}, argument_spec {arg_value!r}")
         if doc.get("suboptions") or arg.get("options"):
@@ -86,9 +84,18 @@ def _mismatches(documented, accepted, where=""):
 
 
 @pytest.mark.parametrize("name", MODULES)
-def test_documented_options_match_argument_spec(docs, name):
+def test_documented_options_match_argument_spec(docs, name, monkeypatch):
     assert name in docs, f"ansible-doc did not render {name}"
-    assert _mismatches(docs[name].get("options") or {}, argument_spec(name)) == []
+    assert _mismatches(docs[name].get("options") or {}, argument_spec(name, monkeypatch)) == []
+
+
+def test_kubernetes_options_take_kubernetes_core_names_with_the_old_ones_as_aliases(docs):
+    options = docs["calico_ippool"]["options"]
+    assert {name: sorted(options[name].get("aliases") or []) for name in
+            ("kubeconfig", "context", "host", "api_key", "ca_cert", "client_cert", "client_key", "validate_certs")} \
+        == {"kubeconfig": [], "context": ["kube_context"], "host": ["api_host"], "api_key": ["api_token"],
+            "ca_cert": ["api_ca_cert"], "client_cert": ["api_client_cert"], "client_key": ["api_client_key"],
+            "validate_certs": []}
 
 
 @pytest.mark.parametrize("name", MODULES)

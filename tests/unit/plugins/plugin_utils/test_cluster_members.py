@@ -3,7 +3,7 @@
 import datetime
 
 from ansible_collections.calico_fleet.fleet.plugins.inventory.calico_nodes import node_hosts
-from ansible_collections.calico_fleet.fleet.plugins.module_utils import cluster_members as cm
+from ansible_collections.calico_fleet.fleet.plugins.plugin_utils import cluster_members as cm
 
 
 def calico(name, ip):

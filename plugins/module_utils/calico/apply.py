@@ -4,11 +4,18 @@
 
 Each ``apply_*`` validates everything first, compares the effective (defaulted)
 values, and writes only when they differ and ``check_mode`` is off, so check
-mode runs the very same comparison and produces the very same diff.
+mode runs the very same comparison and produces the very same diff. Each
+difference is a ``Finding`` (kind ``<resource kind>_missing``, ``_changed`` or
+``_unexpected``, section ``calico_settings``) whose fix is the playbook run that
+applies the inventory's settings.
 """
 
-from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico_datastore import KubernetesDatastore
-from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico_resources import (
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico.resources import (
     ResourceValidationError,
     bgp_configuration_state,
     bgp_peer_comparable,
@@ -33,17 +40,24 @@ from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico_resource
     validate_labels,
     validate_name,
 )
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.datastore.base import Datastore
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.finding import Finding, Fix
 
 BGP_SPEC_ORDER = ("logSeverityScreen", "nodeToNodeMeshEnabled", "asNumber")
+SECTION = "calico_settings"
+CALICO_NETWORK_FIX = Fix(text="Apply the inventory's Calico settings.", playbook="scale_out", tags=["calico_network"])
+ROUTE_REFLECTORS_FIX = Fix(text="Apply the inventory's route-reflector layout.", playbook="route_reflectors",
+                           tags=["route_reflectors"])
 
 
-def _view(name, spec):
+def _view(name: str, spec: dict | None) -> dict:
     # {} rather than None for "does not exist": Ansible renders it as an empty document.
     return {} if spec is None else sorted_dict({"metadata": {"name": name}, "spec": spec})
 
 
-def apply_ippool(ds, name, state="present", wanted=None, service_cidr=None, node_cidr=None,
-                 check_mode=False):
+def apply_ippool(ds: Datastore, name: str, state: str = "present", wanted: dict | None = None,
+                 service_cidr: str | None = None, node_cidr: str | None = None,
+                 check_mode: bool = False) -> dict[str, Any]:
     """Make IPPool ``name`` match ``wanted`` (Calico JSON field names; absent keys are left alone)."""
     validate_name(name)
     wanted = dict(wanted or {})
@@ -74,8 +88,8 @@ def apply_ippool(ds, name, state="present", wanted=None, service_cidr=None, node
     for finding in findings:
         if finding["field"] in implied:
             other = "ipipMode" if finding["field"] == "vxlanMode" else "vxlanMode"
-            finding["reason"] += (f": the pool is declared with {other} {wanted[other]} and Calico allows only one "
-                                  "encapsulation per pool (changed outside calico-fleet?)")
+            finding["cause"] += (f": the pool is declared with {other} {wanted[other]} and Calico allows only one "
+                                 "encapsulation per pool (changed outside calico-fleet?)")
     return {
         "changed": before != after,
         "findings": findings,
@@ -84,8 +98,8 @@ def apply_ippool(ds, name, state="present", wanted=None, service_cidr=None, node
     }
 
 
-def apply_bgp_configuration(ds, mesh_enabled=None, as_number=None, check_mode=False,
-                            allow_route_reflectors=False):
+def apply_bgp_configuration(ds: Datastore, mesh_enabled: bool | None = None, as_number: int | None = None,
+                            check_mode: bool = False, allow_route_reflectors: bool = False) -> dict[str, Any]:
     """BGPConfiguration ``default``: node-to-node mesh and AS number, compared with Calico's defaults.
 
     ``allow_route_reflectors``: turn the mesh back on although reflectors/BGPPeers exist (the first
@@ -94,7 +108,7 @@ def apply_bgp_configuration(ds, mesh_enabled=None, as_number=None, check_mode=Fa
     validate_as_number(as_number)
     stored = ds.get("BGPConfiguration", "default")
     current = bgp_configuration_state(stored)
-    wanted = {}
+    wanted: dict[str, Any] = {}
     if mesh_enabled is not None:
         wanted["nodeToNodeMeshEnabled"] = bool(mesh_enabled)
     if as_number is not None:
@@ -107,7 +121,7 @@ def apply_bgp_configuration(ds, mesh_enabled=None, as_number=None, check_mode=Fa
     findings = []
     if desired["mesh_enabled"] != current["mesh_enabled"]:
         findings.append(_finding(
-            "BGPConfiguration/default", "nodeToNodeMeshEnabled", desired["mesh_enabled"],
+            stored, "BGPConfiguration/default", "nodeToNodeMeshEnabled", desired["mesh_enabled"],
             current["mesh_enabled"],
             "the node-to-node mesh is off: nodes peer only with route reflectors / explicit BGPPeers"
             if desired["mesh_enabled"] else
@@ -115,7 +129,7 @@ def apply_bgp_configuration(ds, mesh_enabled=None, as_number=None, check_mode=Fa
         ))
     if desired["as_number"] != current["as_number"]:
         findings.append(_finding(
-            "BGPConfiguration/default", "asNumber", desired["as_number"], current["as_number"],
+            stored, "BGPConfiguration/default", "asNumber", desired["as_number"], current["as_number"],
             f"the cluster AS is {current['as_number']}, expected {desired['as_number']}: peers outside "
             "the cluster (top-of-rack, route reflectors) configured for the expected AS will not peer",
         ))
@@ -123,7 +137,7 @@ def apply_bgp_configuration(ds, mesh_enabled=None, as_number=None, check_mode=Fa
                             ("mesh_enabled", "as_number"))
 
 
-def refuse_mesh_with_route_reflectors(ds):
+def refuse_mesh_with_route_reflectors(ds: Datastore) -> None:
     """Never turn the full mesh back on in a cluster that peers through route reflectors or BGPPeers."""
     reflectors = sorted(n["name"] for n in ds.read_nodes() if n.get("rr_cluster_id"))
     peers = sorted(p["metadata"]["name"] for p in ds.list("BGPPeer"))
@@ -141,7 +155,8 @@ def refuse_mesh_with_route_reflectors(ds):
         )
 
 
-def apply_bgp_peer(ds, name, state="present", wanted=None, check_mode=False):
+def apply_bgp_peer(ds: Datastore, name: str, state: str = "present", wanted: dict | None = None,
+                   check_mode: bool = False) -> dict[str, Any]:
     """Make BGPPeer ``name`` match ``wanted`` (its managed fields exactly; other stored fields are kept)."""
     wanted = dict(wanted or {})
     stored = ds.get("BGPPeer", name)
@@ -161,7 +176,7 @@ def apply_bgp_peer(ds, name, state="present", wanted=None, check_mode=False):
             result_obj = ds.put(target)
     return {
         "changed": before != after,
-        "findings": _resource_findings("BGPPeer", name, before, after),
+        "findings": _resource_findings("BGPPeer", name, before, after, ROUTE_REFLECTORS_FIX),
         "bgp_peer": result_obj if after is not None else None,
         "diff": {"before": _view(name, before), "after": _view(name, after)},
     }
@@ -171,7 +186,8 @@ class NodeNotFoundError(ResourceValidationError):
     """The Calico Node is not registered (calico-node registers it when it starts)."""
 
 
-def apply_node_bgp(ds, node, route_reflector_cluster_id=None, labels=None, check_mode=False):
+def apply_node_bgp(ds: Datastore, node: str, route_reflector_cluster_id: str | None = None,
+                   labels: dict | None = None, check_mode: bool = False) -> dict[str, Any]:
     """Set a Node's route-reflector cluster ID ("" removes it) and labels (a None value removes one).
 
     Every other field of the Node (addresses, tunnel address, orchRefs, other labels) is kept.
@@ -179,7 +195,7 @@ def apply_node_bgp(ds, node, route_reflector_cluster_id=None, labels=None, check
     validate_name(node, "Node")
     validate_cluster_id(route_reflector_cluster_id)
     validate_labels(labels)
-    if isinstance(ds, KubernetesDatastore):
+    if ds.datastore_type == "kubernetes":
         raise ResourceValidationError(
             "calico_node_bgp writes Calico Nodes in the etcdv3 datastore only. With the kubernetes "
             "datastore the cluster ID is the annotation projectcalico.org/RouteReflectorClusterID and the "
@@ -200,14 +216,15 @@ def apply_node_bgp(ds, node, route_reflector_cluster_id=None, labels=None, check
     findings = []
     if before["route_reflector_cluster_id"] != after["route_reflector_cluster_id"]:
         findings.append(_finding(
-            f"Node/{node}", "routeReflectorClusterID", after["route_reflector_cluster_id"],
+            stored, f"Node/{node}", "routeReflectorClusterID", after["route_reflector_cluster_id"],
             before["route_reflector_cluster_id"],
             "the node becomes a route reflector (it leaves the node-to-node mesh)"
             if after["route_reflector_cluster_id"] else
-            "the node stops being a route reflector (it rejoins the node-to-node mesh, when on)"))
+            "the node stops being a route reflector (it rejoins the node-to-node mesh, when on)",
+            ROUTE_REFLECTORS_FIX))
     if before["labels"] != after["labels"]:
-        findings.append(_finding(f"Node/{node}", "labels", after["labels"], before["labels"],
-                                 "the node's labels decide which BGPPeers select it"))
+        findings.append(_finding(stored, f"Node/{node}", "labels", after["labels"], before["labels"],
+                                 "the node's labels decide which BGPPeers select it", ROUTE_REFLECTORS_FIX))
     return {
         "changed": changed,
         "findings": findings,
@@ -216,7 +233,8 @@ def apply_node_bgp(ds, node, route_reflector_cluster_id=None, labels=None, check
     }
 
 
-def apply_felix_configuration(ds, ipip_mtu=None, underlay_mtu=None, check_mode=False):
+def apply_felix_configuration(ds: Datastore, ipip_mtu: int | None = None, underlay_mtu: int | None = None,
+                              check_mode: bool = False) -> dict[str, Any]:
     """FelixConfiguration ``default`` ipipMTU, given directly or derived from the underlay MTU."""
     if underlay_mtu is not None:
         derived = tunnel_mtu(underlay_mtu)
@@ -245,31 +263,43 @@ def apply_felix_configuration(ds, ipip_mtu=None, underlay_mtu=None, check_mode=F
                       f"{ipip_mtu} bytes are fragmented or silently dropped")
         else:
             reason = f"ipipMTU {current['ipip_mtu']} is smaller than {source}: every packet wastes bytes"
-        findings.append(_finding("FelixConfiguration/default", "ipipMTU", ipip_mtu, current["ipip_mtu"],
+        findings.append(_finding(stored, "FelixConfiguration/default", "ipipMTU", ipip_mtu, current["ipip_mtu"],
                                  reason))
     return _settings_result(ds, stored, target, current, desired, findings, check_mode, ("ipip_mtu",))
 
 
-def _resource_findings(kind, name, before, after):
+def _resource_findings(kind: str, name: str, before: dict | None, after: dict | None,
+                       fix: Fix = CALICO_NETWORK_FIX) -> list[dict]:
     resource = f"{kind}/{name}"
     if before is None and after is not None:
-        return [_finding(resource, None, after, None, f"{kind} {name!r} does not exist")]
+        return [_finding(None, resource, None, after, None, f"{kind} {name!r} does not exist", fix)]
     if before is not None and after is None:
-        return [_finding(resource, None, None, before, f"{kind} {name!r} exists but should be absent")]
+        return [_finding({}, resource, None, None, before, f"{kind} {name!r} exists but should be absent", fix,
+                         unexpected=True)]
     before, after = before or {}, after or {}
     return [
-        _finding(resource, key, after.get(key), before.get(key),
-                 f"{key} is {before.get(key)!r}, expected {after.get(key)!r}")
+        _finding(before, resource, key, after.get(key), before.get(key),
+                 f"{key} is {before.get(key)!r}, expected {after.get(key)!r}", fix)
         for key in sorted(set(before) | set(after))
         if before.get(key) != after.get(key)
     ]
 
 
-def _finding(resource, field, expected, actual, reason):
-    return {"resource": resource, "field": field, "expected": expected, "actual": actual, "reason": reason}
+def finding_kind(resource: str, stored: Any, unexpected: bool = False) -> str:
+    """``ip_pool_missing`` (not stored), ``ip_pool_unexpected`` (stored, should be absent), else ``ip_pool_changed``."""
+    kind = re.sub(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", resource.split("/", 1)[0]).lower()
+    return f"{kind}_{'unexpected' if unexpected else 'missing' if stored is None else 'changed'}"
 
 
-def _settings_result(ds, stored, target, current, desired, findings, check_mode, keys):
+def _finding(stored: Any, resource: str, field: str | None, expected: Any, actual: Any, cause: str,
+             fix: Fix = CALICO_NETWORK_FIX, unexpected: bool = False) -> dict:
+    """One difference as a Finding dict; ``stored`` None means the resource does not exist yet."""
+    return Finding(kind=finding_kind(resource, stored, unexpected), section=SECTION, resource=resource, field=field,
+                   expected=expected, actual=actual, cause=cause, fix=fix).to_dict()
+
+
+def _settings_result(ds: Datastore, stored: dict | None, target: dict, current: dict, desired: dict,
+                     findings: list[dict], check_mode: bool, keys: tuple[str, ...]) -> dict[str, Any]:
     changed = bool(findings)
     written = target
     if changed and not check_mode:

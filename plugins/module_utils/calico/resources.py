@@ -8,9 +8,13 @@ calicoctl (with every default spelled out) and our request (with defaults left
 out) compare equal, and server-managed metadata never causes a change.
 """
 
+from __future__ import annotations
+
 import copy
 import ipaddress
 import re
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 API_VERSION = "projectcalico.org/v3"
 MODES = ("Always", "CrossSubnet", "Never")
@@ -36,7 +40,7 @@ _NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z
 class ResourceValidationError(ValueError):
     """Input Calico would refuse (or that would break the cluster); the message says what to change."""
 
-    def __init__(self, message, field=None):
+    def __init__(self, message: str, field: str | None = None) -> None:
         super().__init__(message)
         self.field = field
 
@@ -45,7 +49,7 @@ class ImmutableFieldError(ResourceValidationError):
     """An immutable field (IPPool cidr/blockSize) was asked to change."""
 
 
-def validate_name(name, kind="IPPool"):
+def validate_name(name: str, kind: str = "IPPool") -> None:
     if not name or len(name) > 253 or not _NAME_RE.match(name):
         raise ResourceValidationError(
             f"{kind} name {name!r} is not a valid resource name: use lower-case letters, digits, '-' and '.'",
@@ -53,7 +57,7 @@ def validate_name(name, kind="IPPool"):
         )
 
 
-def parse_network(text, field):
+def parse_network(text: Any, field: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
     try:
         return ipaddress.ip_network(str(text).strip(), strict=True)
     except ValueError as exc:
@@ -72,8 +76,10 @@ def parse_network(text, field):
 # ---------------------------------------------------------------- IPPool
 
 
-def ippool_request(cidr, block_size=None, ipip_mode=None, vxlan_mode=None, nat_outgoing=None,
-                   disabled=None, disable_bgp_export=None, node_selector=None, allowed_uses=None):
+def ippool_request(cidr: str | None, block_size: int | None = None, ipip_mode: str | None = None,
+                   vxlan_mode: str | None = None, nat_outgoing: bool | None = None, disabled: bool | None = None,
+                   disable_bgp_export: bool | None = None, node_selector: str | None = None,
+                   allowed_uses: list[str] | None = None) -> dict[str, Any]:
     """The spec fields the user asked for (None = not managed), in Calico's JSON names."""
     wanted = {
         "cidr": cidr, "blockSize": block_size, "ipipMode": ipip_mode, "vxlanMode": vxlan_mode,
@@ -84,7 +90,7 @@ def ippool_request(cidr, block_size=None, ipip_mode=None, vxlan_mode=None, nat_o
     return {k: v for k, v in wanted.items() if v is not None}
 
 
-def implied_encapsulation(wanted):
+def implied_encapsulation(wanted: dict[str, Any]) -> dict[str, str]:
     """The other encapsulation mode a declared one implies: {field: "Never"}, or {}.
 
     ipipMode and vxlanMode cannot both be on for one pool, so a pool declared with IPIP on has VXLAN off
@@ -98,7 +104,7 @@ def implied_encapsulation(wanted):
     return out
 
 
-def ippool_defaults(spec):
+def ippool_defaults(spec: dict[str, Any]) -> dict[str, Any]:
     """Calico's defaulting (what calicoctl / the API server fill in on create)."""
     out = dict(spec)
     version = _version_of(out.get("cidr"))
@@ -119,7 +125,8 @@ def _version_of(cidr):
         return 4
 
 
-def validate_ippool(name, spec, other_pools=(), service_cidr=None, node_cidr=None):
+def validate_ippool(name: str, spec: dict[str, Any], other_pools: Iterable[dict] = (), service_cidr: str | None = None,
+                    node_cidr: str | None = None) -> None:
     """Raise ResourceValidationError for anything Calico would refuse or that would break routing.
 
     ``spec`` is a defaulted spec; ``other_pools`` are existing IPPool objects (the pool itself,
@@ -205,7 +212,7 @@ def _snake(field):
     return re.sub(r"([A-Z])", lambda m: "_" + m.group(1).lower(), field).replace("_b_g_p", "_bgp")
 
 
-def check_immutable(name, stored_spec, wanted):
+def check_immutable(name: str, stored_spec: dict[str, Any], wanted: dict[str, Any]) -> None:
     """cidr and blockSize never change in place; explain the migration instead."""
     stored = ippool_defaults(stored_spec)
     problems = []
@@ -226,27 +233,30 @@ def check_immutable(name, stored_spec, wanted):
         )
 
 
-def ippool_object(name, wanted, stored=None):
+def ippool_object(name: str, wanted: dict[str, Any], stored: dict | None = None) -> dict:
     """The full IPPool object to write: stored object (if any) with the wanted fields applied.
 
     Fields we do not manage (and stored metadata) are kept; Calico's defaults are spelled
     out the way calicoctl stores them; false booleans are left out (Go's omitempty).
     """
-    obj = copy.deepcopy(stored) if stored else {"kind": "IPPool", "apiVersion": API_VERSION, "metadata": {}}
-    spec = dict(obj.get("spec") or {})
-    spec.update(wanted)
-    spec = ippool_defaults(spec)
+    spec = ippool_defaults(dict((stored or {}).get("spec") or {}, **wanted))
     for flag in ("natOutgoing", "disabled", "disableBGPExport"):
         if not spec[flag]:
             spec.pop(flag)
-    obj["kind"] = "IPPool"
+    return v3_object("IPPool", name, ordered(spec, IPPOOL_SPEC_ORDER), stored)
+
+
+def v3_object(kind: str, name: str, spec: dict, stored: dict | None = None) -> dict:
+    """A v3 resource to write: ``stored`` (metadata kept) or a new one, with ``spec``, in Calico's key order."""
+    obj = copy.deepcopy(stored) if stored else {"metadata": {}}
+    obj["kind"] = kind
     obj["apiVersion"] = API_VERSION
     obj["metadata"] = dict(obj.get("metadata") or {}, name=name)
-    obj["spec"] = ordered(spec, IPPOOL_SPEC_ORDER)
+    obj["spec"] = spec
     return ordered(obj, ("kind", "apiVersion", "metadata", "spec"))
 
 
-def ippool_comparable(obj):
+def ippool_comparable(obj: dict | None) -> dict | None:
     """What decides "changed": the defaulted spec, nothing server-managed."""
     if not obj:
         return None
@@ -258,7 +268,7 @@ def ippool_comparable(obj):
 # ------------------------------------------------- cluster network settings
 
 
-def bgp_configuration_state(obj):
+def bgp_configuration_state(obj: dict | None) -> dict[str, Any]:
     """Effective mesh/AS values, with Calico's defaults when unset or absent."""
     spec = (obj or {}).get("spec") or {}
     mesh = spec.get("nodeToNodeMeshEnabled")
@@ -270,7 +280,7 @@ def bgp_configuration_state(obj):
     }
 
 
-def validate_as_number(asn):
+def validate_as_number(asn: int | None) -> None:
     if asn is None:
         return
     if isinstance(asn, bool) or not isinstance(asn, int) or not 1 <= asn <= 4294967295:
@@ -280,7 +290,7 @@ def validate_as_number(asn):
         )
 
 
-def tunnel_mtu(underlay_mtu):
+def tunnel_mtu(underlay_mtu: int) -> int:
     """IPIP adds a 20-byte outer IPv4 header: GCP's 1460 gives 1440, 1500 gives 1480."""
     if isinstance(underlay_mtu, bool) or not isinstance(underlay_mtu, int) or not 576 <= underlay_mtu <= 9216:
         raise ResourceValidationError(
@@ -291,21 +301,16 @@ def tunnel_mtu(underlay_mtu):
     return underlay_mtu - IPIP_OVERHEAD
 
 
-def validate_ipip_mtu(mtu):
+def validate_ipip_mtu(mtu: int) -> None:
     if isinstance(mtu, bool) or not isinstance(mtu, int) or not 556 <= mtu <= 9196:
         raise ResourceValidationError(
             f"ipip_mtu {mtu!r} is out of range: use 556..9196 (underlay MTU - 20)", "ipip_mtu"
         )
 
 
-def settings_object(kind, name, wanted, stored=None):
+def settings_object(kind: str, name: str, wanted: dict[str, Any], stored: dict | None = None) -> dict:
     """A BGPConfiguration/FelixConfiguration with the ``wanted`` spec fields applied."""
-    obj = copy.deepcopy(stored) if stored else {"kind": kind, "apiVersion": API_VERSION, "metadata": {}}
-    obj["kind"] = kind
-    obj["apiVersion"] = API_VERSION
-    obj["metadata"] = dict(obj.get("metadata") or {}, name=name)
-    obj["spec"] = dict(obj.get("spec") or {}, **wanted)
-    return ordered(obj, ("kind", "apiVersion", "metadata", "spec"))
+    return v3_object(kind, name, dict((stored or {}).get("spec") or {}, **wanted), stored)
 
 
 # ---------------------------------------------------------------- BGPPeer
@@ -315,14 +320,15 @@ BGP_PEER_SPEC_ORDER = ("node", "peerIP", "asNumber", "nodeSelector", "peerSelect
 _CLUSTER_ID_RE = re.compile(r"^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$")
 
 
-def bgp_peer_request(node=None, peer_ip=None, as_number=None, node_selector=None, peer_selector=None):
+def bgp_peer_request(node: str | None = None, peer_ip: str | None = None, as_number: int | None = None,
+                     node_selector: str | None = None, peer_selector: str | None = None) -> dict[str, Any]:
     """The managed spec fields of a BGPPeer in Calico's JSON names; unset ones are absent."""
     wanted = {"node": node, "peerIP": peer_ip, "asNumber": as_number, "nodeSelector": node_selector,
               "peerSelector": peer_selector}
     return {k: v for k, v in wanted.items() if v not in (None, "")}
 
 
-def validate_bgp_peer(name, spec):
+def validate_bgp_peer(name: str, spec: dict[str, Any]) -> None:
     """What Calico's validation refuses for a BGPPeer, with the option to change."""
     validate_name(name, "BGPPeer")
     if spec.get("node") and spec.get("nodeSelector"):
@@ -361,19 +367,14 @@ def _validate_peer_ip(text):
             "peer_ip") from exc
 
 
-def bgp_peer_object(name, wanted, stored=None):
+def bgp_peer_object(name: str, wanted: dict[str, Any], stored: dict | None = None) -> dict:
     """The BGPPeer to write: the managed fields exactly as wanted, other stored fields kept."""
-    obj = copy.deepcopy(stored) if stored else {"kind": "BGPPeer", "apiVersion": API_VERSION, "metadata": {}}
-    spec = {k: v for k, v in (obj.get("spec") or {}).items() if k not in BGP_PEER_SPEC_ORDER}
+    spec = {k: v for k, v in ((stored or {}).get("spec") or {}).items() if k not in BGP_PEER_SPEC_ORDER}
     spec.update(wanted)
-    obj["kind"] = "BGPPeer"
-    obj["apiVersion"] = API_VERSION
-    obj["metadata"] = dict(obj.get("metadata") or {}, name=name)
-    obj["spec"] = ordered(spec, BGP_PEER_SPEC_ORDER)
-    return ordered(obj, ("kind", "apiVersion", "metadata", "spec"))
+    return v3_object("BGPPeer", name, ordered(spec, BGP_PEER_SPEC_ORDER), stored)
 
 
-def bgp_peer_comparable(obj):
+def bgp_peer_comparable(obj: dict | None) -> dict | None:
     """The managed fields of a stored BGPPeer (None when it does not exist)."""
     if not obj:
         return None
@@ -387,7 +388,7 @@ def bgp_peer_comparable(obj):
 # ---------------------------------------------------------------- Node BGP
 
 
-def validate_cluster_id(cluster_id):
+def validate_cluster_id(cluster_id: str | None) -> None:
     """A route-reflector cluster ID is written like an IPv4 address (e.g. 244.0.0.1); "" removes it."""
     if cluster_id in (None, ""):
         return
@@ -404,7 +405,7 @@ _LABEL_KEY_RE = re.compile(r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-
 _LABEL_VALUE_RE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$")
 
 
-def validate_labels(labels):
+def validate_labels(labels: dict | None) -> None:
     for key, value in (labels or {}).items():
         if not _LABEL_KEY_RE.match(str(key)) or len(str(key).rsplit("/", 1)[-1]) > 63:
             raise ResourceValidationError(f"label key {key!r} is not a valid Kubernetes label key", "labels")
@@ -413,14 +414,14 @@ def validate_labels(labels):
                                           "labels")
 
 
-def node_bgp_state(obj):
+def node_bgp_state(obj: dict) -> dict[str, Any]:
     """{route_reflector_cluster_id, labels} of a Calico Node ("" when no cluster ID)."""
     bgp = ((obj or {}).get("spec") or {}).get("bgp") or {}
     return {"route_reflector_cluster_id": bgp.get("routeReflectorClusterID") or "",
             "labels": dict(((obj or {}).get("metadata") or {}).get("labels") or {})}
 
 
-def node_bgp_object(stored, cluster_id=None, labels=None):
+def node_bgp_object(stored: dict, cluster_id: str | None = None, labels: dict | None = None) -> dict:
     """The Node with the cluster ID (None = keep, "" = remove) and labels (a None value removes) applied."""
     obj = copy.deepcopy(stored)
     if cluster_id is not None:
@@ -448,14 +449,14 @@ def node_bgp_object(stored, cluster_id=None, labels=None):
 # ---------------------------------------------------------------- helpers
 
 
-def ordered(mapping, order):
+def ordered(mapping: dict, order: Sequence[str]) -> dict:
     """A copy with ``order`` keys first (Go struct order), then the rest as found."""
     out = {k: mapping[k] for k in order if k in mapping}
     out.update((k, v) for k, v in mapping.items() if k not in out)
     return out
 
 
-def strip_server_metadata(obj):
+def strip_server_metadata(obj: dict) -> dict:
     """The object as a user would write it: no uid, resourceVersion, timestamps."""
     if obj is None:
         return None
@@ -467,7 +468,7 @@ def strip_server_metadata(obj):
     return out
 
 
-def sorted_dict(value):
+def sorted_dict(value: Any) -> Any:
     """Recursively key-sorted copy (stable diffs)."""
     if isinstance(value, dict):
         return {k: sorted_dict(value[k]) for k in sorted(value)}

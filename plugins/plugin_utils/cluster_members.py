@@ -16,11 +16,15 @@ machine Calico does not know takes its Kubernetes or instance name only when
 no Calico Node has that name, else ``<name>-<instance id>``.
 
 Plain Python: the readers take a client (google-cloud-compute InstancesClient
-through ``gcp.client.Gce``, a boto3 EC2 client, ``calico_datastore.KubeApi``), the
+through ``gcp.client.Gce``, a boto3 EC2 client, ``datastore.kubernetes.KubeApi``), the
 merge takes rows; the unit tests feed rows directly.
 """
 
+from __future__ import annotations
+
 import datetime
+from collections.abc import Iterable
+from typing import Any
 
 CALICO, KUBERNETES, GCP, AWS = "calico", "kubernetes", "gcp", "aws"
 CLOUDS = (GCP, AWS)
@@ -49,7 +53,7 @@ def _stamp(value):
     return str(value)
 
 
-def labels_match(have, want):
+def labels_match(have: dict | None, want: dict) -> bool:
     """Whether every key of ``want`` is in ``have`` with the same value (an empty value: any value)."""
     have = have or {}
     return all(key in have and (value in (None, "") or str(have[key]) == str(value)) for key, value in want.items())
@@ -58,7 +62,7 @@ def labels_match(have, want):
 # -- the cloud ---------------------------------------------------------------------------------------------
 
 
-def gcp_machine(inst, zone):
+def gcp_machine(inst: Any, zone: str) -> dict[str, Any]:
     """One GCE Instance (google-cloud-compute message) as a machine row."""
     nics = list(inst.network_interfaces)
     return {"source": GCP, "instance_id": str(inst.id), "instance_name": inst.name, "zone": zone,
@@ -66,7 +70,7 @@ def gcp_machine(inst, zone):
             "status": inst.status, "labels": dict(inst.labels)}
 
 
-def read_gcp_machines(gce, labels, zones=None):
+def read_gcp_machines(gce: Any, labels: dict, zones: Iterable[str] | None = None) -> list[dict]:
     """Machine rows of the instances carrying ``labels`` (every zone of the project, or ``zones``)."""
     from ansible_collections.calico_fleet.fleet.plugins.module_utils.gcp.errors import GceError, api_error
 
@@ -74,7 +78,7 @@ def read_gcp_machines(gce, labels, zones=None):
         from google.api_core.exceptions import GoogleAPICallError
     except ImportError as exc:  # Gce() has refused already; kept for a clear message
         raise MembershipError(GCP, str(exc)) from None
-    rows = []
+    rows: list[dict] = []
     try:
         if zones:
             for zone in sorted(zones):
@@ -92,7 +96,7 @@ def read_gcp_machines(gce, labels, zones=None):
     return sorted((r for r in rows if labels_match(r["labels"], labels)), key=lambda r: (r["zone"], r["instance_name"]))
 
 
-def aws_machine(inst):
+def aws_machine(inst: dict) -> dict[str, Any]:
     """One EC2 instance (describe_instances) as a machine row."""
     tags = {t["Key"]: t["Value"] for t in inst.get("Tags") or []}
     return {"source": AWS, "instance_id": inst["InstanceId"], "instance_name": tags.get("Name") or inst["InstanceId"],
@@ -105,19 +109,19 @@ def aws_machine(inst):
 AWS_LIVE_STATES = ["pending", "running", "stopping", "stopped"]
 
 
-def aws_filters(tags):
+def aws_filters(tags: dict) -> list[dict]:
     return ([{"Name": f"tag:{key}", "Values": [str(value)]} if value not in (None, "")
              else {"Name": "tag-key", "Values": [key]} for key, value in sorted(tags.items())]
             + [{"Name": "instance-state-name", "Values": AWS_LIVE_STATES}])
 
 
-def read_aws_machines(ec2, tags):
+def read_aws_machines(ec2: Any, tags: dict) -> list[dict]:
     """Machine rows of the instances carrying ``tags`` (boto3 EC2 client of the region)."""
     try:
         from botocore.exceptions import BotoCoreError, ClientError
     except ImportError as exc:
         raise MembershipError(AWS, f"boto3 is required on the controller: {exc}") from None
-    rows = []
+    rows: list[dict] = []
     try:
         for page in ec2.get_paginator("describe_instances").paginate(Filters=aws_filters(tags)):
             for reservation in page["Reservations"]:
@@ -130,7 +134,7 @@ def read_aws_machines(ec2, tags):
 # -- Kubernetes --------------------------------------------------------------------------------------------
 
 
-def kubernetes_node(item):
+def kubernetes_node(item: dict) -> dict[str, Any]:
     """One Kubernetes Node (API JSON) as a row: name, InternalIP, Ready."""
     status = item.get("status") or {}
     internal = [a.get("address") for a in status.get("addresses") or [] if a.get("type") == "InternalIP"]
@@ -139,9 +143,9 @@ def kubernetes_node(item):
             "ready": ready == "True"}
 
 
-def read_kubernetes_nodes(api):
-    """Rows of every Kubernetes Node through ``calico_datastore.KubeApi``."""
-    from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico_datastore import DatastoreError
+def read_kubernetes_nodes(api: Any) -> list[dict]:
+    """Rows of every Kubernetes Node through ``datastore.kubernetes.KubeApi``."""
+    from ansible_collections.calico_fleet.fleet.plugins.module_utils.datastore.errors import DatastoreError
 
     try:
         status, body = api.request("GET", "/api/v1/nodes")
@@ -159,7 +163,8 @@ def _free(name, taken):
     return bool(name) and name.lower() not in taken
 
 
-def merge(calico_hosts, machines=None, kube_nodes=None, sources=(CALICO,)):
+def merge(calico_hosts: dict[str, dict], machines: list[dict] | None = None, kube_nodes: list[dict] | None = None,
+          sources: Iterable[str] = (CALICO,)) -> dict[str, dict]:
     """{inventory host: host variables}: every Calico Node and every machine, one host each.
 
     calico_hosts: ``calico_nodes.node_hosts()`` output ({Calico name: vars with calico_node_ipv4_address});
@@ -171,11 +176,11 @@ def merge(calico_hosts, machines=None, kube_nodes=None, sources=(CALICO,)):
     kube_nodes = kube_nodes or []
     sources = sorted(set(sources))
     cloud_read = any(s in CLOUDS for s in sources)
-    machine_at = {}
+    machine_at: dict[str, dict] = {}
     for row in machines:
         if row["ip"]:
             machine_at.setdefault(row["ip"], row)
-    kube_at = {}
+    kube_at: dict[str, dict] = {}
     for row in kube_nodes:
         if row["ip"]:
             kube_at.setdefault(row["ip"], row)
@@ -207,16 +212,17 @@ def merge(calico_hosts, machines=None, kube_nodes=None, sources=(CALICO,)):
                 "or it lacks the label or tag")
         hosts[name] = merged
     taken = {name.lower() for name in hosts}
-    extra = [(row["ip"], row) for row in machines if row["ip"] and row["ip"] not in calico_ips]
+    extra: list[tuple[str, dict | None]] = [
+        (row["ip"], row) for row in machines if row["ip"] and row["ip"] not in calico_ips]
     extra += [(row["ip"], None) for row in kube_nodes
               if row["ip"] and row["ip"] not in calico_ips and row["ip"] not in machine_at]
     for ip, machine in sorted(extra, key=lambda e: e[0]):
         kube = kube_at.get(ip)
         candidates = [kube["name"] if kube else None, machine["instance_name"] if machine else None]
-        name = next((c for c in candidates if _free(c, taken)), None)
-        if name is None:
+        host_name = next((c for c in candidates if _free(c, taken)), None)
+        if host_name is None:
             base = next(c for c in candidates if c)
-            name = f"{base}-{machine['instance_id']}" if machine else f"{base}-{ip.replace('.', '-')}"
-        taken.add(name.lower())
-        hosts[name] = {"ansible_host": ip, "calico_fleet_stale": False, **membership(ip, None)}
+            host_name = f"{base}-{machine['instance_id']}" if machine else f"{base}-{ip.replace('.', '-')}"
+        taken.add(host_name.lower())
+        hosts[host_name] = {"ansible_host": ip, "calico_fleet_stale": False, **membership(ip, None)}
     return hosts

@@ -1,6 +1,6 @@
 """Names in use around a cluster, gathered from every source the naming plan reads."""
 
-from ansible_collections.calico_fleet.fleet.plugins.module_utils.names_in_use import batch_machines, names_in_use
+from ansible_collections.calico_fleet.fleet.plugins.plugin_utils.names_in_use import batch_machines, names_in_use
 
 GCP = {"instances": [
     {"name": "k8s-node-1", "zone": "europe-west1-b", "private_ip": "10.128.0.5",
@@ -53,7 +53,7 @@ def test_batch_machines_are_the_ones_carrying_the_batch_label_or_tag():
 
 
 def test_a_name_carried_by_two_live_instances_is_a_duplicate():
-    from ansible_collections.calico_fleet.fleet.plugins.module_utils.names_in_use import ec2_duplicate_names
+    from ansible_collections.calico_fleet.fleet.plugins.plugin_utils.names_in_use import ec2_duplicate_names
 
     twice = AWS["instances"] + [{"instance_id": "i-4", "state": {"name": "pending"},
                                  "tags": {"Name": "aws-na-k8s-temp1"}}]
