@@ -3,8 +3,8 @@
 Scenarios: 150 nodes in full mesh (22,350 sessions), with and without the
 IPIP probe matrix, and 1,000 nodes with 3 route reflectors (mesh off), each
 healthy and with a few problems injected (TCP 179 blocked on one pair, BIRD
-down on one node, IPIP probe failing on one pair). Times mesh.evaluate +
-render_table, the work the module does. Each scenario also states the
+down on one node, IPIP probe failing on one pair). Times evaluation.evaluate +
+table.render_table, the work the module does. Each scenario also states the
 findings it must produce; a run that finds others fails like a slow one.
 
     .venv/bin/python bench/bench_mesh_check.py [--repeat 5]
@@ -20,7 +20,7 @@ import time
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "collections"))
 
-from ansible_collections.calico_fleet.fleet.plugins.module_utils import mesh  # noqa: E402
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.mesh import evaluation, expected, table  # noqa: E402
 
 
 def peer(ip, established=True, kind="Mesh"):
@@ -50,11 +50,11 @@ def synthetic(count, reflectors=0, problems=False, probed=True):
     # The BGPPeer roles/route_reflectors writes, as calico_nodes_info returns it.
     bgp_peers = [{"name": "peer-with-route-reflectors", "node": None, "node_selector": "all()", "peer_ip": None,
                   "peer_selector": "route-reflector == 'true'", "as_number": None}] if reflectors else []
-    expected = mesh.expected_peers_by_ip(nodes, bgp, bgp_peers)
+    wanted = expected.expected_peers_by_ip(nodes, bgp, bgp_peers)
     kind = "Node" if reflectors else "Mesh"
     hosts = {}
     for n, ip in zip(names, ips, strict=True):
-        peers = [peer(p, True, kind) for p in sorted(expected[ip])]
+        peers = [peer(p, True, kind) for p in sorted(wanted[ip])]
         hosts[n] = {"ip": ip, "hostname": n, "nodename": n, "status": {"changed": False, "peers": peers}}
     probe = {a: {b: True for b in ips if b != a} for a in ips} if probed and count <= 200 else None
     if problems:
@@ -67,7 +67,7 @@ def synthetic(count, reflectors=0, problems=False, probed=True):
         hosts[names[-3]]["status"] = {"failed": True, "msg": "calico-node / BIRD is not running on this host"}
         if probe:
             probe[ips[-4]][ips[-5]] = False
-    sessions = sum(len(v) for v in expected.values())
+    sessions = sum(len(v) for v in wanted.values())
     return hosts, nodes, bgp, bgp_peers, probe, sessions
 
 
@@ -76,8 +76,8 @@ def run(count, reflectors, problems, repeat, probed=True):
     times, report = [], None
     for _ in range(repeat):
         start = time.perf_counter()
-        report = mesh.evaluate(hosts, nodes, bgp, probe, "gcp", bgp_peers)
-        mesh.render_table(hosts, report["matrix"], report["findings"], report["down"])
+        report = evaluation.evaluate(hosts, nodes, bgp, probe, "gcp", bgp_peers)
+        table.render_table(hosts, report["matrix"], report["findings"], report["down"])
         times.append(time.perf_counter() - start)
     return sessions, times, [f.kind for f in report["findings"]]
 
@@ -97,11 +97,11 @@ def main(argv=None):
     ]
     print(f"{'scenario':<44}{'sessions':>9}{'median s':>10}{'max s':>8}  findings")
     worst, wrong = 0.0, []
-    for label, count, reflectors, problems, probed, expected in scenarios:
+    for label, count, reflectors, problems, probed, must_find in scenarios:
         sessions, times, kinds = run(count, reflectors, problems, args.repeat, probed)
         worst = max(worst, max(times))
-        if set(kinds) != expected:
-            wrong.append(f"{label}: found {sorted(kinds)}, expected {sorted(expected)}")
+        if set(kinds) != must_find:
+            wrong.append(f"{label}: found {sorted(kinds)}, expected {sorted(must_find)}")
         print(f"{label:<44}{sessions:>9}{statistics.median(times):>10.3f}{max(times):>8.3f}  {', '.join(kinds) or '-'}")
     print(f"target: well under 1 s per run; worst run {worst:.3f} s")
     for line in wrong:

@@ -4,7 +4,7 @@
 
 from ansible.plugins.action import ActionBase
 from ansible_collections.calico_fleet.fleet.plugins.module_utils.in_process import run_in_process
-from ansible_collections.calico_fleet.fleet.plugins.module_utils.mesh_check import ARGUMENT_SPEC, mesh_check
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.mesh.check import ARGUMENT_SPEC, mesh_check
 
 
 class ActionModule(ActionBase):

@@ -4,8 +4,9 @@
 
 Collects every task result of the check's sections (each play names its
 sections in the play variable drift_check_sections), builds one report with
-module_utils/drift_report.py and writes it in every format: JSON, JUnit
-XML, Markdown and Prometheus textfile-collector metrics.
+plugin_utils/drift_report/report.py and writes it in every format: JSON, JUnit
+XML, Markdown and Prometheus textfile-collector metrics (one renderer each in
+plugin_utils/drift_report/).
 """
 
 DOCUMENTATION = r"""
@@ -55,7 +56,9 @@ from datetime import datetime, timezone
 from ansible import constants as C
 from ansible import context as cli_context
 from ansible.plugins.callback import CallbackBase
-from ansible_collections.calico_fleet.fleet.plugins.module_utils import drift_report
+from ansible_collections.calico_fleet.fleet.plugins.plugin_utils.drift_report import report as drift_report
+from ansible_collections.calico_fleet.fleet.plugins.plugin_utils.drift_report.console import to_text
+from ansible_collections.calico_fleet.fleet.plugins.plugin_utils.drift_report.files import write_all
 
 CONTEXT_FACT = "drift_check_context"
 
@@ -142,11 +145,11 @@ class CallbackModule(CallbackBase):
         report = self.report()
         self._display.banner("DRIFT REPORT")
         colors = {"clean": "green", "drift": "yellow", "incomplete": "red"}
-        for line in drift_report.to_text(report):
+        for line in to_text(report):
             self._display.display(line, color=colors[report["status"]] if not line.startswith(" ") else None)
         directory = self.get_option("report_dir")
         if directory:
-            paths = drift_report.write_all(report, directory, self.get_option("basename"))
+            paths = write_all(report, directory, self.get_option("basename"))
             self._display.display("written: " + ", ".join(paths[f] for f in sorted(paths)))
 
 

@@ -3,8 +3,11 @@
 """Filters over the mesh: the peers one node must have, and the host records calico_mesh_check takes."""
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.calico_fleet.fleet.plugins.module_utils.mesh import bgp_peers_required, expected_peers_for
-from ansible_collections.calico_fleet.fleet.plugins.module_utils.mesh_check import host_records
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.mesh.check import host_records
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.mesh.expected import (
+    bgp_peers_required,
+    expected_peers_for,
+)
 
 
 def calico_expected_peers(nodes, bgp_configuration, host_ip, bgp_peers=None):

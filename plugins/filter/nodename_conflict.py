@@ -1,9 +1,9 @@
 # Copyright: calico-fleet contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Filter over the node-name remediation plan (plugins/module_utils/nodename_conflict.py)."""
+"""Filter over the node-name remediation plan (plugins/plugin_utils/nodename_conflict.py)."""
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.calico_fleet.fleet.plugins.module_utils import nodename_conflict
+from ansible_collections.calico_fleet.fleet.plugins.plugin_utils import nodename_conflict
 
 
 def calico_nodename_conflict_plan(hosts, nodes, plan_options=None, keep=None):

@@ -1,9 +1,9 @@
 # Copyright: calico-fleet contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Filters over the scale-out plan (plugins/module_utils/scale_out_plan.py)."""
+"""Filters over the scale-out plan (plugins/plugin_utils/scale_out_plan.py)."""
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.calico_fleet.fleet.plugins.module_utils import scale_out_plan as plan
+from ansible_collections.calico_fleet.fleet.plugins.plugin_utils import scale_out_plan as plan
 
 
 def scale_out_plan(results, cloud, batch, datastore="etcdv3"):
@@ -33,8 +33,9 @@ def mesh_findings_would_fix(findings, fixes):
     return plan.findings_would_fix(findings, fixes)
 
 
-def mesh_would_fix_report(findings):
-    return plan.would_fix_report(findings)
+def mesh_would_fix_report(findings, inventory=None):
+    sources = [inventory] if isinstance(inventory, str) else list(inventory or [])
+    return plan.would_fix_report(findings, sources)
 
 
 class FilterModule:

@@ -16,12 +16,13 @@ Modules return ``Finding.to_dict()``; controller code reads them back with
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shlex
-import dataclasses
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Iterable, Optional, Sequence
+from typing import Any
 
 ERROR = "error"
 WARNING = "warning"
@@ -52,7 +53,7 @@ class Fix:
     """
 
     text: str = ""
-    playbook: Optional[str] = None
+    playbook: str | None = None
     tags: list = dataclasses.field(default_factory=list)
     limit: list = dataclasses.field(default_factory=list)
     extra_vars: dict = dataclasses.field(default_factory=dict)
@@ -66,7 +67,7 @@ class Fix:
         self.extra_vars = dict(self.extra_vars or {})
         self.change = dict(self.change or {})
 
-    def command(self, inventory: Sequence[str] = ()) -> Optional[str]:
+    def command(self, inventory: Sequence[str] = ()) -> str | None:
         """The playbook run, as a command that runs as printed; None without a playbook."""
         if not self.playbook:
             return None
@@ -80,6 +81,8 @@ class Fix:
         if not commands:
             return text
         run = "Run: " + ", then ".join(commands)
+        if text and text[-1] not in ".:;!?":
+            text += "."
         return f"{text} {run}" if text else run
 
     def to_dict(self) -> dict:
@@ -88,7 +91,7 @@ class Fix:
                 "commands": list(self.commands), "change": dict(self.change)}
 
     @classmethod
-    def from_dict(cls, data: Any) -> "Fix":
+    def from_dict(cls, data: Any) -> Fix:
         if isinstance(data, Fix):
             return data
         if not data:
@@ -106,12 +109,12 @@ class Finding:
 
     kind: str
     severity: str = ERROR
-    section: Optional[str] = None
+    section: str | None = None
     hosts: list = dataclasses.field(default_factory=list)
-    node: Optional[str] = None
-    peer: Optional[str] = None
-    resource: Optional[str] = None
-    field: Optional[str] = None
+    node: str | None = None
+    peer: str | None = None
+    resource: str | None = None
+    field: str | None = None
     expected: Any = None
     actual: Any = None
     evidence: list = dataclasses.field(default_factory=list)
@@ -133,7 +136,7 @@ class Finding:
                 "fix": self.fix.to_dict()}
 
     @classmethod
-    def from_dict(cls, data: Any) -> "Finding":
+    def from_dict(cls, data: Any) -> Finding:
         if isinstance(data, Finding):
             return data
         known = {k: data[k] for k in ("kind", "severity", "section", "hosts", "node", "peer", "resource",
@@ -151,8 +154,8 @@ class Finding:
             return ", ".join(self.hosts)
         return self.node or self.resource or "cluster"
 
-    def to_line(self, inventory: Sequence[str] = ()) -> str:
-        """One line for a person: what, where, what was seen, why, and the fix."""
+    def headline(self) -> str:
+        """What and where: ``[error] kind on hosts node N peer P field: actual, expected E``."""
         bits = [f"[{self.severity}] {self.kind} on {self.where()}"]
         if self.node and self.hosts:
             bits.append(f"node {self.node}")
@@ -160,7 +163,22 @@ class Finding:
             bits.append(f"peer {self.peer}")
         if self.field:
             bits.append(f"{self.field}: {self.actual!r}, expected {self.expected!r}")
-        text = " ".join(bits)
+        return " ".join(bits)
+
+    def to_lines(self, inventory: Sequence[str] = ()) -> list[str]:
+        """The finding as a block for a report: the headline, each piece of evidence, cause, fix."""
+        lines = [self.headline()]
+        lines += [f"    evidence: {line}" for line in self.evidence]
+        if self.cause:
+            lines.append(f"    cause:    {self.cause}")
+        fix = self.fix.to_text(inventory)
+        if fix:
+            lines.append(f"    fix:      {fix}")
+        return lines
+
+    def to_line(self, inventory: Sequence[str] = ()) -> str:
+        """One line for a person: what, where, what was seen, why, and the fix."""
+        text = self.headline()
         if self.evidence:
             text += f": {self.evidence[0]}"
             if len(self.evidence) > 1:
@@ -184,7 +202,7 @@ def is_healthy(findings: Iterable[Any]) -> bool:
     return not any(Finding.from_dict(f).severity == ERROR for f in findings)
 
 
-def playbook_command(playbook: str, limit: Any = None, tags: Any = None, extra_vars: Optional[dict] = None,
+def playbook_command(playbook: str, limit: Any = None, tags: Any = None, extra_vars: dict | None = None,
                      inventory: Sequence[str] = ()) -> str:
     """A playbook run that runs as printed, installed or from a checkout: the playbook by its
     collection name (``ansible-playbook calico_fleet.fleet.scale_out``; a checkout finds the

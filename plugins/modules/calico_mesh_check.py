@@ -84,11 +84,21 @@ options:
     type: dict
   inventory:
     description:
-      - The inventory sources in use (C(ansible_inventory_sources)); every printed C(ansible-playbook)
-        command names them with C(-i), so that it runs as printed.
+      - The inventory sources in use (C(ansible_inventory_sources)); the failure message renders every
+        fix's C(ansible-playbook) command with C(-i) for them, so that it runs as printed. The returned
+        findings keep the fix as data (playbook, tags, limit, extra vars).
     type: list
     elements: str
     default: []
+  calico_namespace:
+    description: The namespace calico-node runs in, named in the C(kubectl) commands of the fixes.
+    type: str
+    default: kube-system
+  vpc_range:
+    description:
+      - The VPC's IPv4 range, named in the fix of C(ipip_blocked) (the rule that allows IP protocol 4 from it).
+        Left out, the fix names the variable that holds it.
+    type: str
   fail_on_findings:
     description: Fail when the cluster is unhealthy (any finding of severity error).
     type: bool
@@ -157,7 +167,18 @@ findings:
     peer: {description: Peer IP concerned, type: str}
     evidence: {description: What was seen, type: list, elements: str}
     cause: {description: The likely cause, type: str}
-    fix: {description: The command or change that fixes it, type: str}
+    section: {description: Always null here (the drift report sets it), type: str}
+    resource: {description: Always null here, type: str}
+    field: {description: Always null here, type: str}
+    expected: {description: Always null here, type: raw}
+    actual: {description: Always null here, type: raw}
+    fix:
+      description:
+        - What fixes it, as data (plugins/module_utils/finding.py C(Fix)). C(text) is the sentence; C(playbook)
+          the collection's playbook to run (C(ansible-playbook calico_fleet.fleet.<playbook>)) with C(tags),
+          C(limit) and C(extra_vars); C(commands) other commands, in order; C(change) a change as data.
+        - The C(calico_fleet.fleet.finding_lines) filter renders findings as text.
+      type: dict
 matrix:
   description: "C({host: {peer: cell}}), peer = inventory host, or the IP of a registered node that is in no
     host; cell = Established, a BGP state such as Active or Connect, missing, or unexpected <state>."
@@ -188,7 +209,7 @@ not_compared:
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.calico_fleet.fleet.plugins.module_utils.in_process import ModuleFailure
-from ansible_collections.calico_fleet.fleet.plugins.module_utils.mesh_check import ARGUMENT_SPEC, mesh_check
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.mesh.check import ARGUMENT_SPEC, mesh_check
 
 
 def main():

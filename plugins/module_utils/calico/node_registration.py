@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.addresses import normalize_ip
 from ansible_collections.calico_fleet.fleet.plugins.module_utils.datastore.base import Datastore
 from ansible_collections.calico_fleet.fleet.plugins.module_utils.datastore.errors import DatastoreError
-from ansible_collections.calico_fleet.fleet.plugins.module_utils.findings import normalize_ip
 
 
 class RegistrationOwnedElsewhereError(DatastoreError):

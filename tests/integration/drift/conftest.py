@@ -21,10 +21,12 @@ from xml.etree import ElementTree
 
 import jsonschema
 import pytest
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.finding import Fix
+from ansible_collections.calico_fleet.fleet.plugins.plugin_utils.drift_report.report import subject
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.integration.conftest import ROOT, run_playbook
-from tests.integration.verify.conftest import established, ip, wait, written_state
+from tests.integration.verify.conftest import established, ip, printed_fix, wait, written_state
 
 HERE = ROOT / "tests" / "integration" / "drift"
 SCHEMA = json.loads((ROOT / "docs" / "drift-report.schema.json").read_text())
@@ -103,7 +105,15 @@ class Run:
 
     def items(self):
         """(section, resource, kind, field, severity) of every item."""
-        return [(i["section"], i["resource"], i["kind"], i["field"], i["severity"]) for i in self.report["items"]]
+        return [(i["section"], subject(i), i["kind"], i["field"], i["severity"]) for i in self.report["items"]]
+
+    def fix_command(self, item):
+        """The playbook run of an item's fix, with the report's inventory (as every renderer prints it)."""
+        return Fix.from_dict(item["fix"]).command(self.report["inventory"])
+
+    def printed_fix(self, kind):
+        """The commands the console's DRIFT REPORT prints for the first item of this kind, as a user copies them."""
+        return printed_fix(self.proc.stdout.splitlines(), kind)
 
     def not_checked(self):
         return [(n["section"], n["resource"]) for n in self.report["not_checked"]]

@@ -76,7 +76,8 @@ def test_ipip_rule_narrowed_below_the_nodes(drift_lab, tmp_path):
     try:
         run = drift_check(lab, tmp_path)
         # The fix the report prints puts the rule back: the next check is clean.
-        apply_fix(run.report["items"][0]["fix"])
+        [command] = run.printed_fix("firewall_rule_changed")
+        apply_fix(command)
         after = drift_check(lab, tmp_path)
     finally:
         patch_rule(lab, "calico-ipip", sourceRanges=[lab.status()["vpc"]["range"]])
@@ -89,7 +90,7 @@ def test_ipip_rule_narrowed_below_the_nodes(drift_lab, tmp_path):
     ]
     item = run.report["items"][0]
     assert (item["actual"], item["expected"]) == ([f"{base}/29"], [lab.status()["vpc"]["range"]])
-    assert item["fix"] == FIX_NETWORK
+    assert command == run.fix_command(item) == FIX_NETWORK
     assert run.report["mesh"]["ipip_blocked_pairs"] == 3
     junit = run.junit()
     assert junit.get("failures") == str(len([c for c in run.report["checks"] if c["status"] == "drift"]))
@@ -121,7 +122,7 @@ def test_pool_ipip_mode_changed_in_the_datastore(drift_lab, tmp_path):
     etcd_put(lab, IPPOOL_KEY, {**pool, "spec": {**pool["spec"], "ipipMode": "Never"}})
     try:
         run = drift_check(lab, tmp_path)
-        apply_fix(run.report["items"][0]["fix"])
+        apply_fix(run.fix_command(run.report["items"][0]))
         fixed = etcd_get(lab, IPPOOL_KEY)
     finally:
         etcd_put(lab, IPPOOL_KEY, pool)
@@ -129,7 +130,7 @@ def test_pool_ipip_mode_changed_in_the_datastore(drift_lab, tmp_path):
     assert run.rc == 2, run
     assert run.items() == [("calico_settings", "IPPool/default-ipv4-ippool", "ip_pool_changed", "ipipMode", "error")]
     item = run.report["items"][0]
-    assert (item["actual"], item["expected"], item["fix"]) == ("Never", "Always", FIX_CALICO)
+    assert (item["actual"], item["expected"], run.fix_command(item)) == ("Never", "Always", FIX_CALICO)
 
 
 def test_pool_switched_to_vxlan_by_hand_is_drift_on_the_undeclared_field(drift_lab, tmp_path):
@@ -140,7 +141,7 @@ def test_pool_switched_to_vxlan_by_hand_is_drift_on_the_undeclared_field(drift_l
     etcd_put(lab, IPPOOL_KEY, {**pool, "spec": {**pool["spec"], "ipipMode": "Never", "vxlanMode": "Always"}})
     try:
         run = drift_check(lab, tmp_path, "--tags", "calico_network")
-        apply_fix(run.report["items"][0]["fix"])
+        apply_fix(run.fix_command(run.report["items"][0]))
         fixed = etcd_get(lab, IPPOOL_KEY)
     finally:
         etcd_put(lab, IPPOOL_KEY, pool)
@@ -149,7 +150,7 @@ def test_pool_switched_to_vxlan_by_hand_is_drift_on_the_undeclared_field(drift_l
         ("calico_settings", "IPPool/default-ipv4-ippool", "ip_pool_changed", "ipipMode", "error"),
         ("calico_settings", "IPPool/default-ipv4-ippool", "ip_pool_changed", "vxlanMode", "error")]
     item = run.report["items"][1]
-    assert (item["actual"], item["expected"], item["fix"]) == ("Always", "Never", FIX_CALICO)
+    assert (item["actual"], item["expected"], run.fix_command(item)) == ("Always", "Never", FIX_CALICO)
     assert run.sections()["calico_settings"] == "drift"
     assert (fixed["spec"]["ipipMode"], fixed["spec"].get("vxlanMode")) == ("Always", "Never")
 
@@ -172,7 +173,7 @@ def test_node_to_node_mesh_disabled_by_hand(drift_lab, tmp_path):
          "error"),
         ("bgp_mesh", "host/node-1,node-2,node-3", "no_bgp_peers", None, "error")]
     assert (run.report["items"][0]["actual"], run.report["items"][0]["expected"]) == (False, True)
-    assert run.report["items"][0]["fix"] == FIX_CALICO
+    assert run.fix_command(run.report["items"][0]) == FIX_CALICO
 
 
 def test_hostname_changed_by_hand(drift_lab, tmp_path):
@@ -185,7 +186,8 @@ def test_hostname_changed_by_hand(drift_lab, tmp_path):
     assert run.rc == 2, run
     assert run.items() == [("names", "host/node-2", "nodename_mismatch", None, "warning")]
     item = run.report["items"][0]
-    assert item["fix"] == "ansible-playbook -i inventories/lab calico_fleet.fleet.fix_nodename_conflict --limit node-2"
+    assert run.fix_command(item) == (
+        "ansible-playbook -i inventories/lab calico_fleet.fleet.fix_nodename_conflict --limit node-2")
 
 
 def test_nodename_file_with_a_trailing_newline(drift_lab, tmp_path):
@@ -202,7 +204,7 @@ def test_nodename_file_with_a_trailing_newline(drift_lab, tmp_path):
         wait(lambda: full_mesh(lab), "the mesh to come back", timeout=60)
     assert run.rc == 2, run
     assert run.items() == [("names", "host/node-2", "nodename_invalid", None, "error")]
-    assert run.report["items"][0]["fix"].startswith(f"printf '%s' node-2 > {NODENAME_FILE} on node-2")
+    assert run.report["items"][0]["fix"]["text"].startswith(f"printf '%s' node-2 > {NODENAME_FILE} on node-2")
 
 
 def test_datastore_down_is_not_checked_naming_the_endpoint(drift_lab, tmp_path):
@@ -286,7 +288,8 @@ def test_node_to_node_mesh_off_without_bgp_peers_is_no_bgp_peers(drift_lab, tmp_
         run = drift_check(lab, tmp_path, "-e", "mesh_verify_wait_timeout=5")
         item = next((i for i in run.report["items"] if i["kind"] == "no_bgp_peers"), None)
         assert item is not None, run
-        apply_fix(item["fix"].split(": ", 1)[1].split("; ")[0])
+        [command] = run.printed_fix("no_bgp_peers")
+        apply_fix(command)
         fixed = etcd_get(lab, BGPCONFIG_KEY)
         wait(lambda: full_mesh(lab), "the mesh to come back after the printed fix", timeout=90)
     finally:
@@ -300,8 +303,9 @@ def test_node_to_node_mesh_off_without_bgp_peers_is_no_bgp_peers(drift_lab, tmp_
     assert run.rc == 2, run
     assert run.items() == [("bgp_mesh", "host/node-1,node-2,node-3", "no_bgp_peers", None, "error")]
     assert "mesh is off" in item["cause"] and "no BGPPeer exists" in item["cause"]
-    assert item["fix"].startswith("turn the node-to-node mesh back on: ansible-playbook -i inventories/lab "
-                                  "calico_fleet.fleet.scale_out --tags calico_network -e")
+    assert item["fix"]["text"].startswith("turn the node-to-node mesh back on")
+    assert command.startswith(
+        "ansible-playbook -i inventories/lab calico_fleet.fleet.scale_out --tags calico_network -e")
     assert fixed["spec"]["nodeToNodeMeshEnabled"] is True
 
 

@@ -14,6 +14,7 @@ Datastore snapshots are read with etcdctl, not with the code under test.
 """
 
 import json
+import re
 import shlex
 
 import pytest
@@ -107,10 +108,11 @@ def test_the_printed_fix_runs_as_printed(stray):
     before = what_a_user_sees(lab)
     verify = run_playbook(ROOT / "playbooks" / "verify-mesh.yml", "--skip-tags", "probe", check=False)
     said = ("printf '%s' node-3 > /var/lib/calico/nodename on node-3: its hostname, Calico Node node-3 and "
-            "Kubernetes node agree, so only the file is wrong (no drain, no rename, nothing deleted); or ")
+            "Kubernetes node agree, so only the file is wrong (no drain, no rename, nothing deleted); or run the "
+            "remediation, which writes just that file. Run: ")
     assert said in verify.stdout, verify.stdout[-4000:]
-    command = verify.stdout.split(said, 1)[1].split(", which writes just that file", 1)[0]
-    assert command.startswith("ansible-playbook "), command
+    command = re.match(r"ansible-playbook [^\n\"']*", verify.stdout.split(said, 1)[1]).group(0).strip()
+    assert command == "ansible-playbook -i inventories/lab calico_fleet.fleet.fix_nodename_conflict --limit node-3"
     proc = run_playbook(*shlex.split(command)[1:])
     assert_only_the_file_was_written(lab, before, proc)
 

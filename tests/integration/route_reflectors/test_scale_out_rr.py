@@ -121,7 +121,7 @@ def test_bgp_peer_deleted_by_hand_names_the_nodes_without_reflector_sessions(rr_
         assert any(line.startswith(f"{name} ({ip(lab, name)}): no BGPPeer in the datastore peers it with a route "
                                    "reflector") for line in finding["evidence"]), finding["evidence"]
     assert "BGPPeers: none" in finding["evidence"]
-    assert "calico_fleet.fleet.route_reflectors" in finding["fix"]
+    assert finding["fix"]["playbook"] == "route_reflectors"
 
 
 def test_mesh_turned_back_on_by_hand_is_drift(rr_lab, tmp_path):
@@ -142,5 +142,6 @@ def test_mesh_turned_back_on_by_hand_is_drift(rr_lab, tmp_path):
     assert run.items() == [("bgp_mesh", "cluster", "mesh_with_route_reflectors", None, "warning")]
     item = run.report["items"][0]
     assert "nodeToNodeMeshEnabled is on" in item["evidence"][0]
-    assert """-e '{"route_reflectors_state": "disabled"}'""" in item["fix"]
+    assert """-e '{"route_reflectors_state": "disabled"}'""" in item["fix"]["text"]
+    assert item["fix"]["playbook"] == "route_reflectors"
     assert calico_resources(lab, "bgppeers")  # the reflectors' BGPPeer is still there

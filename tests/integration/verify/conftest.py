@@ -52,7 +52,23 @@ def verify(lab, *args, report_only=True):
     results = [res for play in out["plays"] for task in play["tasks"] for res in task["hosts"].values()
                if {"healthy", "findings", "matrix"} <= set(res)]
     assert len(results) == 1, f"expected one mesh check result, got {len(results)}"
-    return results[0]
+    # What the run printed (the findings with their fixes), as the user reads it.
+    printed = [line for play in out["plays"] for task in play["tasks"] for res in task["hosts"].values()
+               if isinstance(res.get("msg"), list) for line in res["msg"] if isinstance(line, str)]
+    return {**results[0], "printed": printed}
+
+
+def printed_fix(lines, kind):
+    """The commands after "Run: " on the fix line of the first finding of `kind` in printed findings
+    (verify's report, the drift check's console), as a user copies them."""
+    start = next(n for n, line in enumerate(lines) if line.startswith(("[error] ", "[warning] "))
+                 and line.split()[1] == kind)
+    for line in lines[start + 1:]:
+        if not line.startswith("    "):
+            break
+        if line.startswith("    fix:") and "Run: " in line:
+            return line.split("Run: ", 1)[1].split(", then ")
+    raise AssertionError(f"no printed fix for {kind} in:\n" + "\n".join(lines)[-3000:])
 
 
 def written_state(lab):

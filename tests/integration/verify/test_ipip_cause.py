@@ -15,7 +15,7 @@ import urllib.request
 import pytest
 
 from tests.integration.conftest import ROOT, ansible_env, run_playbook
-from tests.integration.verify.conftest import VERIFY_MESH, deny, ip, summary, verify, wait
+from tests.integration.verify.conftest import VERIFY_MESH, deny, ip, printed_fix, summary, verify, wait
 
 pytestmark = pytest.mark.lab
 PROJECT = "calico-fleet-lab"
@@ -70,7 +70,7 @@ def test_node_without_the_target_tag_is_named_and_the_printed_command_tags_it(ta
         in finding["cause"]
     assert f"firewall rule calico-ipip (priority 1000) allows ipip from {lab.status()['vpc']['range']} to " \
         f"instances tagged {TAG}" in finding["evidence"]
-    command = "ansible-playbook" + finding["fix"].split(": ansible-playbook", 1)[1]
+    [command] = printed_fix(result["printed"], "ipip_blocked")
     argv = shlex.split(command)
     assert argv[:6] == ["ansible-playbook", *inventory, "calico_fleet.fleet.scale_out"], command
     assert json.loads(argv[argv.index("-e") + 1]) == {"gcp_network_node_instances": ["node-3"],
@@ -100,7 +100,7 @@ def test_rule_present_but_a_deny_of_higher_priority_is_named(tagged_rules):
     assert "Firewall rule deny-ipip-from-node-3 (priority 900) denies IP protocol 4" in cause
     assert "lacks the network tag" not in cause and "No enabled VPC firewall rule" not in cause
     assert f"gcloud compute firewall-rules delete deny-ipip-from-node-3 --project {PROJECT}" \
-        in result["findings"][0]["fix"]
+        in result["findings"][0]["fix"]["text"]
 
 
 def test_default_rules_only_says_the_rule_is_missing_from_what_it_read(dirty_lab):
@@ -115,5 +115,6 @@ def test_default_rules_only_says_the_rule_is_missing_from_what_it_read(dirty_lab
     assert "No enabled VPC firewall rule allows IP protocol 4 towards node-1, node-2, node-3" in finding["cause"]
     assert any(e.startswith("firewall rule default-allow-internal (priority 65534) allows icmp, tcp, udp")
                for e in finding["evidence"]), finding["evidence"]
-    assert finding["fix"].endswith("ansible-playbook -i inventories/lab calico_fleet.fleet.scale_out --tags network")
+    assert printed_fix(result["printed"], "ipip_blocked") == [
+        "ansible-playbook -i inventories/lab calico_fleet.fleet.scale_out --tags network"]
     assert VERIFY_MESH.exists()

@@ -21,6 +21,7 @@ from tests.integration.verify.conftest import (
     established,
     etcd_state,
     ip,
+    printed_fix,
     summary,
     verify,
     wait,
@@ -78,7 +79,9 @@ def test_five_node_mesh_is_healthy_until_tcp179_is_blocked_between_two_nodes(dir
     assert summary(result) == [("tcp179_blocked", ("node-4", "node-5"), "node-4", n5)]
     finding = result["findings"][0]
     assert "TCP 179" in finding["cause"] and "between node-4 and node-5 only" in finding["cause"]
-    assert "allow TCP 179" in finding["fix"]
+    assert finding["fix"]["text"].startswith("allow TCP 179")
+    assert printed_fix(result["printed"], "tcp179_blocked") == [
+        "ansible-playbook -i inventories/lab calico_fleet.fleet.scale_out --tags network"]
     assert result["matrix"]["node-4"]["node-5"] != "Established"
     assert result["matrix"]["node-1"] == {n: "Established" for n in ("node-2", "node-3", "node-4", "node-5")}
 
@@ -95,9 +98,11 @@ def test_default_firewall_blocks_ipip_between_all_nodes_with_the_gcp_fix(lab):
     # No Compute API here: the cause says the rules were not read and names every suspect
     # (test_ipip_cause.py reads them).
     assert "not looked at" in finding["cause"] and "a missing rule allowing protocol 4" in finding["cause"]
-    assert finding["fix"].startswith("add the INGRESS firewall rule allowing IP protocol 4 from the VPC range")
-    assert "calico-ipip" in finding["fix"]
-    assert "ansible-playbook -i inventories/lab calico_fleet.fleet.scale_out --tags network" in finding["fix"]
+    assert finding["fix"]["text"].startswith(
+        f"add the INGRESS firewall rule allowing IP protocol 4 from the VPC range {lab.status()['vpc']['range']}")
+    assert "calico-ipip" in finding["fix"]["text"]
+    assert printed_fix(result["printed"], "ipip_blocked") == [
+        "ansible-playbook -i inventories/lab calico_fleet.fleet.scale_out --tags network"]
     assert len(finding["evidence"]) == 6  # every direction of every pair
     # BGP itself is fine: the mesh is Established while every encapsulated packet is dropped.
     assert all(set(row.values()) == {"Established"} for row in result["matrix"].values())
@@ -130,7 +135,9 @@ def test_calico_node_stopped_on_one_node_is_bird_down_there(dirty_lab):
     result = verify(lab, *SHORT_WAIT)
     assert summary(result) == [("bird_down", ("node-2",), "node-2", None)]
     finding = result["findings"][0]
-    assert "restart calico-node on node-2" in finding["fix"]
+    assert "restart calico-node on node-2" in finding["fix"]["text"]
+    assert printed_fix(result["printed"], "bird_down") == [
+        "kubectl -n kube-system delete pod -l k8s-app=calico-node --field-selector spec.nodeName=node-2"]
     # The failing sessions towards node-2 are evidence of this one finding, not findings of their own.
     assert any(e.startswith(f"node-1 ({ip(lab, 'node-1')}) -> {n2}") for e in finding["evidence"])
 
@@ -151,8 +158,8 @@ def test_two_hosts_sharing_a_name_is_one_duplicate_nodename_finding(dirty_lab):
     assert f"Calico Node 'node-1' is registered with IPv4 {new['ip']}" in finding["evidence"]
     assert any(e.startswith(f"node-1 ({old_ip}, hostname 'node-1')") for e in finding["evidence"])
     # The host to rename is the one that lost the name, not the live holder.
-    assert finding["fix"] == ("ansible-playbook -i inventories/lab calico_fleet.fleet.fix_nodename_conflict "
-                              "--limit node-1")
+    assert printed_fix(result["printed"], "duplicate_nodename") == [
+        "ansible-playbook -i inventories/lab calico_fleet.fleet.fix_nodename_conflict --limit node-1"]
 
 
 # -- a stale Node of a removed machine -------------------------------------------
@@ -165,7 +172,7 @@ def test_removed_machine_leaves_a_stale_node(dirty_lab):
     wait(lambda: all(n3 not in established(lab, n) for n in ("node-1", "node-2")), "node-3's sessions to drop")
     result = verify(lab, *SHORT_WAIT)
     assert summary(result) == [("stale_node", (), "node-3", n3)]
-    assert result["findings"][0]["fix"] == "calicoctl delete node node-3"
+    assert result["findings"][0]["fix"]["commands"] == ["calicoctl delete node node-3"]
 
 
 # -- a nodename file with a trailing newline ------------------------------------
@@ -181,7 +188,7 @@ def test_nodename_with_trailing_newline_is_nodename_invalid(dirty_lab):
     assert summary(result) == [("nodename_invalid", ("node-2",), "node-2", None)]
     finding = result["findings"][0]
     assert f"{NODENAME_FILE} on node-2 contains 'node-2\\n'" in finding["evidence"][0]
-    assert finding["fix"].startswith(f"printf '%s' node-2 > {NODENAME_FILE} on node-2")
+    assert finding["fix"]["text"].startswith(f"printf '%s' node-2 > {NODENAME_FILE} on node-2")
 
 
 # -- calico_network writes pools the lab's calico-node still reads -----------------

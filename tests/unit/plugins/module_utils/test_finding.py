@@ -58,3 +58,32 @@ def test_the_line_names_the_field_that_differs_and_the_fix():
     assert "on IPPool/default-ipv4-ippool" in line
     assert "ipipMode: 'Never', expected 'Always'" in line
     assert line.endswith("Run: ansible-playbook -i inv.yml calico_fleet.fleet.scale_out --tags calico_network")
+
+
+def test_the_block_lists_every_piece_of_evidence_then_cause_and_fix():
+    found = Finding("bird_down", hosts=["n1"], evidence=["n1 answered nothing", "n2 -> n1: Active"],
+                    cause="calico-node is not running.",
+                    fix=Fix("restart calico-node on n1", commands=["kubectl -n calico-system delete pod x"]))
+    assert found.to_lines() == [
+        "[error] bird_down on n1",
+        "    evidence: n1 answered nothing",
+        "    evidence: n2 -> n1: Active",
+        "    cause:    calico-node is not running.",
+        "    fix:      restart calico-node on n1. Run: kubectl -n calico-system delete pod x",
+    ]
+    assert found.to_line() == ("[error] bird_down on n1: n1 answered nothing (+1 more). Likely cause: calico-node "
+                               "is not running. Fix: restart calico-node on n1. Run: kubectl -n calico-system "
+                               "delete pod x")
+
+
+def test_the_line_names_where_what_cause_and_fix():
+    f = Finding(
+        "tcp179_blocked", ERROR, hosts=["n1", "n2"], node="n1", peer="10.0.0.2",
+        evidence=["n1 -> 10.0.0.2: Mesh_10_0_0_2 state start 'Active Socket: Connection refused'", "more"],
+        cause="TCP 179 is blocked.", fix=Fix("allow TCP 179", playbook="scale_out", tags=["network"]),
+    )
+    text = f.to_line()
+    for part in ("tcp179_blocked on n1, n2", "node n1", "peer 10.0.0.2", "Connection refused", "(+1 more)",
+                 "Likely cause: TCP 179 is blocked.",
+                 "Fix: allow TCP 179. Run: ansible-playbook calico_fleet.fleet.scale_out --tags network"):
+        assert part in text

@@ -1,7 +1,7 @@
 """Controller-side modules run in-process with the module's own argument checks."""
 
 from ansible_collections.calico_fleet.fleet.plugins.module_utils.in_process import ModuleFailure, run_in_process
-from ansible_collections.calico_fleet.fleet.plugins.module_utils.mesh_check import ARGUMENT_SPEC, mesh_check
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.mesh.check import ARGUMENT_SPEC, mesh_check
 
 
 def test_arguments_are_validated_against_the_module_spec():

@@ -8,10 +8,11 @@ security group whose rule allows protocol 4. Rules not read: every suspect, no c
 import json
 import shlex
 
-from ansible_collections.calico_fleet.fleet.plugins.module_utils import mesh
-from ansible_collections.calico_fleet.fleet.plugins.module_utils.cloud_rules import CloudRules
-from ansible_collections.calico_fleet.fleet.plugins.module_utils.findings import playbook_command, with_inventory
-from ansible_collections.calico_fleet.fleet.plugins.module_utils.mesh_check import mesh_check
+import pytest
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.finding import playbook_command
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.in_process import ModuleFailure
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.mesh.check import mesh_check
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.mesh.cloud_rules import CloudRules
 
 from .mesh_cluster import Cluster
 
@@ -53,7 +54,7 @@ def test_rule_missing_names_the_rules_seen_instead_of_a_fixed_text():
     assert "allows only tcp, udp and icmp" not in f.cause
     assert ("firewall rule default-allow-internal (priority 65534) allows tcp, udp, icmp from 10.0.0.0/16 to "
             "every instance") in f.evidence
-    assert f.fix.endswith("ansible-playbook calico_fleet.fleet.scale_out --tags network")
+    assert f.fix.to_text().endswith("ansible-playbook calico_fleet.fleet.scale_out --tags network")
 
 
 def test_node_without_the_target_tag_is_named_with_the_command_that_adds_it():
@@ -64,7 +65,7 @@ def test_node_without_the_target_tag_is_named_with_the_command_that_adds_it():
     assert ("firewall rule calico-ipip (priority 1000) allows ipip from 10.0.0.0/16 to instances tagged "
             "calico-node") in f.evidence
     assert "Instance node3 (node3) lacks the network tag calico-node that firewall rule calico-ipip targets" in f.cause
-    command = f.fix.split(": ", 1)[1]
+    command = f.fix.to_text().split(": ", 1)[1]
     argv = shlex.split(command)
     assert argv[:4] == ["ansible-playbook", "calico_fleet.fleet.scale_out", "--tags", "network"]
     assert json.loads(argv[argv.index("-e") + 1]) == {"gcp_network_node_instances": ["node3"],
@@ -78,8 +79,8 @@ def test_deny_rule_of_higher_priority_is_named():
     f = only_ipip(cluster.evaluate(probe=cluster.probe_matrix(everywhere(cluster)),
                                    cloud_rules=gcp(cluster, [DEFAULT_INTERNAL, CALICO_IPIP, deny])))
     assert "Firewall rule deny-ipip (priority 900) denies IP protocol 4 and takes precedence" in f.cause
-    assert "gcloud compute firewall-rules delete deny-ipip --project prod" in f.fix
-    assert """-e '{"gcp_network_priority": 899}'""" in f.fix
+    assert "gcloud compute firewall-rules delete deny-ipip --project prod" in f.fix.to_text()
+    assert """-e '{"gcp_network_priority": 899}'""" in f.fix.to_text()
 
 
 def test_rule_present_and_applying_lists_the_remaining_suspects():
@@ -91,8 +92,8 @@ def test_rule_present_and_applying_lists_the_remaining_suspects():
     for suspect in ("hierarchical firewall policy", "host firewall"):
         assert suspect in f.cause
     assert "No enabled VPC firewall rule" not in f.cause and "lacks the network tag" not in f.cause
-    assert "gcloud compute networks get-effective-firewalls default --project prod" in f.fix
-    assert "scale_out" not in f.fix  # the network play would change nothing
+    assert "gcloud compute networks get-effective-firewalls default --project prod" in f.fix.to_text()
+    assert "scale_out" not in f.fix.to_text()  # the network play would change nothing
 
 
 def test_rules_not_read_claim_nothing_and_list_every_suspect():
@@ -123,7 +124,7 @@ def test_aws_node_outside_the_group_is_named_with_the_command_that_adds_it():
                                    cloud_rules=rules))
     assert f.hosts == ["node2"]
     assert "Instance node2 (node2, i-02) is not a member of security group calico-nodes" in f.cause
-    assert """-e '{"aws_network_node_filters": {"instance-id": ["i-02"]}}'""" in f.fix
+    assert """-e '{"aws_network_node_filters": {"instance-id": ["i-02"]}}'""" in f.fix.to_text()
     assert "security group k8s-nodes (sg-0own) allows protocols tcp" in f.evidence
 
 
@@ -144,13 +145,13 @@ def test_printed_commands_name_the_inventory_in_use(tmp_path, monkeypatch):
     inventory = [str(tmp_path / "inv"), "/etc/ansible/other inventory"]
     assert playbook_command("scale_out", tags="network", inventory=inventory) == (
         "ansible-playbook -i inv -i '/etc/ansible/other inventory' calico_fleet.fleet.scale_out --tags network")
-    text = "restart it; then ansible-playbook calico_fleet.fleet.fix_nodename_conflict --limit n2"
-    assert with_inventory(text, ["inv"]) == (
-        "restart it; then ansible-playbook -i inv calico_fleet.fleet.fix_nodename_conflict --limit n2")
-    assert with_inventory(with_inventory(text, ["inv"]), ["other"]) == with_inventory(text, ["inv"])
     cluster = Cluster(3)
     args = cluster.check_input(probe=cluster.probe_matrix(everywhere(cluster)),
                                cloud_rules=gcp(cluster, [DEFAULT_INTERNAL]))
     result = mesh_check({**args, "inventory": ["inv"], "fail_on_findings": False, "bgp_configuration": cluster.bgp})
-    assert result["findings"][0]["fix"].endswith("ansible-playbook -i inv calico_fleet.fleet.scale_out --tags network")
-    assert mesh.NETWORK_PLAYBOOK == "ansible-playbook calico_fleet.fleet.scale_out --tags network"
+    # The returned finding keeps the fix as data; the inventory is named only when it is rendered.
+    fix = result["findings"][0]["fix"]
+    assert (fix["playbook"], fix["tags"]) == ("scale_out", ["network"])
+    with pytest.raises(ModuleFailure) as failure:
+        mesh_check({**args, "inventory": ["inv"], "fail_on_findings": True, "bgp_configuration": cluster.bgp})
+    assert "Run: ansible-playbook -i inv calico_fleet.fleet.scale_out --tags network" in failure.value.msg

@@ -21,8 +21,10 @@ change would fix (an IPIP rule about to be created fixes ``ipip_blocked``).
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Sequence
 
 from ansible_collections.calico_fleet.fleet.plugins.module_utils.datastore.etcd import etcd_key
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.finding import Finding
 
 PLAN_VERSION = 1
 IPIP_BLOCKED = "ipip_blocked"
@@ -215,30 +217,32 @@ def _label(item):
     return None
 
 
+def _walk_entries(saved, current, order, name, out, show_values):
+    """Entries of two plans by key: one only in the saved plan, one only in this run's, or both compared."""
+    for key in order:
+        sub = name(key)
+        if key not in current:
+            value = f" ({_short(saved[key])})" if show_values else ""
+            out.append(f"{sub}: in the saved plan{value}, not in this run's")
+        elif key not in saved:
+            value = f" ({_short(current[key])})" if show_values else ""
+            out.append(f"{sub}: in this run's plan{value}, not in the saved one")
+        else:
+            _walk(sub, saved[key], current[key], out)
+
+
 def _walk(path, saved, current, out):
     if isinstance(saved, dict) and isinstance(current, dict):
-        for key in sorted(set(saved) | set(current)):
-            sub = f"{path}.{key}" if path else key
-            if key not in current:
-                out.append(f"{sub}: in the saved plan ({_short(saved[key])}), not in this run's")
-            elif key not in saved:
-                out.append(f"{sub}: in this run's plan ({_short(current[key])}), not in the saved one")
-            else:
-                _walk(sub, saved[key], current[key], out)
+        _walk_entries(saved, current, sorted(set(saved) | set(current)),
+                      lambda key: f"{path}.{key}" if path else key, out, show_values=True)
         return
     if isinstance(saved, list) and isinstance(current, list):
         labels_s, labels_c = [_label(i) for i in saved], [_label(i) for i in current]
         if None not in labels_s and None not in labels_c and len(set(labels_s)) == len(labels_s) \
                 and len(set(labels_c)) == len(labels_c):
             by_s, by_c = dict(zip(labels_s, saved, strict=True)), dict(zip(labels_c, current, strict=True))
-            for label in labels_s + [x for x in labels_c if x not in by_s]:
-                sub = f"{path}[{label}]"
-                if label not in by_c:
-                    out.append(f"{sub}: in the saved plan, not in this run's")
-                elif label not in by_s:
-                    out.append(f"{sub}: in this run's plan, not in the saved one")
-                else:
-                    _walk(sub, by_s[label], by_c[label], out)
+            _walk_entries(by_s, by_c, labels_s + [x for x in labels_c if x not in by_s],
+                          lambda label: f"{path}[{label}]", out, show_values=False)
             return
         if saved != current:
             out.append(f"{path}: saved {_short(saved)}, now {_short(current)}")
@@ -297,7 +301,7 @@ def plan_summary(plan):
     return lines
 
 
-def findings_would_fix(findings, fixes):
+def findings_would_fix(findings: Iterable[dict] | None, fixes: Iterable[dict] | None) -> list[dict]:
     """Each finding with ``would_fix``: the planned change that fixes it, or None."""
     out = []
     for finding in findings or []:
@@ -308,16 +312,16 @@ def findings_would_fix(findings, fixes):
     return out
 
 
-def would_fix_report(findings):
+def would_fix_report(findings: Iterable[dict] | None, inventory: Sequence[str] = ()) -> list[str]:
     """Lines for check mode: how many findings the run would fix, then each finding and its fate."""
     findings = list(findings or [])
     fixed = [f for f in findings if f.get("would_fix")]
     lines = [f"Check mode: the run would fix {len(fixed)} of {len(findings)} finding(s); "
              f"{len(findings) - len(fixed)} would remain."]
     for f in findings:
-        where = ", ".join(f.get("hosts") or []) or "cluster"
+        finding = Finding.from_dict(f)
         if f.get("would_fix"):
-            lines.append(f"{f.get('kind')} on {where}: the run would fix it ({f['would_fix']})")
+            lines.append(f"{finding.kind} on {finding.where()}: the run would fix it ({f['would_fix']})")
         else:
-            lines.append(f"{f.get('kind')} on {where}: would remain; fix: {f.get('fix')}")
+            lines.append(f"{finding.kind} on {finding.where()}: would remain; fix: {finding.fix.to_text(inventory)}")
     return lines

@@ -1,7 +1,7 @@
-"""Calico label selectors calico-fleet evaluates (plugins/module_utils/calico_selector.py)."""
+"""Calico label selectors calico-fleet evaluates (plugins/module_utils/mesh/selector.py)."""
 
 import pytest
-from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico_selector import SelectorError, selects
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.mesh.selector import SelectorError, selects
 
 LABELS = {"route-reflector": "true", "topology.kubernetes.io/zone": "europe-west1-b", "edge": ""}
 

@@ -8,10 +8,10 @@ import sys
 
 import pytest
 from ansible.errors import AnsibleFilterError
+from ansible_collections.calico_fleet.fleet.plugins.filter.calico_mesh import FilterModule
 
-from plugins.filter.calico_mesh import FilterModule
+from tests.conftest import ROOT
 
-ROOT = pathlib.Path(__file__).resolve().parents[3]
 NODES = [
     {"name": "rr1", "ipv4_address": "10.0.1.201", "rr_cluster_id": "224.0.0.1", "labels": {"route-reflector": "true"}},
     {"name": "node2", "ipv4_address": "10.0.1.202", "rr_cluster_id": None, "labels": {}},

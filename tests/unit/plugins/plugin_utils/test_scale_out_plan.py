@@ -6,7 +6,8 @@ Inputs are registered results shaped as the modules return them in check mode wi
 import json
 
 import pytest
-from ansible_collections.calico_fleet.fleet.plugins.module_utils.scale_out_plan import (
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.finding import Finding, Fix
+from ansible_collections.calico_fleet.fleet.plugins.plugin_utils.scale_out_plan import (
     PlanError,
     build_plan,
     findings_would_fix,
@@ -133,15 +134,19 @@ def test_a_saved_document_that_is_not_a_plan_is_refused(saved, words):
 
 
 def test_findings_are_marked_with_the_change_that_fixes_them():
-    findings = [{"kind": "ipip_blocked", "hosts": ["node-1", "node-2"], "fix": "add the rule"},
-                {"kind": "bird_down", "hosts": ["node-3"], "fix": "restart calico-node on node-3"}]
+    findings = [Finding("ipip_blocked", hosts=["node-1", "node-2"],
+                        fix=Fix("add the rule", playbook="scale_out", tags=["network"])).to_dict(),
+                Finding("bird_down", hosts=["node-3"],
+                        fix=Fix("restart calico-node on node-3", playbook="fix_nodename_conflict",
+                                limit=["node-3"])).to_dict()]
     marked = findings_would_fix(findings, gcp_plan()["fixes"])
     assert [f["would_fix"] for f in marked] == ["create firewall rule calico-ipip", None]
     assert "would_fix" not in findings[0]
-    assert would_fix_report(marked) == [
+    assert would_fix_report(marked, ["inventories/prod"]) == [
         "Check mode: the run would fix 1 of 2 finding(s); 1 would remain.",
         "ipip_blocked on node-1, node-2: the run would fix it (create firewall rule calico-ipip)",
-        "bird_down on node-3: would remain; fix: restart calico-node on node-3",
+        "bird_down on node-3: would remain; fix: restart calico-node on node-3. Run: ansible-playbook -i "
+        "inventories/prod calico_fleet.fleet.fix_nodename_conflict --limit node-3",
     ]
 
 

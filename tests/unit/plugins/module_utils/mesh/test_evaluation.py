@@ -1,101 +1,15 @@
-"""Expected peers, mesh evaluation (one exact finding per scenario) and rendering."""
+"""Mesh evaluation (mesh/evaluation.py): one exact finding per scenario, its fix as data."""
 
 import time
 
-import pytest
-from ansible_collections.calico_fleet.fleet.plugins.module_utils import mesh
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.mesh import evaluation, expected, table
 
-from lab import bird_conf
-from tests.unit.module_utils.mesh_cluster import RR_PEER, Cluster
+from tests.unit.plugins.module_utils.mesh.mesh_cluster import Cluster, bgp_peer
 
 
 def only(report):
     assert len(report["findings"]) == 1, [f.to_dict() for f in report["findings"]]
     return report["findings"][0]
-
-
-def node(name, ip, rr="", labels=None):
-    return {"name": name, "ipv4_address": ip, "rr_cluster_id": rr, "labels": labels or {}}
-
-
-def bgp_peer(name, node=None, node_selector=None, peer_ip=None, peer_selector=None, as_number=None):
-    return {"name": name, "node": node, "node_selector": node_selector, "peer_ip": peer_ip,
-            "peer_selector": peer_selector, "as_number": as_number}
-
-
-rr_label = {"route-reflector": "true"}
-
-
-# -- expected peers --------------------------------------------------------
-
-
-def test_full_mesh_skips_self_by_ip_and_nodes_without_an_address():
-    nodes = [node("a", "10.0.0.1"), node("b", "10.0.0.2"), node("c", "10.0.0.3"), node("d", None)]
-    nodes.append({"name": "e", "ipv4_address": None, "ipv4_network": "10.0.0.5/24", "rr_cluster_id": ""})
-    assert mesh.expected_peers_for(nodes, {}, "10.0.0.1") == ["10.0.0.2", "10.0.0.3", "10.0.0.5"]
-    assert mesh.expected_peers_by_ip(nodes, {"mesh_enabled": True})["10.0.0.5"] == {"10.0.0.1", "10.0.0.2", "10.0.0.3"}
-
-
-def test_mesh_disabled_and_no_reflectors_expects_nothing():
-    nodes = [node("a", "10.0.0.1"), node("b", "10.0.0.2")]
-    assert mesh.expected_peers_for(nodes, {"exists": True, "mesh_enabled": False}, "10.0.0.1") == []
-
-
-def test_route_reflectors_peer_with_everyone_clients_only_with_reflectors():
-    nodes = [node("rr1", "10.0.0.1", "224.0.0.1", rr_label), node("rr2", "10.0.0.2", "224.0.0.1", rr_label)]
-    nodes += [node("c3", "10.0.0.3"), node("c4", "10.0.0.4")]
-    off = {"mesh_enabled": False}
-    assert mesh.expected_peers_for(nodes, off, "10.0.0.1", [RR_PEER]) == ["10.0.0.2", "10.0.0.3", "10.0.0.4"]
-    assert mesh.expected_peers_for(nodes, off, "10.0.0.3", [RR_PEER]) == ["10.0.0.1", "10.0.0.2"]
-    # mesh still on: clients also mesh among themselves, reflectors are skipped in the mesh
-    assert mesh.expected_peers_for(nodes, {}, "10.0.0.3", [RR_PEER]) == ["10.0.0.1", "10.0.0.2", "10.0.0.4"]
-    # a node that joins later (scale-out) is selected by all() like the others
-    assert mesh.expected_peers_for(nodes + [node("c5", "10.0.0.5")], off, "10.0.0.5", [RR_PEER]) == [
-        "10.0.0.1", "10.0.0.2"]
-
-
-def test_cluster_ids_without_a_bgp_peer_expect_no_reflector_session():
-    """Nothing is guessed: a cluster ID alone makes a node leave the mesh, it does not peer it."""
-    nodes = [node("rr1", "10.0.0.1", "224.0.0.1", rr_label), node("c2", "10.0.0.2"), node("c3", "10.0.0.3")]
-    assert mesh.expected_peers_by_ip(nodes, {"mesh_enabled": False}, []) == {
-        "10.0.0.1": set(), "10.0.0.2": set(), "10.0.0.3": set()}
-    assert mesh.expected_peers_by_ip(nodes, {}, []) == {
-        "10.0.0.1": set(), "10.0.0.2": {"10.0.0.3"}, "10.0.0.3": {"10.0.0.2"}}
-
-
-def test_node_specific_bgp_peer_to_a_router_is_for_that_node_only():
-    nodes = [node("a", "10.0.0.1"), node("b", "10.0.0.2")]
-    tor = bgp_peer("tor-a", node="a", peer_ip="10.0.9.1:179", as_number=65001)
-    by_ip = mesh.expected_peers_by_ip(nodes, {"mesh_enabled": False}, [tor])
-    assert by_ip == {"10.0.0.1": {"10.0.9.1"}, "10.0.0.2": set()}
-
-
-def test_global_bgp_peer_to_a_calico_node_adds_the_reverse_peering():
-    nodes = [node("a", "10.0.0.1"), node("b", "10.0.0.2"), node("c", "10.0.0.3")]
-    to_c = bgp_peer("to-c", peer_ip="10.0.0.3")
-    by_ip = mesh.expected_peers_by_ip(nodes, {"mesh_enabled": False}, [to_c])
-    # a and b peer with c; c, whose IP the BGPPeer names, peers back with every node it is for
-    assert by_ip == {"10.0.0.1": {"10.0.0.3"}, "10.0.0.2": {"10.0.0.3"}, "10.0.0.3": {"10.0.0.1", "10.0.0.2"}}
-
-
-def test_selectors_pick_the_nodes_and_the_peers():
-    nodes = [node("a", "10.0.0.1", labels={"rack": "r1"}), node("b", "10.0.0.2", labels={"rack": "r2"}),
-             node("c", "10.0.0.3", labels={"rack": "r1", "edge": ""}), node("d", "10.0.0.4")]
-    rack = bgp_peer("racks-to-edge", node_selector="has(rack) && rack != 'r2'", peer_selector="has(edge)")
-    by_ip = mesh.expected_peers_by_ip(nodes, {"mesh_enabled": False}, [rack])
-    # a and c are for it, c is the peer: a -> c, c -> a (reverse); c -> c is skipped by IP
-    assert by_ip == {"10.0.0.1": {"10.0.0.3"}, "10.0.0.2": set(), "10.0.0.3": {"10.0.0.1"}, "10.0.0.4": set()}
-
-
-def test_unsupported_selector_is_left_out_of_the_expected_peers():
-    nodes = [node("a", "10.0.0.1", labels={"rack": "r1"}), node("b", "10.0.0.2")]
-    odd = bgp_peer("odd", node_selector="rack in {'r1', 'r2'}", peer_ip="10.0.9.1")
-    assert mesh.expected_peers_for(nodes, {"mesh_enabled": False}, "10.0.0.1", [odd]) == []
-
-
-def test_unregistered_host_expects_the_mesh():
-    nodes = [node("a", "10.0.0.1"), node("b", "10.0.0.2")]
-    assert mesh.expected_peers_for(nodes, {}, "10.0.0.9/24") == ["10.0.0.1", "10.0.0.2"]
 
 
 # -- healthy ---------------------------------------------------------------
@@ -140,7 +54,7 @@ def test_router_of_a_bgp_peer_is_expected_and_judged():
         "external_peer_not_established", "error", ["node1"], "node1", "192.0.2.1")
     assert "node1 (10.0.1.201) -> 192.0.2.1: Node_192_0_2_1 state start" in f.evidence[0]
     assert "expected from BGPPeer tor" in f.evidence
-    assert "a BGP peer outside Calico (BGPPeer tor)" in f.cause and "check the router at 192.0.2.1" in f.fix
+    assert "a BGP peer outside Calico (BGPPeer tor)" in f.cause and "check the router at 192.0.2.1" in f.fix.to_text()
 
 
 def test_session_no_bgp_peer_asks_for_is_unexpected():
@@ -163,7 +77,7 @@ def test_tcp179_blocked_between_two_nodes_hold_timer():
     assert any("Hold timer expired" in line for line in f.evidence)
     assert any("node2 (10.0.1.202) -> 10.0.1.201" in line and "Passive" in line for line in f.evidence)
     assert "between node1 and node2 only" in f.cause
-    assert "calico_fleet.fleet.scale_out --tags network" in f.fix and "gcp_network" in f.fix
+    assert "calico_fleet.fleet.scale_out --tags network" in f.fix.to_text() and "gcp_network" in f.fix.to_text()
 
 
 def test_tcp179_connection_refused_on_aws_names_the_security_group():
@@ -172,7 +86,7 @@ def test_tcp179_connection_refused_on_aws_names_the_security_group():
     cluster.session("node3", cluster.ip("node2"), "start", "Active        Socket: Connection refused")
     f = only(cluster.evaluate(cloud="aws"))
     assert f.kind == "tcp179_blocked" and f.hosts == ["node2", "node3"]
-    assert "security group" in f.fix
+    assert "security group" in f.fix.to_text()
 
 
 def test_a_leftover_peer_shutdown_error_does_not_hide_a_blocked_tcp179():
@@ -234,7 +148,7 @@ def test_missing_peer_on_one_node():
     assert (f.kind, f.peer) == ("missing_peer", "10.0.1.203")
     assert "node1 (10.0.1.201) has no BGP protocol for node3 (10.0.1.203)" in f.evidence
     assert any("Connection refused" in line for line in f.evidence)
-    assert "restart calico-node on node1" in f.fix
+    assert "restart calico-node on node1" in f.fix.to_text()
 
 
 def test_new_node_nobody_peers_with_yet_is_one_finding():
@@ -270,7 +184,7 @@ def test_bird_down_on_one_node():
     assert (f.kind, f.hosts, f.node) == ("bird_down", ["node3"], "node3")
     assert "calico-node / BIRD is not running on this host" in f.evidence[0]
     assert len(f.evidence) == 4
-    assert "restart calico-node on node3" in f.fix
+    assert "restart calico-node on node3" in f.fix.to_text()
 
 
 def test_unreachable_host():
@@ -280,7 +194,7 @@ def test_unreachable_host():
         cluster.session(a, cluster.ip("node2"), "start", "Connect")
     f = only(cluster.evaluate())
     assert (f.kind, f.hosts) == ("host_unreachable", ["node2"])
-    assert "ansible node2 -m ansible.builtin.ping" in f.fix
+    assert "ansible node2 -m ansible.builtin.ping" in f.fix.to_text()
 
 
 def test_stale_node_left_behind_by_a_removed_machine():
@@ -290,7 +204,8 @@ def test_stale_node_left_behind_by_a_removed_machine():
         cluster.session(a, "10.0.1.204", "start", "Active        Socket: Connection refused")
     report = cluster.evaluate()
     f = only(report)
-    assert (f.kind, f.node, f.peer, f.fix) == ("stale_node", "node4", "10.0.1.204", "calicoctl delete node node4")
+    assert (f.kind, f.node, f.peer, f.fix.commands) == (
+        "stale_node", "node4", "10.0.1.204", ["calicoctl delete node node4"])
     assert len(f.evidence) == 4  # the registration + one failing session per live node
     assert report["matrix"]["node1"]["10.0.1.204"] == "Active"
 
@@ -306,7 +221,7 @@ def test_two_hosts_sharing_a_name():
     cluster.session("node3", cluster.ip("node1"), "start", "Active        Socket: Connection refused")
     f = only(cluster.evaluate(probe=cluster.probe_matrix()))
     assert (f.kind, f.hosts, f.node) == ("duplicate_nodename", ["node2", "node3"], "node2")
-    assert f.fix == "ansible-playbook calico_fleet.fleet.fix_nodename_conflict --limit node3"
+    assert f.fix.command() == "ansible-playbook calico_fleet.fleet.fix_nodename_conflict --limit node3"
     assert any("Connection refused" in line for line in f.evidence)
 
 
@@ -331,17 +246,18 @@ def test_ipip_blocked_between_two_nodes_with_bgp_established():
     assert f.evidence == [
         "IPIP probe node1 (10.0.1.201) -> node2 (10.0.1.202) failed (BGP node1 -> node2: Established)"
     ]
-    assert "calico-ipip" in f.fix and "calico_fleet.fleet.scale_out --tags network" in f.fix
+    assert "calico-ipip" in f.fix.to_text() and "calico_fleet.fleet.scale_out --tags network" in f.fix.to_text()
 
 
 def test_ipip_blocked_everywhere_is_the_gcp_incident():
     cluster = Cluster(4)
     blocked = {(a, b) for a in cluster.hosts for b in cluster.hosts}
-    for cloud, text in (("gcp", "protocol 4 from the VPC range"), ("aws", "{proto: '4', cidr_ip: <VPC CIDR>}")):
+    for cloud, text in (("gcp", "protocol 4 from the VPC range"),
+                        ("aws", "{proto: '4', cidr_ip: the VPC's CIDR (aws_network_vpc_cidr)}")):
         f = only(cluster.evaluate(probe=cluster.probe_matrix(blocked), cloud=cloud))
         assert f.kind == "ipip_blocked" and f.hosts == ["node1", "node2", "node3", "node4"]
         assert "between all nodes" in f.cause
-        assert text in f.fix
+        assert text in f.fix.to_text()
         assert len(f.evidence) == 12
 
 
@@ -360,48 +276,16 @@ def test_full_mesh_above_100_nodes_recommends_route_reflectors():
     f = only(report)
     assert (f.kind, f.severity) == ("mesh_too_large", "warning")
     assert "5050 BGP sessions" in f.evidence[0]
-    assert "route reflectors" in f.fix
+    assert "route reflectors" in f.fix.to_text()
     assert report["healthy"] is True
-
-
-def test_table_is_a_host_by_host_grid():
-    cluster = Cluster(3)
-    cluster.session("node1", cluster.ip("node2"), "start", "Connect")
-    cluster.session("node2", cluster.ip("node1"), "start", "Passive")
-    report = cluster.evaluate()
-    table = mesh.render_table(cluster.hosts, report["matrix"], report["findings"], report["down"])
-    lines = table.splitlines()
-    assert lines[0] == "Calico BGP mesh: 3 hosts, 4/6 expected sessions Established, 1 finding(s)"
-    assert lines[1].split() == ["node1", "node2", "node3"]
-    assert lines[2].split() == ["node1", "(10.0.1.201)", "-", "Connect", "Established"]
-    assert lines[3].split() == ["node2", "(10.0.1.202)", "Passive", "-", "Established"]
-
-
-def test_table_marks_hosts_that_answered_nothing():
-    cluster = Cluster(3)
-    cluster.fail_host("node3")
-    report = cluster.evaluate()
-    table = mesh.render_table(cluster.hosts, report["matrix"], report["findings"], report["down"])
-    assert table.splitlines()[4].split() == ["node3", "(10.0.1.203)", "no", "answer", "no", "answer", "-"]
-
-
-def test_large_clusters_get_a_per_host_summary():
-    cluster = Cluster(40)
-    cluster.session("node7", cluster.ip("node9"), "start", "Active")
-    report = cluster.evaluate()
-    table = mesh.render_table(cluster.hosts, report["matrix"], report["findings"], report["down"])
-    lines = table.splitlines()
-    assert len(lines) == 42
-    row7 = next(line for line in lines if line.startswith("node7 "))
-    assert row7.split() == ["node7", "10.0.1.207", "39", "38", "node9=Active"]
 
 
 def test_150_node_full_mesh_evaluates_well_under_a_second():
     cluster = Cluster(150)
     args = cluster.check_input()
     start = time.perf_counter()
-    report = mesh.evaluate(args["hosts"], args["nodes"], args["bgp_configuration"])
-    mesh.render_table(args["hosts"], report["matrix"], report["findings"], report["down"])
+    report = evaluation.evaluate(args["hosts"], args["nodes"], args["bgp_configuration"])
+    table.render_table(args["hosts"], report["matrix"], report["findings"], report["down"])
     elapsed = time.perf_counter() - start
     assert sum(len(row) for row in report["matrix"].values()) == 22350
     assert [f.kind for f in report["findings"]] == ["mesh_too_large"]
@@ -414,7 +298,7 @@ def test_status_that_could_not_be_read_is_not_called_bird_down():
                              "/var/run/calico/bird.ctl: the BIRD socket needs root"}
     f = only(cluster.evaluate())
     assert (f.kind, f.hosts) == ("status_failed", ["node1"])
-    assert "permission denied" in f.evidence[0] and "become: true" in f.fix
+    assert "permission denied" in f.evidence[0] and "become: true" in f.fix.to_text()
 
 
 def test_skipped_status_counts_as_no_answer():
@@ -449,7 +333,7 @@ def test_new_nodes_not_joined_are_named_as_such_not_as_a_bgp_fault():
     f = report["findings"][0]
     assert "is not joined to Kubernetes: no kubelet kubeconfig" in f.evidence[0]
     assert "calico-node / BIRD is not running" in f.evidence[1]
-    assert "not a BGP fault" in f.cause and "--node-name node4" in f.fix
+    assert "not a BGP fault" in f.cause and "--node-name node4" in f.fix.to_text()
     assert report["healthy"] is False
 
 
@@ -482,7 +366,7 @@ def test_client_without_its_reflector_sessions_is_rr_session_missing():
     assert (f.kind, f.severity, f.node) == ("rr_session_missing", "error", "node5")
     assert f.hosts == ["node1", "node2", "node5"]
     assert "route-reflector topology is incomplete" in f.cause and "learns no routes" in f.cause
-    assert "calico_fleet.fleet.route_reflectors" in f.fix
+    assert "calico_fleet.fleet.route_reflectors" in f.fix.to_text()
 
 
 def test_missing_mesh_peer_between_clients_stays_missing_peer():
@@ -499,7 +383,7 @@ def test_mesh_turned_back_on_with_reflectors_is_a_warning():
     f = only(report)
     assert (f.kind, f.severity) == ("mesh_with_route_reflectors", "warning")
     assert "node1, node2" in f.evidence[0]
-    assert "{\"route_reflectors_state\": \"disabled\"}" in f.fix
+    assert "{\"route_reflectors_state\": \"disabled\"}" in f.fix.text and f.fix.playbook == "route_reflectors"
     assert report["healthy"] is True
     assert Cluster(5, reflectors=("node1", "node2"), mesh_enabled=False).evaluate()["findings"] == []
 
@@ -521,7 +405,7 @@ def test_deleted_bgp_peer_leaves_every_client_without_reflector_sessions():
            "peers: none)" in f.evidence
     assert "route reflectors (nodes with a cluster ID): node1 (10.0.1.201), node2 (10.0.1.202)" in f.evidence
     assert "BGPPeers: none" in f.evidence
-    assert "with the mesh off" in f.cause and "calico_fleet.fleet.route_reflectors" in f.fix
+    assert "with the mesh off" in f.cause and "calico_fleet.fleet.route_reflectors" in f.fix.to_text()
 
 
 def test_reflector_without_its_label_is_left_out_and_named():
@@ -542,7 +426,7 @@ def test_missing_reflector_session_names_the_bgp_peer_that_asks_for_it():
     assert (f.kind, f.hosts) == ("rr_session_missing", ["node1", "node4"])
     assert ("node4 (10.0.1.204) has no BGP protocol for node1 (10.0.1.201) (BGPPeer peer-with-route-reflectors)"
             in f.evidence)
-    assert "restart calico-node on node4" in f.fix
+    assert "restart calico-node on node4" in f.fix.to_text()
 
 
 def test_stale_reflector_session_after_the_bgp_peer_is_gone_is_unexpected():
@@ -572,44 +456,10 @@ def test_unsupported_selector_is_an_error_naming_the_bgp_peer():
 def test_bgp_peers_are_required_where_route_reflectors_exist():
     cluster = Cluster(4, reflectors=("node1",), mesh_enabled=False)
     args = cluster.check_input()
-    assert mesh.input_errors(args["hosts"], args["nodes"], None) == [
+    assert evaluation.input_errors(args["hosts"], args["nodes"], None) == [
         "nodes node1 carry a route-reflector cluster ID, so who peers with whom is set by the BGPPeers: "
         "pass bgp_peers (the bgp_peers calico_nodes_info returns)"]
-    assert mesh.input_errors(args["hosts"], args["nodes"], []) == []
-
-
-def _lab_objects(nodes, peers):
-    lab_nodes = {}
-    for n in nodes:
-        bgp = {"ipv4Address": f"{n['ipv4_address']}/24"}
-        if n.get("rr_cluster_id"):
-            bgp["routeReflectorClusterID"] = n["rr_cluster_id"]
-        lab_nodes[n["name"]] = {"metadata": {"name": n["name"], "labels": n.get("labels") or {}}, "spec": {"bgp": bgp}}
-    keys = {"node": "node", "node_selector": "nodeSelector", "peer_ip": "peerIP", "peer_selector": "peerSelector"}
-    lab_peers = {p["name"]: {"spec": {keys[k]: v for k, v in p.items() if k in keys and v}} for p in peers}
-    return lab_nodes, lab_peers
-
-
-@pytest.mark.parametrize("mesh_on", [True, False])
-def test_expected_peers_are_the_protocols_calico_renders(mesh_on):
-    """The same resources through the lab's calico-node stand-in (its own implementation of confd's
-    rules): every node's BGP protocols are exactly the product's expected peers."""
-    nodes = [node("rr1", "10.0.0.1", "244.0.0.1", {"route-reflector": "true"}),
-             node("rr2", "10.0.0.2", "244.0.0.1", {"route-reflector": "true", "zone": "b"}),
-             node("n3", "10.0.0.3", labels={"zone": "a"}), node("n4", "10.0.0.4", labels={"zone": "b"}),
-             node("n5", "10.0.0.5", labels={"zone": "a", "edge": "yes"}), node("n6", "10.0.0.6")]
-    peers = [RR_PEER, bgp_peer("tor-n3", node="n3", peer_ip="10.0.9.1", as_number=65001),
-             bgp_peer("zone-a-edge", node_selector="zone == 'a' && zone != 'b'", peer_selector="edge == 'yes'"),
-             bgp_peer("everyone-to-n6", peer_ip="10.0.0.6"),
-             bgp_peer("b-to-router", node_selector="has(zone) && zone != 'a'", peer_ip="10.0.9.2:1179")]
-    bgp = {"mesh_enabled": mesh_on}
-    lab_nodes, lab_peers = _lab_objects(nodes, peers)
-    lab_bgp = {"spec": {"nodeToNodeMeshEnabled": mesh_on}}
-    expected = mesh.expected_peers_by_ip(nodes, bgp, peers)
-    for n in nodes:
-        conf = bird_conf.render(n["ipv4_address"], lab_nodes, lab_bgp, lab_peers, n["name"])
-        rendered = {line.split()[1] for line in conf.splitlines() if line.strip().startswith("neighbor ")}
-        assert rendered == expected[n["ipv4_address"]], n["name"]
+    assert evaluation.input_errors(args["hosts"], args["nodes"], []) == []
 
 
 # -- no BGP session at all ---------------------------------------------------
@@ -624,7 +474,8 @@ def test_mesh_off_without_bgp_peers_is_no_bgp_peers_naming_every_node():
     assert "nodeToNodeMeshEnabled: false (BGPConfiguration default)" in f.evidence
     assert "BGPPeers: none" in f.evidence
     assert "mesh is off" in f.cause and "no BGPPeer exists" in f.cause
-    assert "calico_network_mesh_enabled" in f.fix and "--tags calico_network" in f.fix and "BGPPeer" in f.fix
+    assert f.fix.extra_vars == {"calico_network_mesh_enabled": True} and f.fix.tags == ["calico_network"]
+    assert "BGPPeer" in f.fix.text
     assert report["healthy"] is False
 
 
@@ -634,7 +485,7 @@ def test_node_outside_every_bgp_peer_selector_is_named_alone():
     for n in cluster.nodes[:2]:
         n["labels"] = {"rack": "a"}
     for inv in cluster.hosts:  # BIRD as the datastore's topology has it
-        peers = mesh.expected_peers_for(cluster.nodes, cluster.bgp, cluster.ip(inv), cluster.bgp_peers)
+        peers = expected.expected_peers_for(cluster.nodes, cluster.bgp, cluster.ip(inv), cluster.bgp_peers)
         cluster.rows[inv] = {ip: cluster._row(inv, ip, "up", "Established", kind="Node") for ip in peers}
     f = only(cluster.evaluate())
     assert (f.kind, f.hosts, f.node) == ("no_bgp_peers", ["node3"], "node3")
@@ -660,4 +511,4 @@ def test_no_bgp_peers_beside_bgp_peers_does_not_ask_for_the_mesh():
     cluster = Cluster(3, mesh_enabled=False, bgp_peers=[rack])
     f = next(f for f in cluster.evaluate()["findings"] if f.kind == "no_bgp_peers")
     assert f.hosts == ["node1", "node2", "node3"]
-    assert "calico_network_mesh_enabled" not in f.fix and f.fix.startswith("add a BGPPeer that selects")
+    assert "calico_network_mesh_enabled" not in f.fix.to_text() and f.fix.text.startswith("add a BGPPeer that selects")

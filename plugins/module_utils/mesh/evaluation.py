@@ -1,24 +1,12 @@
 # Copyright: calico-fleet contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Expected BGP peers, mesh evaluation, matrix and its text rendering.
+"""Mesh evaluation: the BGP sessions BIRD reports and the IPIP probe, judged against the expected peers.
 
-Expected peers follow confd's rules (REFERENCE.md, "calico-node semantics")
-over the datastore's Nodes, BGPConfiguration `default` and BGPPeers, as
-calico_nodes_info returns them - the topology is read, never guessed:
-- node-to-node mesh, unless BGPConfiguration `default` sets
-  nodeToNodeMeshEnabled: false: every node without a route-reflector cluster
-  ID peers with every other such node that has a BGP IPv4 address, self
-  skipped BY IP; a node with a cluster ID has no mesh at all;
-- BGPPeers: one with `node` is for that node, one with `nodeSelector` for the
-  nodes it selects, one with neither is global (every node). The peers are
-  `peerIP` (a Calico node or a router outside Calico) or the Calico nodes
-  `peerSelector` selects, self skipped by IP;
-- reverse peerings, as confd adds them between Calico nodes: a node selected
-  by a BGPPeer's peerSelector (or whose IP is its peerIP) also peers with the
-  nodes that BGPPeer is for.
-Selectors are evaluated by calico_selector.py (all(), has(k), k == 'v',
-k != 'v', &&); a BGPPeer with a selector it cannot evaluate is left out of
-the expected peers and reported (`bgp_peer_selector_unsupported`).
+The expected peers come from mesh/expected.py (Calico's rules); the identity
+checks from identity/checks.py; the cause of blocked IP protocol 4 is chosen
+from the cloud's rules (mesh/cloud_rules.py). Every finding is a ``Finding``
+whose fix is data (module_utils/finding.py), made with the real names (hosts,
+nodes, the Calico namespace, the VPC range) passed in as inputs.
 
 In a cluster with route reflectors (nodes with a cluster ID), a missing
 session to or from a reflector is `rr_session_missing`, and so is a node that
@@ -27,31 +15,36 @@ deleted, the reflectors' label gone); the mesh turned back on while
 reflectors exist is `mesh_with_route_reflectors`.
 
 Only IPv4 sessions are judged (Calico IPIP is IPv4).
-
-Everything is dict/set based so that 150 nodes in full mesh (22,350
-sessions) or 1,000 nodes with route reflectors evaluate in milliseconds.
 """
 
-from ansible_collections.calico_fleet.fleet.plugins.module_utils.calico_selector import (
-    SelectorError,
-    matches,
-    parse,
-)
-from ansible_collections.calico_fleet.fleet.plugins.module_utils.cloud_rules import CloudRules
-from ansible_collections.calico_fleet.fleet.plugins.module_utils.findings import (
+from __future__ import annotations
+
+from typing import Any
+
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.addresses import node_ipv4, normalize_ip
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.finding import (
     ERROR,
     WARNING,
     Finding,
-    identity_findings,
+    Fix,
     is_healthy,
-    node_ipv4,
-    normalize_ip,
-    playbook_command,
     sort_findings,
+)
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.identity.checks import (
+    CALICO_NAMESPACE,
+    calico_node_restart_command,
+    identity_findings,
+)
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.mesh.cloud_rules import CloudRules
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.mesh.expected import (
+    MESH,
+    Topology,
+    bgp_peers_required,
+    describe_bgp_peer,
+    mesh_enabled,
 )
 
 FULL_MESH_LIMIT = 100
-GRID_MAX_HOSTS = 30
 
 # BGP states / error texts that mean "the TCP session to port 179 does not
 # come up" rather than "BGP itself disagrees" (AS mismatch, bad OPEN, ...).
@@ -75,130 +68,36 @@ _PEER_SHUTDOWN_ERRORS = (
     "other configuration change",
 )
 
-NETWORK_PLAYBOOK = playbook_command("scale_out", tags="network")
-FIX_TEXT = {
-    "tcp179": {
-        "gcp": "allow TCP 179 between the nodes in the VPC firewall (rule calico-bgp, role gcp_network): "
-        + NETWORK_PLAYBOOK,
-        "aws": "allow TCP 179 from the nodes' own security group (role aws_network): " + NETWORK_PLAYBOOK,
-    },
-    "ipip": {
-        "gcp": "add the INGRESS firewall rule allowing IP protocol 4 from the VPC range (rule calico-ipip, "
-        "role gcp_network): " + NETWORK_PLAYBOOK,
-        "aws": "add the security group rule {proto: '4', cidr_ip: <VPC CIDR>} (role aws_network): "
-        + NETWORK_PLAYBOOK,
-    },
+TCP179_TEXT = {
+    "gcp": "allow TCP 179 between the nodes in the VPC firewall (rule calico-bgp, role gcp_network)",
+    "aws": "allow TCP 179 from the nodes' own security group (role aws_network)",
 }
-ROUTE_REFLECTORS_PLAYBOOK = playbook_command("route_reflectors")
 
 
-MESH = "node-to-node mesh"
+def network_fix(text: str, extra_vars: dict | None = None) -> Fix:
+    """The cloud network play (tags network) with a sentence saying what it changes."""
+    return Fix(text=text, playbook="scale_out", tags=["network"], extra_vars=extra_vars or {})
 
 
-def mesh_enabled(bgp_configuration):
-    """Mesh is on unless BGPConfiguration `default` turns it off."""
-    return (bgp_configuration or {}).get("mesh_enabled") is not False
+def ipip_rule_text(cloud: str, vpc_range: str | None) -> str:
+    """What allows IP protocol 4 between the nodes, with the real VPC range when known."""
+    if cloud == "aws":
+        cidr = vpc_range or "the VPC's CIDR (aws_network_vpc_cidr)"
+        return f"add the security group rule {{proto: '4', cidr_ip: {cidr}}} (role aws_network)"
+    where = f"the VPC range {vpc_range}" if vpc_range else "the VPC range"
+    return f"add the INGRESS firewall rule allowing IP protocol 4 from {where} (rule calico-ipip, role gcp_network)"
 
 
-def _peer_ipv4(text):
-    """A BGPPeer's peerIP as an IPv4 address ('10.0.1.5:179' -> '10.0.1.5'); None for IPv6."""
-    text = str(text or "").strip()
-    if text.startswith("[") or text.count(":") > 1:
-        return None
-    return normalize_ip(text.split(":", 1)[0])
-
-
-def describe_bgp_peer(peer):
-    """`name: <for whom> -> <peers>` as a user reads a BGPPeer."""
-    whom = (f"node {peer['node']}" if peer.get("node") else peer.get("node_selector") or "every node (global)")
-    to = f"peerIP {peer['peer_ip']}" if peer.get("peer_ip") else peer.get("peer_selector")
-    return f"{peer.get('name')}: {whom} -> {to}"
-
-
-class _Peering:
-    """One BGPPeer with its selectors parsed."""
-
-    def __init__(self, peer):
-        self.name = peer.get("name") or "?"
-        self.node = peer.get("node") or None
-        self.node_terms = parse(peer["node_selector"]) if peer.get("node_selector") else None
-        self.peer_terms = parse(peer["peer_selector"]) if peer.get("peer_selector") else None
-        self.peer_ip = _peer_ipv4(peer.get("peer_ip")) if self.peer_terms is None else None
-
-    def is_for(self, name, labels):
-        if self.node:
-            return name == self.node
-        return self.node_terms is None or matches(self.node_terms, labels)
-
-
-class Topology:
-    """Who peers with whom by Calico's rules (module docstring), read from the datastore's resources."""
-
-    def __init__(self, nodes, bgp_configuration, bgp_peers=None):
-        self.mesh = mesh_enabled(bgp_configuration)
-        self.members = []  # (name, ip, labels, cluster ID) of every node with a BGP IPv4 address
-        for node in sorted(nodes or [], key=lambda n: (node_ipv4(n) or "", n.get("name") or "")):
-            ip = node_ipv4(node)
-            if ip:
-                self.members.append((node.get("name"), ip, node.get("labels") or {}, node.get("rr_cluster_id") or ""))
-        self.peerings, self.unsupported = [], []
-        for peer in sorted(bgp_peers or [], key=lambda p: p.get("name") or ""):
-            try:
-                self.peerings.append(_Peering(peer))
-            except SelectorError as exc:
-                self.unsupported.append((peer, str(exc)))
-        # Per BGPPeer, once: the Calico nodes its peerSelector selects, and the nodes it is for.
-        self.targets = [[m[1] for m in self.members if matches(p.peer_terms, m[2])] if p.peer_terms is not None
-                        else [p.peer_ip] if p.peer_ip else [] for p in self.peerings]
-        self.local = [[m[1] for m in self.members if p.is_for(m[0], m[2])] for p in self.peerings]
-
-    def peers_of(self, name, ip, labels=None, cluster_id=""):
-        """{peer IPv4: why it is expected} for the node `name` at `ip` (name None: not registered)."""
-        labels = labels or {}
-        out = {}
-        if self.mesh and not cluster_id:
-            for other in self.members:
-                if other[1] != ip and not other[3]:
-                    out.setdefault(other[1], MESH)
-        for peering, targets in zip(self.peerings, self.targets, strict=True):
-            if peering.is_for(name, labels):
-                for target in targets:
-                    if target != ip:
-                        out.setdefault(target, f"BGPPeer {peering.name}")
-        for peering, local in zip(self.peerings, self.local, strict=True):
-            selected = (matches(peering.peer_terms, labels) if peering.peer_terms is not None
-                        else peering.peer_ip == ip)
-            if selected:
-                for other in local:
-                    if other != ip:
-                        out.setdefault(other, f"BGPPeer {peering.name} (reverse peering)")
-        return out
-
-    def by_ip(self):
-        """{node IPv4: {peer IPv4: why}} for every registered node with a BGP address."""
-        out = {}
-        for name, ip, labels, cluster_id in self.members:
-            for peer, why in self.peers_of(name, ip, labels, cluster_id).items():
-                out.setdefault(ip, {}).setdefault(peer, why)
-            out.setdefault(ip, {})
-        return out
-
-
-def expected_peers_by_ip(nodes, bgp_configuration, bgp_peers=None):
-    """{node IPv4: set of peer IPv4s} for every registered node with a BGP address."""
-    return {ip: set(peers) for ip, peers in Topology(nodes, bgp_configuration, bgp_peers).by_ip().items()}
-
-
-def expected_peers_for(nodes, bgp_configuration, host_ip, bgp_peers=None):
-    """Sorted peer IPs one host must have (an unregistered host counts as a node without labels or
-    cluster ID). BGPPeers whose selectors cannot be evaluated are left out (Topology.unsupported)."""
-    ip = normalize_ip(host_ip)
-    topology = Topology(nodes, bgp_configuration, bgp_peers)
-    # Only this host's peers: every host of a play asks, so the whole topology per call would be N^2.
-    member = next((m for m in topology.members if m[1] == ip), None)
-    if member is None:
-        return sorted(topology.peers_of(None, ip))
-    return sorted(topology.peers_of(*member))
+def _merge_vars(into: dict, extra: dict) -> dict:
+    """Extra variables of several fixes as one run: lists joined (each item once), dicts merged."""
+    for key, value in extra.items():
+        if isinstance(value, list):
+            into[key] = list(dict.fromkeys(list(into.get(key) or []) + value))
+        elif isinstance(value, dict):
+            into[key] = _merge_vars(dict(into.get(key) or {}), value)
+        else:
+            into[key] = value
+    return into
 
 
 def _first(item):
@@ -229,7 +128,8 @@ def _describe(peer):
 
 
 class _Evaluation:
-    def __init__(self, hosts, nodes, bgp_configuration, probe, cloud, bgp_peers=None, cloud_rules=None):
+    def __init__(self, hosts, nodes, bgp_configuration, probe, cloud, bgp_peers=None, cloud_rules=None,
+                 namespace=CALICO_NAMESPACE, vpc_range=None):
         self.hosts = hosts or {}
         self.nodes = nodes or []
         self.bgp = bgp_configuration or {}
@@ -238,7 +138,9 @@ class _Evaluation:
         self.topology = Topology(self.nodes, self.bgp, self.bgp_peers)
         self.peers_known = bgp_peers is not None and not self.topology.unsupported
         self.probe = probe or {}
-        self.cloud = cloud if cloud in FIX_TEXT["tcp179"] else "gcp"
+        self.cloud = cloud if cloud in TCP179_TEXT else "gcp"
+        self.namespace = namespace or CALICO_NAMESPACE
+        self.vpc_range = vpc_range or None
         self.cloud_rules = CloudRules(cloud_rules) if cloud_rules is not None else None
         self.findings = []
         self.host_ip = {inv: normalize_ip(h.get("ip")) for inv, h in self.hosts.items()}
@@ -262,9 +164,24 @@ class _Evaluation:
     def node_of(self, inv):
         return self.node_name.get(self.host_ip.get(inv))
 
+    def only_node(self, hosts):
+        """The Calico node of a finding about one host; None for several."""
+        return self.node_of(hosts[0]) if len(hosts) == 1 else None
+
+    def session_missing(self, kind, inv, sources, targets, evidence, cause, fix):
+        """An error about the sessions BIRD on `sources` lacks with `targets` (named after `inv`)."""
+        return Finding(kind, ERROR, hosts=sorted(set(sources) | set(targets)), node=self.node_of(inv),
+                       peer=self.host_ip[targets[0]] if len(targets) == 1 else None, evidence=evidence,
+                       cause=cause, fix=fix)
+
+    def peer_finding(self, kind, severity, hosts, peer, evidence, cause, fix):
+        """A finding about the sessions of these hosts with one peer address."""
+        return Finding(kind, severity, hosts=hosts, node=self.only_node(hosts), peer=peer, evidence=evidence,
+                       cause=cause, fix=fix)
+
     # -- steps -----------------------------------------------------------
     def run(self):
-        ident, self.explained = identity_findings(self.hosts, self.nodes)
+        ident, self.explained = identity_findings(self.hosts, self.nodes, self.namespace)
         self.findings += ident
         self.stale = {f.peer: f for f in ident if f.kind == "stale_node"}
         self.check_answers()
@@ -300,9 +217,9 @@ class _Evaluation:
                 cause="calico-fleet cannot evaluate these BGPPeers' selectors, so it cannot tell which nodes they "
                 "peer: their sessions were not judged (the mesh and the other BGPPeers were), and neither were "
                 "route-reflector sessions as a whole nor BGPPeer sessions BIRD has beyond the expected ones.",
-                fix="write the selectors with all(), has(k), k == 'v' and k != 'v' joined by && (calicoctl get "
-                "bgppeer <name> -o yaml, edit, calicoctl apply -f), or check these BGPPeers' sessions by hand "
-                "(calicoctl node status on the nodes they select)",
+                fix=Fix(text="write the selectors with all(), has(k), k == 'v' and k != 'v' joined by && (calicoctl "
+                        "get bgppeer <name> -o yaml, edit, calicoctl apply -f), or check these BGPPeers' sessions by "
+                        "hand (calicoctl node status on the nodes they select)"),
             )
         )
 
@@ -338,8 +255,8 @@ class _Evaluation:
                 + "these nodes have no route-reflector session, so they do not learn the cluster's routes "
                 "through the reflectors. The BGPPeer to the reflectors (peer-with-route-reflectors) was deleted "
                 "or no longer selects these nodes, or the reflectors lost the label its peerSelector selects.",
-                fix=f"re-apply the route reflectors ({ROUTE_REFLECTORS_PLAYBOOK}), which restores "
-                "the labels, cluster IDs and the BGPPeer",
+                fix=Fix(text="re-apply the route reflectors, which restores the labels, cluster IDs and the BGPPeer",
+                        playbook="route_reflectors"),
             )
         )
 
@@ -363,18 +280,18 @@ class _Evaluation:
                         "the host is joined to Kubernetes but calico-node / BIRD is not running on it (the "
                         "calico-node pod is missing, crashing or not ready), so no node can peer with it."
                     )
-                finding.fix = (
-                    f"restart calico-node on {inv} (kubectl -n kube-system delete pod <calico-node pod of "
-                    f"{self.node_of(inv) or inv}>) and read its log"
-                )
+                finding.fix = Fix(text=f"restart calico-node on {inv}, then read the new pod's log",
+                                  commands=[calico_node_restart_command(self.namespace, self.node_of(inv) or inv)])
             elif status.get("failed"):
                 finding.kind = "status_failed"
                 finding.cause = "BIRD's status could not be read on this host (see the evidence)."
-                finding.fix = "fix what the message says, then re-run the check (calico_bgp_status needs become: true)"
+                finding.fix = Fix(text="fix what the message says, then re-run the check (calico_bgp_status needs "
+                                  "become: true)")
             else:
                 finding.kind = "host_unreachable"
                 finding.cause = "the host could not be reached or was not checked (machine down, SSH, network)."
-                finding.fix = f"check the machine and SSH: ansible {inv} -m ansible.builtin.ping"
+                finding.fix = Fix(text=f"check the machine and SSH: ansible {inv} -m ansible.builtin.ping (with the "
+                                  "inventory in use)")
             self.down[inv] = finding
             self.findings.append(finding)
 
@@ -431,13 +348,9 @@ class _Evaluation:
             evidence = [f"{self.label(a)} -> {addr}: {_describe(p)}" for a, p in sorted(seen, key=_first)]
             missing = all(p is None for _unused, p in seen)
             self.findings.append(
-                Finding(
-                    kind="external_peer_not_established",
-                    severity=ERROR,
-                    hosts=invs,
-                    node=self.node_of(invs[0]) if len(invs) == 1 else None,
-                    peer=addr,
-                    evidence=evidence + [f"expected from {', '.join(peerings)}"],
+                self.peer_finding(
+                    "external_peer_not_established", ERROR, invs, addr,
+                    evidence + [f"expected from {', '.join(peerings)}"],
                     cause=(
                         f"BIRD on {', '.join(invs)} has no protocol for {addr}, which {', '.join(peerings)} "
                         "asks for (confd has not re-rendered)."
@@ -446,12 +359,12 @@ class _Evaluation:
                         "Established: the router is down or not configured for these nodes (neighbor addresses, "
                         "AS number), or TCP 179 between the nodes and the router is blocked."
                     ),
-                    fix=(
+                    fix=Fix(text=(
                         f"restart calico-node on {', '.join(invs)} so confd re-renders BIRD's configuration"
                         if missing
                         else f"check the router at {addr} (its neighbors must include {', '.join(invs)} with the "
                         "cluster AS, calicoctl get bgpconfiguration default) and TCP 179 between them"
-                    ),
+                    )),
                 )
             )
 
@@ -460,19 +373,15 @@ class _Evaluation:
             invs = sorted(a for a, _unused in seen)
             mesh = all(p["type"] == MESH for _unused, p in seen)
             self.findings.append(
-                Finding(
-                    kind="unexpected_peer",
-                    severity=WARNING,
-                    hosts=invs,
-                    node=self.node_of(invs[0]) if len(invs) == 1 else None,
-                    peer=addr,
-                    evidence=[f"{self.label(a)} -> {addr}: {_describe(p)}" for a, p in sorted(seen, key=_first)],
+                self.peer_finding(
+                    "unexpected_peer", WARNING, invs, addr,
+                    [f"{self.label(a)} -> {addr}: {_describe(p)}" for a, p in sorted(seen, key=_first)],
                     cause=f"BIRD still has a mesh peer {addr} that no registered Calico node expects "
                     "(its configuration was not re-rendered after a node was removed or re-addressed)."
                     if mesh else
                     f"BIRD has a session with {addr} that neither the mesh nor any BGPPeer in the datastore asks "
                     "for (its configuration was not re-rendered after a BGPPeer, a label or a cluster ID changed).",
-                    fix=f"restart calico-node on {', '.join(invs)} so confd re-renders BIRD's configuration",
+                    fix=Fix(text=f"restart calico-node on {', '.join(invs)} so confd re-renders BIRD's configuration"),
                 )
             )
 
@@ -516,24 +425,14 @@ class _Evaluation:
             if any(self.host_ip.get(h) in self.reflector_ips for h in sources + targets):
                 self.findings.append(self.rr_session_missing(inv, side, sources, targets, evidence))
                 continue
-            self.findings.append(
-                Finding(
-                    kind="missing_peer",
-                    severity=ERROR,
-                    hosts=sorted(set(sources) | set(targets)),
-                    node=self.node_of(inv),
-                    peer=self.host_ip[targets[0]] if len(targets) == 1 else None,
-                    evidence=evidence,
-                    cause=(
-                        f"BIRD on {inv} has not been configured with its mesh peers (confd has not re-rendered)."
-                        if side == "src"
-                        else f"node {self.node_of(inv) or inv} is registered but BIRD on "
-                        f"{', '.join(sources)} has no protocol for it yet (confd has not picked it up)."
-                    ),
-                    fix=f"restart calico-node on {', '.join(sources)} so confd re-renders BIRD's "
-                    "configuration; new nodes need a few seconds: re-run with a wait",
-                )
-            )
+            self.findings.append(self.session_missing(
+                "missing_peer", inv, sources, targets, evidence,
+                f"BIRD on {inv} has not been configured with its mesh peers (confd has not re-rendered)."
+                if side == "src"
+                else f"node {self.node_of(inv) or inv} is registered but BIRD on {', '.join(sources)} has no "
+                "protocol for it yet (confd has not picked it up).",
+                Fix(text=f"restart calico-node on {', '.join(sources)} so confd re-renders BIRD's configuration; "
+                    "new nodes need a few seconds: re-run with a wait")))
 
     def report_broken(self, broken):
         judged = {}
@@ -587,19 +486,18 @@ class _Evaluation:
         if network:
             kind = "tcp179_blocked"
             cause = f"TCP 179 (BGP) is blocked {where}: firewall rule, network tag/security group or host firewall."
-            fix = FIX_TEXT["tcp179"][self.cloud]
+            text = TCP179_TEXT[self.cloud]
             if not cluster:
-                fix += f"; then check host firewalls on {', '.join(hosts)}"
+                text += f"; then check host firewalls on {', '.join(hosts)}"
+            fix = network_fix(text)
         else:
             kind = "peer_not_established"
             cause = (
                 f"BGP sessions {where} do not reach Established although TCP is not refused: "
                 "AS number, BGP configuration or a session disabled by hand."
             )
-            fix = (
-                "compare the AS numbers (calicoctl get bgpconfiguration default -o yaml; calicoctl get "
-                f"node -o wide) and restart calico-node on {', '.join(hosts)}"
-            )
+            fix = Fix(text="compare the AS numbers (calicoctl get bgpconfiguration default -o yaml; calicoctl get "
+                      f"node -o wide) and restart calico-node on {', '.join(hosts)}")
         return Finding(
             kind=kind,
             severity=ERROR,
@@ -688,29 +586,32 @@ class _Evaluation:
             return (
                 f"The cloud's firewall rules were not looked at ({why}), so the cause is not narrowed down: "
                 f"{self.suspects(rule_missing=True)}.",
-                FIX_TEXT["ipip"][self.cloud] + "; " + self.inspect_commands(),
+                network_fix(ipip_rule_text(self.cloud, self.vpc_range) + "; " + self.inspect_commands()),
                 [],
             )
         verdicts = {}  # kind -> [(src, dst, detail)]
         for src, dst in directions:
             kind, detail = rules.verdict(self.host_ip[src], self.host_ip[dst])
             verdicts.setdefault(kind, []).append((src, dst, detail))
-        causes, fixes = [], []
+        causes, fixes, extra_vars, network = [], [], {}, False
         more = rules.rules_for(sorted({self.host_ip[d] for _s, d in directions}))
         if "not_applied" in verdicts:
             if rules.provider != "aws":  # the rule that would allow it, though it does not reach these nodes
                 more += [line for line in dict.fromkeys(rules.describe_rule(x["rule"])
                                                         for _s, _d, x in verdicts["not_applied"])
                          if line not in more]
-            c, f = self.cause_not_applied(verdicts["not_applied"])
+            c, f, extra = self.cause_not_applied(verdicts["not_applied"])
             causes.append(c)
             fixes += f
+            _merge_vars(extra_vars, extra)
+            network = True
         if "no_rule" in verdicts:
             causes.append("No " + ("security group rule" if rules.provider == "aws" else "enabled VPC firewall rule")
                           + " allows IP protocol 4 towards "
                           + ", ".join(sorted({d for _s, d, _x in verdicts["no_rule"]}))
                           + " (the rule is missing: the rules that reach these nodes are in the evidence).")
-            fixes.append(FIX_TEXT["ipip"][self.cloud])
+            fixes.append(ipip_rule_text(self.cloud, self.vpc_range))
+            network = True
         if "denied" in verdicts:
             names = sorted({x["rule"]["name"] for _s, _d, x in verdicts["denied"]})
             deny = next(x["rule"] for _s, _d, x in verdicts["denied"])
@@ -720,9 +621,9 @@ class _Evaluation:
             project = f" --project {rules.project}" if rules.project else ""
             fixes.append(f"if that deny is not wanted: gcloud compute firewall-rules delete {names[0]}{project}; "
                          "otherwise give the calico rules a lower priority number than "
-                         f"{deny['priority']}: "
-                         + playbook_command("scale_out", tags="network",
-                                            extra_vars={"gcp_network_priority": max(0, deny["priority"] - 1)}))
+                         f"{deny['priority']} (gcp_network_priority)")
+            _merge_vars(extra_vars, {"gcp_network_priority": max(0, deny["priority"] - 1)})
+            network = True
         if "allowed" in verdicts:
             what = sorted({x.get("group") or x["rule"]["name"] for _s, _d, x in verdicts["allowed"]})
             noun = "security group" if rules.provider == "aws" else "firewall rule"
@@ -738,8 +639,11 @@ class _Evaluation:
             causes.append(f"{', '.join(gone)} {'is' if len(gone) == 1 else 'are'} not among the cloud's instances "
                           f"({verdicts['unknown'][0][2]['why']}), so the rules there were not judged: "
                           f"{self.suspects(rule_missing=True)}.")
-            fixes.append(FIX_TEXT["ipip"][self.cloud] + "; " + self.inspect_commands())
-        return " ".join(causes), "; ".join(dict.fromkeys(fixes)), more
+            fixes.append(ipip_rule_text(self.cloud, self.vpc_range) + "; " + self.inspect_commands())
+            network = True
+        text = "; ".join(dict.fromkeys(fixes))
+        fix = network_fix(text, extra_vars) if network else Fix(text=text)
+        return " ".join(causes), fix, more
 
     def cause_not_applied(self, entries):
         """Per node: the network tag (GCP) or security-group membership (AWS) a rule needs, and its fix."""
@@ -752,22 +656,20 @@ class _Evaluation:
                 what = "member" if side == "member" else side
                 rule = detail.get("group") or detail["rule"]["name"]
                 lacking.setdefault((name, host, inst.get("zone") or "", inst.get("id") or ""), (what, needed, rule))
-        causes, fixes = [], []
+        causes, fixes, extra_vars = [], [], {}
         for (name, host, zone, instance_id), (what, needed, rule) in sorted(lacking.items()):
             if what == "member":
                 causes.append(f"Instance {name} ({host}, {instance_id}) is not a member of security group "
                               f"{needed[0]}, whose rule allows IP protocol 4, so nothing lets IPIP in.")
-                fixes.append(f"make {host} a member of {needed[0]} (role aws_network, its other groups stay): "
-                             + playbook_command("scale_out", tags="network", extra_vars={
-                                 "aws_network_node_filters": {"instance-id": [instance_id]}}))
+                fixes.append(f"make {host} a member of {needed[0]} (role aws_network, its other groups stay)")
+                _merge_vars(extra_vars, {"aws_network_node_filters": {"instance-id": [instance_id]}})
             else:
                 role = "targets" if what == "target" else "takes as source"
                 causes.append(f"Instance {name} ({host}) lacks the network tag {', '.join(needed)} that firewall "
                               f"rule {rule} {role}, so the rule does not apply to it.")
-                fixes.append(f"add the tag to {name} (role gcp_network, its other tags stay): "
-                             + playbook_command("scale_out", tags="network", extra_vars={
-                                 "gcp_network_node_instances": [name], "gcp_network_node_zones": [zone]}))
-        return " ".join(causes), fixes
+                fixes.append(f"add the tag to {name} (role gcp_network, its other tags stay)")
+                _merge_vars(extra_vars, {"gcp_network_node_instances": [name], "gcp_network_node_zones": [zone]})
+        return " ".join(causes), fixes, extra_vars
 
     def suspects(self, rule_missing):
         found = (["a missing rule allowing protocol 4",
@@ -797,21 +699,16 @@ class _Evaluation:
 
     def rr_session_missing(self, inv, side, sources, targets, evidence):
         reflectors = sorted(h for h in set(sources) | set(targets) if self.host_ip.get(h) in self.reflector_ips)
-        return Finding(
-            kind="rr_session_missing",
-            severity=ERROR,
-            hosts=sorted(set(sources) | set(targets)),
-            node=self.node_of(inv),
-            peer=self.host_ip[targets[0]] if len(targets) == 1 else None,
-            evidence=evidence,
+        return self.session_missing(
+            "rr_session_missing", inv, sources, targets, evidence,
             cause=f"the route-reflector topology is incomplete: BIRD on {', '.join(sources)} has no protocol "
             f"for the route reflector session(s) with {', '.join(targets)} (reflectors: {', '.join(reflectors)}); "
             + ("with the mesh off, a node without its reflector sessions learns no routes. "
                if not mesh_enabled(self.bgp) else "")
             + "The datastore asks for these sessions (see the evidence), so confd has not re-rendered BIRD's "
             "configuration there (calico-node stuck or restarting).",
-            fix=f"restart calico-node on {', '.join(sources)} so confd re-renders BIRD's configuration; if the "
-            f"sessions still lack, re-apply the route reflectors ({ROUTE_REFLECTORS_PLAYBOOK})",
+            fix=Fix(text=f"restart calico-node on {', '.join(sources)} so confd re-renders BIRD's configuration; if "
+                    "the sessions still lack, re-apply the route reflectors", playbook="route_reflectors"),
         )
 
     def check_mesh_with_route_reflectors(self):
@@ -827,9 +724,9 @@ class _Evaluation:
                 cause="the node-to-node mesh is on in a cluster that uses route reflectors (turned back on by "
                 "hand, or a move between the topologies stopped half-way): every non-reflector node keeps a "
                 "session to every other one on top of its reflector sessions.",
-                fix=f"finish the move: {ROUTE_REFLECTORS_PLAYBOOK} (route reflectors, mesh off) or "
-                + playbook_command("route_reflectors", extra_vars={"route_reflectors_state": "disabled"})
-                + " (back to the full mesh, reflectors removed)",
+                fix=Fix(text="finish the move: the route reflectors playbook as below (route reflectors, mesh off), "
+                        "or the same with -e '{\"route_reflectors_state\": \"disabled\"}' (back to the full mesh, "
+                        "reflectors removed)", playbook="route_reflectors"),
             )
         )
 
@@ -859,13 +756,12 @@ class _Evaluation:
         bgp_peer = "add a BGPPeer that selects these nodes (calicoctl apply -f <bgppeer.yaml>)"
         if self.bgp_peers:
             # calico_network refuses to turn the mesh on beside BGPPeers: the peers are the way.
-            fix = f"{bgp_peer}, or widen the nodeSelector of the BGPPeer meant for them (calicoctl get bgppeer " \
-                "<name> -o yaml, edit, calicoctl apply -f)"
+            fix = Fix(text=f"{bgp_peer}, or widen the nodeSelector of the BGPPeer meant for them (calicoctl get "
+                      "bgppeer <name> -o yaml, edit, calicoctl apply -f)")
         else:
-            command = playbook_command("scale_out", tags="calico_network",
-                                       extra_vars={"calico_network_mesh_enabled": True})
-            fix = (f"turn the node-to-node mesh back on: {command}; set calico_network_mesh_enabled: true in the "
-                   f"inventory so that later runs keep it; or {bgp_peer}")
+            fix = Fix(text="turn the node-to-node mesh back on with the run below; set calico_network_mesh_enabled: "
+                      f"true in the inventory so that later runs keep it; or {bgp_peer}",
+                      playbook="scale_out", tags=["calico_network"], extra_vars={"calico_network_mesh_enabled": True})
         self.findings.append(
             Finding(
                 kind="no_bgp_peers",
@@ -891,25 +787,14 @@ class _Evaluation:
                 evidence=[f"{len(by_ip)} nodes in full node-to-node mesh ({sessions} BGP sessions)"],
                 cause=f"a full mesh is recommended up to about {FULL_MESH_LIMIT} nodes; every node "
                 "keeps a session to every other node.",
-                fix="use route reflectors: give 2-3 nodes a routeReflectorClusterID and the label "
-                "route-reflector=true, add a BGPPeer from all() to them, then set "
-                "nodeToNodeMeshEnabled: false (calicoctl patch bgpconfiguration default)",
+                fix=Fix(text="use route reflectors: give 2-3 nodes a routeReflectorClusterID and the label "
+                        "route-reflector=true, add a BGPPeer from all() to them, then set "
+                        "nodeToNodeMeshEnabled: false (calicoctl patch bgpconfiguration default)"),
             )
         )
 
 
-def bgp_peers_required(nodes, bgp_peers):
-    """The message when BGPPeers are needed but were not passed (route reflectors exist), else None."""
-    if bgp_peers is not None:
-        return None
-    reflectors = sorted(n.get("name") or "?" for n in nodes or [] if isinstance(n, dict) and n.get("rr_cluster_id"))
-    if not reflectors:
-        return None
-    return (f"nodes {', '.join(reflectors)} carry a route-reflector cluster ID, so who peers with whom is set by "
-            "the BGPPeers: pass bgp_peers (the bgp_peers calico_nodes_info returns)")
-
-
-def input_errors(hosts, nodes, bgp_peers=None):
+def input_errors(hosts: Any, nodes: Any, bgp_peers: list | None = None) -> list[str]:
     """Messages naming what to change in the check's input (empty when fine)."""
     errors = []
     required = bgp_peers_required(nodes, bgp_peers)
@@ -929,15 +814,18 @@ def input_errors(hosts, nodes, bgp_peers=None):
     return errors
 
 
-def evaluate(hosts, nodes, bgp_configuration=None, probe=None, cloud="gcp", bgp_peers=None, cloud_rules=None):
+def evaluate(hosts: dict, nodes: list, bgp_configuration: dict | None = None, probe: dict | None = None,
+             cloud: str = "gcp", bgp_peers: list | None = None, cloud_rules: dict | None = None,
+             namespace: str = CALICO_NAMESPACE, vpc_range: str | None = None) -> dict[str, Any]:
     """Judge the mesh. Returns a dict: healthy, findings (Finding objects),
     matrix {host: {peer host or IP: cell}}, expected_peers {host: [IPs]}.
 
     bgp_peers: calico_nodes_info's BGPPeer rows; None = not known (no BGPPeer is expected, and
     sessions BIRD has from BGPPeers are not judged).
     cloud_rules: the cloud's firewall rules / security groups and instances (cloud_rules.py), from which
-    the cause of blocked IP protocol 4 is chosen; None = not read (the cause lists every suspect)."""
-    ev = _Evaluation(hosts, nodes, bgp_configuration, probe, cloud, bgp_peers, cloud_rules)
+    the cause of blocked IP protocol 4 is chosen; None = not read (the cause lists every suspect).
+    namespace, vpc_range: the namespace calico-node runs in and the VPC's range, named in the fixes."""
+    ev = _Evaluation(hosts, nodes, bgp_configuration, probe, cloud, bgp_peers, cloud_rules, namespace, vpc_range)
     findings = ev.run()
     return {
         "healthy": is_healthy(findings),
@@ -946,49 +834,3 @@ def evaluate(hosts, nodes, bgp_configuration=None, probe=None, cloud="gcp", bgp_
         "expected_peers": {inv: sorted(peers) for inv, peers in ev.expected.items()},
         "down": {inv: f.kind for inv, f in ev.down.items()},
     }
-
-
-def render_table(hosts, matrix, findings=(), down=None):
-    """The mesh as text: a host x host grid up to GRID_MAX_HOSTS hosts, a
-    per-host summary beyond (a 150 x 150 grid is not readable)."""
-    down = down or {}
-    invs = sorted(hosts)
-    total = sum(len(row) for row in matrix.values())
-    good = sum(1 for row in matrix.values() for cell in row.values() if cell == "Established")
-    lines = [
-        f"Calico BGP mesh: {len(invs)} hosts, {good}/{total} expected sessions Established, "
-        f"{len(list(findings))} finding(s)"
-    ]
-    if len(invs) <= GRID_MAX_HOSTS:
-        lines += _grid(invs, hosts, matrix, down)
-    else:
-        lines += _summary(invs, hosts, matrix, down)
-    return "\n".join(lines)
-
-
-def _grid(invs, hosts, matrix, down):
-    labels = [f"{inv} ({hosts[inv].get('ip')})" for inv in invs]
-    extra = sorted({col for row in matrix.values() for col in row} - set(invs))
-    cols = invs + extra
-    width = max([len(c) for c in cols] + [len("Established")]) + 2
-    first = max(len(s) for s in labels) + 2
-    out = ["".ljust(first) + "".join(c.ljust(width) for c in cols).rstrip()]
-    for inv, label in zip(invs, labels, strict=True):
-        if inv in down:
-            cells = [("-" if c == inv else "no answer") for c in cols]
-        else:
-            row = matrix.get(inv, {})
-            cells = ["-" if c == inv else row.get(c, "") for c in cols]
-        out.append(label.ljust(first) + "".join(c.ljust(width) for c in cells).rstrip())
-    return out
-
-
-def _summary(invs, hosts, matrix, down):
-    out = [f"{'HOST':<24}{'IP':<18}{'PEERS':>6}{'ESTABLISHED':>13}  NOT ESTABLISHED"]
-    for inv in invs:
-        row = matrix.get(inv, {})
-        ok = sum(1 for cell in row.values() if cell == "Established")
-        bad = sorted(f"{peer}={cell}" for peer, cell in row.items() if cell != "Established")
-        note = "no answer" if inv in down else ", ".join(bad[:8]) + (f" (+{len(bad) - 8})" if len(bad) > 8 else "")
-        out.append(f"{inv:<24}{str(hosts[inv].get('ip')):<18}{len(row):>6}{ok:>13}  {note}".rstrip())
-    return out

@@ -1,7 +1,7 @@
 """The node-name remediation plan: who is renamed, whose file is only written back, what is refused."""
 
 import pytest
-from ansible_collections.calico_fleet.fleet.plugins.module_utils.nodename_conflict import (
+from ansible_collections.calico_fleet.fleet.plugins.plugin_utils.nodename_conflict import (
     RemediationPlanError,
     findings_left_after_fix,
     registrations_missing,
@@ -136,7 +136,7 @@ def test_a_stray_nodename_file_is_only_written_back(stray):
     assert "no drain, no rename, nothing deleted" in fix["summary"]
     # The finding's printed fix says the same.
     [finding] = [f for f in plan["findings"] if f["hosts"] == ["node-3"]]
-    assert finding["fix"].startswith("printf '%s' node-3 > /var/lib/calico/nodename on node-3: its hostname, "
+    assert finding["fix"]["text"].startswith("printf '%s' node-3 > /var/lib/calico/nodename on node-3: its hostname, "
                                      "Calico Node node-3 and Kubernetes node agree")
 
 
@@ -146,7 +146,7 @@ def test_a_stray_value_naming_another_host_is_written_back_and_the_other_host_is
     plan = remediation_plan(hosts, STRAY_NODES)
     assert [f["kind"] for f in plan["findings"]] == ["duplicate_nodename"]
     assert list(fixes(plan)) == ["node-3"] and fixes(plan)["node-3"]["write_back"]
-    assert "printf '%s' node-3 > /var/lib/calico/nodename on node-3" in plan["findings"][0]["fix"]
+    assert "printf '%s' node-3 > /var/lib/calico/nodename on node-3" in plan["findings"][0]["fix"]["text"]
 
 
 def test_kubeasz_nodes_named_by_ip_agree_too():

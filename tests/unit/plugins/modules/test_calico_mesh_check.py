@@ -3,7 +3,7 @@
 import pytest
 
 from tests.conftest import run_module
-from tests.unit.module_utils.mesh_cluster import Cluster
+from tests.unit.plugins.module_utils.mesh.mesh_cluster import Cluster
 
 
 @pytest.mark.parametrize("check", [False, True])
@@ -118,8 +118,8 @@ def test_a_calico_node_without_a_machine_is_reported_once_with_how_to_tell():
     kinds = [(f["kind"], f["node"]) for f in result["findings"]]
     assert ("node_without_machine", "gone") in kinds and ("stale_node", "gone") not in kinds
     found = next(f for f in result["findings"] if f["kind"] == "node_without_machine")
-    assert "gcloud compute instances list --filter=networkInterfaces.networkIP=10.0.1.250" in found["fix"]
-    assert "calicoctl delete node gone" in found["fix"]
+    assert found["fix"]["commands"] == ["gcloud compute instances list --filter=networkInterfaces.networkIP=10.0.1.250"]
+    assert "calicoctl delete node gone" in found["fix"]["text"]
     assert result["healthy"] is False
 
 
@@ -143,10 +143,12 @@ def test_a_calico_node_without_a_kubernetes_node_and_the_reverse():
     by_kind = {f["kind"]: f for f in result["findings"]}
     assert sorted(by_kind) == ["kubernetes_node_without_calico_node", "node_without_kubernetes_node"]
     assert by_kind["node_without_kubernetes_node"]["hosts"] == ["node2"]
-    assert "scale_in_nodes" in by_kind["node_without_kubernetes_node"]["fix"]
+    assert "scale_in_nodes: [node2]" in by_kind["node_without_kubernetes_node"]["fix"]["text"]
     orphan = by_kind["kubernetes_node_without_calico_node"]
     assert orphan["hosts"] == ["k8s-only"] and orphan["peer"] == "10.0.1.240"
-    assert "calico_fleet.fleet.fix_nodename_conflict --limit k8s-only" in orphan["fix"]
+    assert (orphan["fix"]["playbook"], orphan["fix"]["limit"]) == ("fix_nodename_conflict", ["k8s-only"])
+    assert orphan["fix"]["commands"][0].startswith(
+        "kubectl -n kube-system logs --tail 50 $(kubectl -n kube-system get pod")
 
 
 def test_a_displaced_machine_is_named_once_by_the_identity_finding():
@@ -178,3 +180,19 @@ def test_what_the_membership_check_did_not_compare_is_said():
     every = run_module("calico_mesh_check", dict(cluster.check_input(), fail_on_findings=False,
                                                  members=members(cluster)))
     assert every["not_compared"] == [] and every["healthy"] is True
+
+
+def test_the_fixes_name_the_calico_namespace_and_the_vpc_range_given():
+    cluster = Cluster(3)
+    cluster.fail_host("node2")
+    matrix = {h["ip"]: {o["ip"]: h["ip"] != "10.0.1.203" and o["ip"] != "10.0.1.203"
+                        for o in cluster.hosts.values() if o is not h} for h in cluster.hosts.values()}
+    result = run_module("calico_mesh_check", dict(cluster.check_input(), probe=matrix, cloud="aws",
+                                                  calico_namespace="calico-system", vpc_range="10.0.0.0/16",
+                                                  fail_on_findings=False))
+    by_kind = {f["kind"]: f for f in result["findings"]}
+    assert by_kind["bird_down"]["fix"]["commands"] == [
+        "kubectl -n calico-system delete pod -l k8s-app=calico-node --field-selector spec.nodeName=node2"]
+    assert "cidr_ip: 10.0.0.0/16" in by_kind["ipip_blocked"]["fix"]["text"]
+    assert (by_kind["ipip_blocked"]["fix"]["playbook"], by_kind["ipip_blocked"]["fix"]["tags"]) == (
+        "scale_out", ["network"])

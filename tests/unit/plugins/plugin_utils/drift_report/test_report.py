@@ -1,19 +1,24 @@
-"""The drift report model and its renderers (module_utils/drift_report.py)."""
+"""The drift report model (plugin_utils/drift_report/report.py) and its renderers, one per output."""
 
 import json
 from xml.etree import ElementTree
 
 import jsonschema
 import pytest
-from ansible_collections.calico_fleet.fleet.plugins.module_utils import drift_report as dr
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.finding import Finding, Fix
+from ansible_collections.calico_fleet.fleet.plugins.plugin_utils.drift_report import report as dr
+from ansible_collections.calico_fleet.fleet.plugins.plugin_utils.drift_report.console import to_text
+from ansible_collections.calico_fleet.fleet.plugins.plugin_utils.drift_report.files import write_all
+from ansible_collections.calico_fleet.fleet.plugins.plugin_utils.drift_report.junit import to_junit
+from ansible_collections.calico_fleet.fleet.plugins.plugin_utils.drift_report.markdown import to_markdown
+from ansible_collections.calico_fleet.fleet.plugins.plugin_utils.drift_report.prometheus import to_metrics
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import ROOT
 
 SCHEMA = json.loads((ROOT / "docs" / "drift-report.schema.json").read_text())
 CONTEXT = {"cluster": "prod-eu", "inventory": ["inventories/prod"], "calico_namespace": "calico-system",
-           "vpc_range": "10.0.0.0/16", "started_at": "2025-01-01T02:15:00Z", "finished_at": "2025-01-01T02:16:00Z",
-           "duration_seconds": 60}
+           "started_at": "2025-01-01T02:15:00Z", "finished_at": "2025-01-01T02:16:00Z", "duration_seconds": 60}
 RULE = {"name": "calico-ipip", "network": "default", "description": "Calico IPIP", "direction": "INGRESS",
         "priority": 1000, "disabled": False, "allowed": [{"protocol": "ipip", "ports": []}], "denied": [],
         "source_ranges": ["10.0.0.0/16"], "source_tags": [], "target_tags": []}
@@ -34,6 +39,15 @@ def firewall(before, after=RULE):
 
 def calico(findings=(), module="calico_felix_configuration"):
     return obs(["calico_settings"], module, {"changed": bool(findings), "findings": list(findings)})
+
+
+def calico_finding(resource, field, expected, actual, reason):
+    """A finding as the Calico modules (calico_ippool, ...) return it."""
+    kind = {"IPPool": "ip_pool", "FelixConfiguration": "felix_configuration"}[resource.split("/")[0]]
+    return Finding(f"{kind}_{'missing' if field is None else 'changed'}", section="calico_settings",
+                   resource=resource, field=field, expected=expected, actual=actual, cause=reason,
+                   fix=Fix("apply the inventory's Calico settings", playbook="scale_out",
+                           tags=["calico_network"])).to_dict()
 
 
 def mesh(result=HEALTHY_MESH):
@@ -75,7 +89,7 @@ def test_clean_run_exits_0_with_every_section_ok():
     assert (report["exit_code"], report["status"], report["drift"]) == (0, "clean", False)
     assert {s: v["status"] for s, v in report["sections"].items()} == dict.fromkeys(dr.SECTIONS, "ok")
     assert report["items"] == [] and report["not_checked"] == []
-    assert (report["schema_version"], report["cluster"], report["inventory"]) == ("1.0", "prod-eu",
+    assert (report["schema_version"], report["cluster"], report["inventory"]) == ("2.0", "prod-eu",
                                                                                   ["inventories/prod"])
     assert report["mesh"] == {"bgp_sessions": {"Established": 2}, "ipip_blocked_pairs": 0,
                               "membership_not_compared": []}
@@ -88,7 +102,8 @@ def test_description_only_difference_is_one_warning_naming_the_field():
     assert (item["section"], item["resource"], item["kind"], item["field"], item["severity"]) == (
         "cloud_rules", "firewall/calico-ipip", "firewall_rule_changed", "description", "warning")
     assert (item["actual"], item["expected"]) == ("edited", "Calico IPIP")
-    assert item["fix"] == "ansible-playbook -i inventories/prod calico_fleet.fleet.scale_out --tags network"
+    assert Fix.from_dict(item["fix"]).command(report["inventory"]) == (
+        "ansible-playbook -i inventories/prod calico_fleet.fleet.scale_out --tags network")
     assert report["sections"]["cloud_rules"] == {**report["sections"]["cloud_rules"], "status": "drift",
                                                  "warnings": 1, "errors": 0}
 
@@ -99,47 +114,47 @@ def test_missing_rule_is_an_error_without_a_field():
         "firewall_rule_missing", None, "error", "calico-ipip")
 
 
-def test_calico_findings_become_items_with_field_expected_and_actual():
-    finding = {"resource": "IPPool/default", "field": "ipipMode", "expected": "Always", "actual": "Never",
-               "reason": "ipipMode is 'Never', expected 'Always'"}
+def test_calico_findings_are_items_as_the_modules_made_them():
+    finding = calico_finding("IPPool/default", "ipipMode", "Always", "Never", "ipipMode is 'Never', expected 'Always'")
     report = build(*healthy(calico=calico([finding], "calico_ippool")))
     [item] = report["items"]
-    assert (item["section"], item["kind"], item["field"], item["expected"], item["actual"]) == (
-        "calico_settings", "ip_pool_changed", "ipipMode", "Always", "Never")
-    assert item["cause"] == finding["reason"]
+    assert item == finding
+    assert report["sections"]["calico_settings"]["status"] == "drift"
+    assert any(line.startswith("[error] ip_pool_changed on IPPool/default ipipMode: 'Never', expected 'Always'")
+               for line in to_text(report))
 
 
 def test_mesh_findings_keep_warnings_and_go_to_their_sections():
     findings = [
-        {"kind": "nodename_mismatch", "severity": "warning", "hosts": ["n2"], "node": "n2x", "peer": None,
-         "evidence": ["e"], "cause": "renamed",
-         "fix": "ansible-playbook calico_fleet.fleet.fix_nodename_conflict --limit n2"},
-        {"kind": "mesh_too_large", "severity": "warning", "hosts": [], "node": None, "peer": None,
-         "evidence": ["120 nodes"], "cause": "big", "fix": "use route reflectors"},
-        {"kind": "ipip_blocked", "severity": "error", "hosts": ["n1", "n2"], "node": "n1", "peer": "10.0.0.2",
-         "evidence": ["IPIP probe n1 (10.0.0.1) -> n2 (10.0.0.2) failed (BGP n1 -> n2: Established)",
-                      "IPIP probe n2 (10.0.0.2) -> n1 (10.0.0.1) failed (BGP n1 -> n2: Established)"],
-         "cause": "blocked", "fix": "add the security group rule {proto: '4', cidr_ip: <VPC CIDR>} (role "
-         "aws_network): ansible-playbook calico_fleet.fleet.scale_out --tags network"},
-        {"kind": "bird_down", "severity": "error", "hosts": ["n1"], "node": "n1", "peer": None, "evidence": [],
-         "cause": "down",
-         "fix": "restart calico-node on n1 (kubectl -n kube-system delete pod <calico-node pod of n1>)"},
+        Finding("nodename_mismatch", "warning", hosts=["n2"], node="n2x", evidence=["e"], cause="renamed",
+                fix=Fix("give n2 one name", playbook="fix_nodename_conflict", limit=["n2"])),
+        Finding("mesh_too_large", "warning", evidence=["120 nodes"], cause="big", fix=Fix("use route reflectors")),
+        Finding("ipip_blocked", hosts=["n1", "n2"], node="n1", peer="10.0.0.2",
+                evidence=["IPIP probe n1 (10.0.0.1) -> n2 (10.0.0.2) failed (BGP n1 -> n2: Established)",
+                          "IPIP probe n2 (10.0.0.2) -> n1 (10.0.0.1) failed (BGP n1 -> n2: Established)"],
+                cause="blocked", fix=Fix("add the security group rule {proto: '4', cidr_ip: 10.0.0.0/16}",
+                                         playbook="scale_out", tags=["network"])),
+        Finding("bird_down", hosts=["n1"], node="n1", cause="down",
+                fix=Fix("restart calico-node on n1", commands=[
+                    "kubectl -n calico-system delete pod -l k8s-app=calico-node --field-selector spec.nodeName=n1"])),
     ]
-    report = build(*healthy(mesh=mesh({**HEALTHY_MESH, "findings": findings})))
-    got = [(i["section"], i["resource"], i["kind"], i["severity"]) for i in report["items"]]
+    report = build(*healthy(mesh=mesh({**HEALTHY_MESH, "findings": [f.to_dict() for f in findings]})))
+    got = [(i["section"], dr.subject(i), i["kind"], i["severity"]) for i in report["items"]]
     assert got == [
         ("names", "host/n2", "nodename_mismatch", "warning"),
         ("bgp_mesh", "host/n1", "bird_down", "error"),
         ("bgp_mesh", "cluster", "mesh_too_large", "warning"),
         ("ipip_underlay", "host/n1,n2", "ipip_blocked", "error"),
     ]
-    fixes = {i["kind"]: i["fix"] for i in report["items"]}
-    assert fixes["nodename_mismatch"] == (
-        "ansible-playbook -i inventories/prod calico_fleet.fleet.fix_nodename_conflict --limit n2")
-    assert fixes["bird_down"] == ("restart calico-node on n1: kubectl -n calico-system delete pod -l "
-                                  "k8s-app=calico-node --field-selector spec.nodeName=n1, then read the new pod's log")
-    assert "cidr_ip: 10.0.0.0/16" in fixes["ipip_blocked"]
-    assert all("<" not in i["fix"] for i in report["items"])
+    # The fixes are the mesh check's, as data; the report's inventory is named only when they are rendered.
+    fixes = {i["kind"]: Fix.from_dict(i["fix"]) for i in report["items"]}
+    assert fixes["nodename_mismatch"] == findings[0].fix
+    lines = to_text(report)
+    assert ("    fix:      give n2 one name. Run: ansible-playbook -i inventories/prod "
+            "calico_fleet.fleet.fix_nodename_conflict --limit n2") in lines
+    assert ("    fix:      restart calico-node on n1. Run: kubectl -n calico-system delete pod -l k8s-app=calico-node "
+            "--field-selector spec.nodeName=n1") in lines
+    assert "[error] ipip_blocked on n1, n2 node n1 peer 10.0.0.2 [ipip_underlay]" in lines
     assert report["mesh"]["ipip_blocked_pairs"] == 1
     assert report["exit_code"] == 2
 
@@ -149,8 +164,7 @@ def test_mesh_findings_keep_warnings_and_go_to_their_sections():
 def test_a_failed_section_is_not_checked_and_other_drift_is_still_listed():
     down = obs(["cloud_rules"], "gcp_firewall_rule", {"failed": True, "msg": "cannot reach the Compute API"},
                status="failed", args={"name": "calico-ipip"})
-    finding = {"resource": "FelixConfiguration/default", "field": "ipipMTU", "expected": 1440, "actual": None,
-               "reason": "ipipMTU is not set"}
+    finding = calico_finding("FelixConfiguration/default", "ipipMTU", 1440, None, "ipipMTU is not set")
     report = build(*healthy(cloud=down, calico=calico([finding])))
     assert (report["exit_code"], report["status"], report["drift"]) == (1, "incomplete", True)
     assert report["not_checked"] == [{"section": "cloud_rules", "resource": "firewall/calico-ipip",
@@ -215,8 +229,7 @@ def test_only_argument_validation_is_not_a_check_and_the_reason_names_the_tags()
 
 
 def test_tag_limited_run_still_lists_the_drift_it_found_and_exits_1():
-    finding = {"resource": "IPPool/default-ipv4-ippool", "field": "ipipMode", "expected": "Always",
-               "actual": "Never", "reason": "ipipMode is Never"}
+    finding = calico_finding("IPPool/default-ipv4-ippool", "ipipMode", "Always", "Never", "ipipMode is Never")
     report = dr.build([calico([finding], module="calico_ippool")], {**CONTEXT, "tags": ["calico_network"]})
     assert [i["kind"] for i in report["items"]] == ["ip_pool_changed"]
     assert report["sections"]["calico_settings"]["status"] == "drift"
@@ -259,7 +272,7 @@ def mixed():
 
 
 def test_junit_has_one_testcase_per_check_drift_fails_and_not_checked_errors(mixed):
-    root = ElementTree.fromstring(dr.to_junit(mixed).encode())
+    root = ElementTree.fromstring(to_junit(mixed).encode())
     cases = root.findall(".//testcase")
     assert len(cases) == len(mixed["checks"]) == int(root.get("tests"))
     assert (root.get("failures"), root.get("errors")) == ("1", "1")
@@ -268,6 +281,9 @@ def test_junit_has_one_testcase_per_check_drift_fails_and_not_checked_errors(mix
         ("drift_check.cloud_rules", "firewall/calico-ipip")]
     assert "description" in failed[0].find("failure").get("message")
     assert "source_ranges" in failed[0].find("failure").get("message")
+    text = failed[0].find("failure").text
+    assert "    cause:    source_ranges of firewall rule calico-ipip is ['10.0.0.0/29']" in text
+    assert "Run: ansible-playbook -i inventories/prod calico_fleet.fleet.scale_out --tags network" in text
     errored = [c for c in cases if c.find("error") is not None]
     assert [c.get("name") for c in errored] == ["IPPool/default"]
     assert [s.get("name") for s in root.findall("testsuite")] == list(dr.SECTIONS)
@@ -275,7 +291,7 @@ def test_junit_has_one_testcase_per_check_drift_fails_and_not_checked_errors(mix
 
 def test_metrics_parse_with_prometheus_own_parser(mixed):
     samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
-               for f in text_string_to_metric_families(dr.to_metrics(mixed)) for s in f.samples}
+               for f in text_string_to_metric_families(to_metrics(mixed)) for s in f.samples}
     key = (("cluster", "prod-eu"),)
     assert samples[("calico_fleet_drift_check_success", key)] == 0
     assert samples[("calico_fleet_drift_check_exit_code", key)] == 1
@@ -294,14 +310,16 @@ def test_metrics_parse_with_prometheus_own_parser(mixed):
 
 
 def test_markdown_summary_lists_drift_and_what_could_not_be_checked(mixed):
-    text = dr.to_markdown(mixed)
+    text = to_markdown(mixed)
     assert text.startswith("# Drift check prod-eu: could not check everything (exit 1)\n")
     assert "| warning | cloud_rules | firewall/calico-ipip | description |" in text
     assert "## Could not be checked" in text and "| calico_settings | IPPool/default |" in text
+    assert ("| set description of firewall rule calico-ipip back to the inventory's value<br>"
+            "`ansible-playbook -i inventories/prod calico_fleet.fleet.scale_out --tags network` |") in text
 
 
 def test_write_all_writes_the_four_files(mixed, tmp_path):
-    paths = dr.write_all(mixed, tmp_path / "out")
+    paths = write_all(mixed, tmp_path / "out")
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
         "drift-report.json", "drift-report.junit.xml", "drift-report.md", "drift-report.prom"]
     assert json.loads(open(paths["json"]).read()) == mixed
@@ -319,7 +337,8 @@ def test_a_node_without_the_tag_or_the_group_is_one_item_per_node_with_its_own_c
                  "after": {"a (i-0a)": ["sg-1", "sg-c"], "b (i-0b)": ["sg-1", "sg-c"]}}},
         args={"group": "calico-nodes"})
     report = build(*healthy(), tags, group)
-    got = [(i["resource"], i["kind"], i["field"], i["fix"]) for i in report["items"]]
+    got = [(i["resource"], i["kind"], i["field"], Fix.from_dict(i["fix"]).command(report["inventory"]))
+           for i in report["items"]]
     assert got == [
         ("instance/b", "security_group_membership_missing", "security_groups",
          "ansible-playbook -i inventories/prod calico_fleet.fleet.scale_out --tags network "
@@ -336,9 +355,10 @@ def test_a_node_without_the_tag_or_the_group_is_one_item_per_node_with_its_own_c
                                   "kubernetes_node_without_calico_node"])
 def test_membership_findings_are_drift_in_the_names_section(kind):
     finding = {"kind": kind, "severity": "error", "hosts": [], "node": "node-1", "peer": "10.0.0.9",
-               "evidence": ["e"], "cause": "c", "fix": "calicoctl delete node node-1"}
+               "evidence": ["e"], "cause": "c",
+               "fix": {"text": "delete it", "commands": ["calicoctl delete node node-1"]}}
     report = build(*healthy(mesh=mesh({**HEALTHY_MESH, "findings": [finding]})))
-    assert [(i["section"], i["resource"], i["kind"]) for i in report["items"]] == [("names", "Node/node-1", kind)]
+    assert [(i["section"], dr.subject(i), i["kind"]) for i in report["items"]] == [("names", "Node/node-1", kind)]
     assert report["exit_code"] == 2
 
 
@@ -347,5 +367,5 @@ def test_membership_sources_not_compared_are_said_in_every_rendering():
     assert report["mesh"]["membership_not_compared"] == ["cloud machines", "Kubernetes Nodes"]
     jsonschema.validate(report, SCHEMA)
     sentence = "cloud machines and Kubernetes Nodes not compared (no such source in the inventory)"
-    assert any(line.startswith("[not compared] names: " + sentence) for line in dr.to_text(report))
-    assert sentence in dr.to_markdown(report)
+    assert any(line.startswith("[not compared] names: " + sentence) for line in to_text(report))
+    assert sentence in to_markdown(report)

@@ -7,8 +7,8 @@ returns. `Cluster.session(a, b, ...)` rewrites one row of a node's reply.
 
 import ipaddress
 
-from ansible_collections.calico_fleet.fleet.plugins.module_utils import mesh
 from ansible_collections.calico_fleet.fleet.plugins.module_utils.bird.protocols import parse_protocols
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.mesh import evaluation, expected
 
 HEADER = "2002-name     proto    table    state  since       info"
 
@@ -16,6 +16,15 @@ HEADER = "2002-name     proto    table    state  since       info"
 # The BGPPeer the route_reflectors role writes, as calico_nodes_info returns it.
 RR_PEER = {"name": "peer-with-route-reflectors", "node": None, "node_selector": "all()", "peer_ip": None,
            "peer_selector": "route-reflector == 'true'", "as_number": None}
+
+
+def node(name, ip, rr="", labels=None):
+    return {"name": name, "ipv4_address": ip, "rr_cluster_id": rr, "labels": labels or {}}
+
+
+def bgp_peer(name, node=None, node_selector=None, peer_ip=None, peer_selector=None, as_number=None):
+    return {"name": name, "node": node, "node_selector": node_selector, "peer_ip": peer_ip,
+            "peer_selector": peer_selector, "as_number": as_number}
 
 
 class Cluster:
@@ -42,7 +51,7 @@ class Cluster:
                 }
             )
         for inv, host in self.hosts.items():
-            peers = mesh.expected_peers_for(self.nodes, self.bgp, host["ip"], self.bgp_peers)
+            peers = expected.expected_peers_for(self.nodes, self.bgp, host["ip"], self.bgp_peers)
             self.rows[inv] = {ip: self._row(inv, ip, "up", "Established") for ip in peers}
         self.down = {}
 
@@ -91,7 +100,7 @@ class Cluster:
 
     def evaluate(self, probe=None, cloud="gcp", cloud_rules=None):
         args = self.check_input(probe, cloud)
-        return mesh.evaluate(args["hosts"], args["nodes"], args["bgp_configuration"], probe, cloud,
+        return evaluation.evaluate(args["hosts"], args["nodes"], args["bgp_configuration"], probe, cloud,
                              args["bgp_peers"], cloud_rules)
 
     def probe_matrix(self, blocked=()):

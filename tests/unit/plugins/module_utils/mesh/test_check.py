@@ -1,6 +1,6 @@
 """The host records calico_mesh_check takes, built from each host's registered BGP status."""
 
-from ansible_collections.calico_fleet.fleet.plugins.module_utils.mesh_check import host_records
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.mesh.check import host_records
 
 STATUS = {"peers": [], "hostname": "node-1", "nodename": "node-1", "joined": True}
 

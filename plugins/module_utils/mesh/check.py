@@ -2,15 +2,20 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """calico_mesh_check's entry logic: arguments in, result out (module and action plugin share it)."""
 
-from ansible_collections.calico_fleet.fleet.plugins.module_utils.findings import (
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.finding import ERROR, findings_to_dicts, is_healthy
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.identity.checks import CALICO_NAMESPACE
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.identity.membership import (
     check_membership,
-    findings_to_dicts,
-    is_healthy,
     membership_not_compared,
-    with_inventory,
 )
 from ansible_collections.calico_fleet.fleet.plugins.module_utils.in_process import ModuleFailure
-from ansible_collections.calico_fleet.fleet.plugins.module_utils.mesh import evaluate, input_errors, render_table
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.mesh.evaluation import evaluate, input_errors
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.mesh.table import render_table
 
 ARGUMENT_SPEC = dict(
     hosts=dict(type="dict", required=True),
@@ -21,6 +26,8 @@ ARGUMENT_SPEC = dict(
     cloud=dict(type="str", choices=["gcp", "aws"], default="gcp"),
     cloud_rules=dict(type="dict"),
     inventory=dict(type="list", elements="str", default=[]),
+    calico_namespace=dict(type="str", default=CALICO_NAMESPACE),
+    vpc_range=dict(type="str"),
     fail_on_findings=dict(type="bool", default=True),
     members=dict(type="list", elements="dict"),
 )
@@ -28,16 +35,15 @@ ARGUMENT_SPEC = dict(
 IDENTITY_KINDS = ("duplicate_nodename", "nodename_invalid", "duplicate_ip", "node_not_joined", "unregistered_host")
 
 
-def mesh_check(p):
+def mesh_check(p: dict[str, Any]) -> dict[str, Any]:
     problems = input_errors(p["hosts"], p["nodes"], p["bgp_peers"])
     if problems:
         raise ModuleFailure("calico_mesh_check input: " + "; ".join(problems))
+    namespace = p.get("calico_namespace") or CALICO_NAMESPACE
     report = evaluate(p["hosts"], p["nodes"], p["bgp_configuration"], p["probe"], p["cloud"], p["bgp_peers"],
-                      p["cloud_rules"])
+                      p["cloud_rules"], namespace=namespace, vpc_range=p.get("vpc_range"))
     if p.get("members"):
-        add_membership(report, p["members"], p["nodes"], p["hosts"])
-    for finding in report["findings"]:  # the printed commands name the inventory in use
-        finding.fix = with_inventory(finding.fix, p["inventory"])
+        add_membership(report, p["members"], p["nodes"], p["hosts"], namespace)
     result = dict(
         healthy=report["healthy"],
         findings=findings_to_dicts(report["findings"]),
@@ -48,12 +54,13 @@ def mesh_check(p):
         table=render_table(p["hosts"], report["matrix"], report["findings"], report["down"]),
     )
     if not report["healthy"] and p["fail_on_findings"]:
-        errors = [f.summary() for f in report["findings"] if f.severity == "error"]
+        # The printed commands name the inventory in use.
+        errors = [f.to_line(p["inventory"]) for f in report["findings"] if f.severity == ERROR]
         raise ModuleFailure(f"Calico mesh is unhealthy ({len(errors)} problem(s)): " + " | ".join(errors), **result)
     return result
 
 
-def host_records(hosts, ips, identities, statuses):
+def host_records(hosts: Iterable[str], ips: dict, identities: dict, statuses: dict) -> dict[str, dict]:
     """{inventory host: {ip, hostname, nodename, joined, status}} as calico_mesh_check takes them.
 
     ips: {host: IPv4}; identities: {host: dict with hostname/nodename/joined, or None};
@@ -77,14 +84,15 @@ def host_records(hosts, ips, identities, statuses):
     return records
 
 
-def add_membership(report, members, nodes, hosts):
+def add_membership(report: dict, members: list, nodes: list, hosts: dict,
+                   namespace: str = CALICO_NAMESPACE) -> dict:
     """The membership findings (cloud machines, Kubernetes Nodes, Calico Nodes compared) added to a report.
 
     A Node reported as without a machine is not reported as stale_node too; a host an identity finding
     names is not reported again.
     """
     explained = {h for f in report["findings"] if f.kind in IDENTITY_KINDS for h in f.hosts}
-    found, without_machine = check_membership(members, nodes, hosts, explained)
+    found, without_machine = check_membership(members, nodes, hosts, explained, namespace)
     kept = [f for f in report["findings"] if not (f.kind == "stale_node" and f.node in without_machine)]
     report["findings"] = kept + found
     report["healthy"] = is_healthy(report["findings"])

@@ -3,7 +3,7 @@
 """The node-name remediation plan: which host gets which name, which Calico
 Node registration is deleted and which is kept, and why.
 
-Detection is the identity checks of findings.py (one finding, one place);
+Detection is the identity checks of module_utils/identity/checks.py (one finding, one place);
 names come from the hostname plan (hostnames.py).
 
 Two hosts, one name (FIELD-NOTES section 3): the established host keeps the
@@ -16,7 +16,7 @@ says nothing about age: the newcomer usually did.
 
 Only the file wrong: where the running hostname, the Calico Node registered
 with the host's IP and its Kubernetes node agree and only the nodename file
-says something else (findings.nodename_to_write_back), the fix writes the name
+says something else (identity.checks.nodename_to_write_back), the fix writes the name
 back into the file (``write_back``): no drain, no rename, nothing deleted, and
 calico-node is restarted only where it does not run.
 
@@ -46,19 +46,17 @@ run drains, optional). Calico nodes: as calico_nodes_info returns them
 
 import datetime
 
-from ansible_collections.calico_fleet.fleet.plugins.module_utils.findings import (
-    effective_nodename,
-    findings_to_dicts,
-    identity_findings,
-    node_ipv4,
-    nodename_to_write_back,
-    normalize_ip,
-    sort_findings,
-)
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.addresses import node_ipv4, normalize_ip
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.finding import findings_to_dicts, sort_findings
 from ansible_collections.calico_fleet.fleet.plugins.module_utils.hostnames import (
     HostnamePlanError,
     is_valid_name,
     plan_hostnames,
+)
+from ansible_collections.calico_fleet.fleet.plugins.module_utils.identity.checks import (
+    effective_nodename,
+    identity_findings,
+    nodename_to_write_back,
 )
 
 # Findings the remediation fixes by renaming a host and restarting calico-node.
@@ -324,7 +322,7 @@ def remediation_plan(hosts, nodes, plan_options=None, keep=None):
     report += [f"stop: {a['name']} is carried by {', '.join(a['hosts'])}; {a['reason']}" for a in ambiguous]
     report += [f"refused: {r['host']} ({r['ip']}) rename {r['old_name'] or '(no name)'} -> {r['new_name']}: "
                + " ".join(r["reasons"]) for r in refused]
-    report += [f"not fixed here: {f.summary()}" for f in sort_findings(unhandled)]
+    report += [f"not fixed here: {f.to_line()}" for f in sort_findings(unhandled)]
     return {
         "findings": findings_to_dicts(findings),
         "fixes": fixes,
