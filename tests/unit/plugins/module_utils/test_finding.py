@@ -4,9 +4,14 @@ import json
 import shlex
 
 import pytest
-
 from ansible_collections.calico_fleet.fleet.plugins.module_utils.finding import (
-    ERROR, WARNING, Finding, Fix, is_healthy, sort_findings)
+    ERROR,
+    WARNING,
+    Finding,
+    Fix,
+    is_healthy,
+    sort_findings,
+)
 
 
 def test_a_finding_survives_the_round_trip_through_a_module_result():
