@@ -14,14 +14,9 @@ calico_fleet.fleet.attributes.datastore member of the calico_datastore action gr
 class ModuleDocFragment:
     DOCUMENTATION = r"""
 attributes:
-  check_mode:
-    support: full
-    details: The same comparison runs; nothing is written.
-  diff_mode:
-    support: full
-  platform:
-    platforms: posix
-    details: Talks to an API from wherever it runs; usually the controller.
+  check_mode: {support: full, details: The same comparison runs and nothing is written.}
+  diff_mode: {support: full}
+  platform: {platforms: posix, details: Talks to an API from wherever it runs (usually the controller).}
 """
 
     READ_ONLY = r"""
@@ -39,15 +34,9 @@ attributes:
 
     ON_NODE = r"""
 attributes:
-  check_mode:
-    support: full
-    details: Read-only; it runs the same in check mode.
-  diff_mode:
-    support: none
-    details: It never changes anything, so there is no diff.
-  platform:
-    platforms: posix
-    details: Runs on each cluster node (Linux).
+  check_mode: {support: full, details: Read-only and it runs the same in check mode.}
+  diff_mode: {support: none, details: It never changes anything so there is no diff.}
+  platform: {platforms: posix, details: Runs on each cluster node (Linux).}
 """
 
     DATASTORE = r"""
