@@ -71,6 +71,21 @@ def spec_problems(options: Mapping[str, Any], variables: Mapping[str, Any], out:
         if option.get("required") and not _declared(variables[name]) and name not in provided:
             out.add(name, f"is empty{where}", f"set {name} in the inventory ({_what(option)})")
             continue
-        result = ArgumentSpecValidator({name: option}).validate({name: variables[name]})
-        for message in result.error_messages:
-            out.add(name, message, _fix(name, option, message))
+        for label, value in _entries(name, option, variables[name]):
+            result = ArgumentSpecValidator({name: option}).validate({name: value})
+            for message in result.error_messages:
+                out.add(label, message, _fix(name, option, message))
+
+
+def _entries(name: str, option: Mapping[str, Any], value: Any) -> list[tuple[str, Any]]:
+    """A list of dicts is checked entry by entry, so that a problem names its entry
+    (``calico_network_ippools[0] (batch-pool)``); any other value as a whole."""
+    if option.get("elements") != "dict" or not option.get("options") or not isinstance(value, list):
+        return [(name, value)]
+    out = []
+    for index, entry in enumerate(value):
+        label = f"{name}[{index}]"
+        if isinstance(entry, Mapping) and entry.get("name"):
+            label += f" ({entry['name']})"
+        out.append((label, [entry]))
+    return out

@@ -32,13 +32,17 @@ def test_declared_values_pass_and_undeclared_optional_ones_are_not_checked():
 
 def test_each_problem_names_its_variable_and_the_fix():
     found = check({"r_method": "c", "r_count": "many", "r_items": [{"name": "x", "nom": "y"}]})
-    assert set(found) == {"r_method", "r_count", "r_items"}
+    assert set(found) == {"r_method", "r_count", "r_items[0] (x)"}
     assert found["r_method"]["fix"] == "set r_method to one of a, b"
     assert found["r_count"]["fix"] == "set r_count to a whole number"
-    assert found["r_items"]["fix"] == "write each entry of r_items with the keys name only"
-    found = check({"r_method": "a", "r_items": [{}]})
-    assert "missing required arguments: name found in r_items" in found["r_items"]["problem"]
-    assert found["r_items"]["fix"].startswith("change the entry of r_items as the message says (keys: name")
+    assert found["r_items[0] (x)"]["fix"] == "write each entry of r_items with the keys name only"
+
+
+def test_a_problem_in_a_list_of_dicts_names_its_entry():
+    found = check({"r_method": "a", "r_items": [{"name": "x"}, {}]})
+    assert set(found) == {"r_items[1]"}
+    assert "missing required arguments: name found in r_items" in found["r_items[1]"]["problem"]
+    assert found["r_items[1]"]["fix"].startswith("change the entry of r_items as the message says (keys: name")
 
 
 def test_required_is_asked_unless_the_playbook_provides_it():

@@ -73,11 +73,12 @@ def test_each_bad_pool_is_refused_with_its_variable(pool, variable, words):
 
 
 def test_the_pool_keys_and_choices_come_from_the_role_s_argument_spec():
+    entry = "calico_network_ippools[0] (p)"
     found, _ = problems(with_pool(GCP, ipip_mode="sometimes"))
-    assert "Always, CrossSubnet, Never" in found["calico_network_ippools"]["problem"]
+    assert "Always, CrossSubnet, Never" in found[entry]["problem"]
     found, _ = problems(with_pool(GCP, ipip="Always"))
-    assert "ipip" in found["calico_network_ippools"]["problem"]
-    assert "name, state, cidr" in found["calico_network_ippools"]["fix"]
+    assert "ipip" in found[entry]["problem"]
+    assert "name, state, cidr" in found[entry]["fix"]
 
 
 def test_two_pools_may_not_share_a_name_or_overlap():
