@@ -1,6 +1,5 @@
 """Mesh evaluation (mesh/evaluation.py): one exact finding per scenario, its fix as data."""
 
-import time
 
 from ansible_collections.calico_fleet.fleet.plugins.module_utils.mesh import evaluation, expected, table
 
@@ -280,16 +279,14 @@ def test_full_mesh_above_100_nodes_recommends_route_reflectors():
     assert report["healthy"] is True
 
 
-def test_150_node_full_mesh_evaluates_well_under_a_second():
+def test_150_node_full_mesh_is_judged_whole_with_only_the_size_warning():
+    # How long this takes is measured by bench/bench_mesh_check.py, not here.
     cluster = Cluster(150)
     args = cluster.check_input()
-    start = time.perf_counter()
     report = evaluation.evaluate(args["hosts"], args["nodes"], args["bgp_configuration"])
     table.render_table(args["hosts"], report["matrix"], report["findings"], report["down"])
-    elapsed = time.perf_counter() - start
     assert sum(len(row) for row in report["matrix"].values()) == 22350
     assert [f.kind for f in report["findings"]] == ["mesh_too_large"]
-    assert elapsed < 1.0, f"{elapsed:.3f}s"
 
 
 def test_status_that_could_not_be_read_is_not_called_bird_down():
