@@ -40,6 +40,26 @@ def _names(value: Any) -> list[str]:
     return [str(v) for v in value]
 
 
+def _plain(obj: Any) -> dict:
+    """A dataclass as plain data, field by field in declaration order (lists, dicts and a nested
+    Fix copied), as a module returns it."""
+    out = {}
+    for item in dataclasses.fields(obj):
+        value = getattr(obj, item.name)
+        if isinstance(value, Fix):
+            value = value.to_dict()
+        elif isinstance(value, (list, dict)):
+            value = type(value)(value)
+        out[item.name] = value
+    return out
+
+
+def _known(cls: Any, data: Any) -> dict:
+    """The keys of ``data`` that are fields of ``cls``, without the ones set to None."""
+    names = {item.name for item in dataclasses.fields(cls)}
+    return {k: v for k, v in data.items() if k in names and v is not None}
+
+
 @dataclass
 class Fix:
     """What fixes a finding.
@@ -86,9 +106,7 @@ class Fix:
         return f"{text} {run}" if text else run
 
     def to_dict(self) -> dict:
-        return {"text": self.text, "playbook": self.playbook, "tags": list(self.tags),
-                "limit": list(self.limit), "extra_vars": dict(self.extra_vars),
-                "commands": list(self.commands), "change": dict(self.change)}
+        return _plain(self)
 
     @classmethod
     def from_dict(cls, data: Any) -> Fix:
@@ -98,9 +116,7 @@ class Fix:
             return cls()
         if isinstance(data, str):
             return cls(text=data)
-        known = {k: data[k] for k in ("text", "playbook", "tags", "limit", "extra_vars", "commands", "change")
-                 if k in data and data[k] is not None}
-        return cls(**known)
+        return cls(**_known(cls, data))
 
 
 @dataclass
@@ -129,20 +145,13 @@ class Finding:
         self.fix = Fix.from_dict(self.fix)
 
     def to_dict(self) -> dict:
-        return {"kind": self.kind, "severity": self.severity, "section": self.section,
-                "hosts": list(self.hosts), "node": self.node, "peer": self.peer,
-                "resource": self.resource, "field": self.field, "expected": self.expected,
-                "actual": self.actual, "evidence": list(self.evidence), "cause": self.cause,
-                "fix": self.fix.to_dict()}
+        return _plain(self)
 
     @classmethod
     def from_dict(cls, data: Any) -> Finding:
         if isinstance(data, Finding):
             return data
-        known = {k: data[k] for k in ("kind", "severity", "section", "hosts", "node", "peer", "resource",
-                                      "field", "expected", "actual", "evidence", "cause", "fix")
-                 if k in data and data[k] is not None}
-        return cls(**known)
+        return cls(**_known(cls, data))
 
     def sort_key(self) -> tuple:
         return (_SEVERITY_ORDER.get(self.severity, 9), self.kind, self.hosts, self.node or "",
